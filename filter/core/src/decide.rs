@@ -1,0 +1,143 @@
+//! The per-request decision: content rules first, then the stickiness key's bucket, then the
+//! route's fallback.
+
+use crate::config::{Condition, Config, Fallback, KeySource, Route, Rule};
+use crate::hash::{bucket, BUCKETS};
+use crate::request::{RequestHeaders, RequestView};
+
+/// Why a subset was chosen; one metric per route, subset and reason.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Reason {
+    /// A rule's `match` conditions held.
+    Rule,
+    /// The stickiness key is in a rule's `users`.
+    User,
+    /// The stickiness key's bucket.
+    Hash,
+    /// No stickiness key: the route's fallback.
+    Fallback,
+}
+
+impl Reason {
+    pub const ALL: [Reason; 4] = [Reason::Rule, Reason::User, Reason::Hash, Reason::Fallback];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::Rule => "rule",
+            Reason::User => "user",
+            Reason::Hash => "hash",
+            Reason::Fallback => "fallback",
+        }
+    }
+
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Decision {
+    pub route: usize,
+    pub subset: usize,
+    pub reason: Reason,
+    /// The bucket used, for `hash` and `random` fallback decisions.
+    pub bucket: Option<u16>,
+}
+
+/// Decides for one request. `None`: no route matches and the request passes unchanged (apart
+/// from a forged routing header being removed). `random` is called only by a `random` fallback.
+pub fn decide<H: RequestHeaders + ?Sized>(
+    config: &Config,
+    headers: &H,
+    random: impl FnOnce() -> u32,
+) -> Option<Decision> {
+    let request = RequestView::new(headers);
+    let (route_index, route) = config
+        .routes
+        .iter()
+        .enumerate()
+        .find(|(_, route)| route_matches(route, &request))?;
+
+    let key = stickiness_key(route, &request);
+    let decision = |subset, reason, bucket| Decision {
+        route: route_index,
+        subset,
+        reason,
+        bucket,
+    };
+
+    for rule in &route.rules {
+        if rule_matches(rule, key.as_deref(), &request) {
+            let reason = if rule.users.is_some() {
+                Reason::User
+            } else {
+                Reason::Rule
+            };
+            return Some(decision(rule.subset, reason, None));
+        }
+    }
+
+    if let Some(key) = key {
+        let b = bucket(&route.salt, &key);
+        return Some(decision(route.layout.subset_for(b), Reason::Hash, Some(b)));
+    }
+
+    Some(match route.fallback {
+        Fallback::Stable => decision(0, Reason::Fallback, None),
+        Fallback::Random => {
+            let b = (random() % BUCKETS) as u16;
+            decision(route.layout.subset_for(b), Reason::Fallback, Some(b))
+        }
+    })
+}
+
+fn route_matches<H: RequestHeaders + ?Sized>(route: &Route, request: &RequestView<'_, H>) -> bool {
+    if !route.hosts.is_empty() {
+        let Some(host) = request.host_name() else {
+            return false;
+        };
+        if !route.hosts.iter().any(|pattern| pattern.matches(host)) {
+            return false;
+        }
+    }
+    match &route.path_prefix {
+        None => true,
+        Some(prefix) => request.path().is_some_and(|path| path.starts_with(prefix)),
+    }
+}
+
+/// The first key source that is present and non-empty.
+fn stickiness_key<H: RequestHeaders + ?Sized>(
+    route: &Route,
+    request: &RequestView<'_, H>,
+) -> Option<Vec<u8>> {
+    route.keys.iter().find_map(|source| {
+        let value = match source {
+            KeySource::Header(name) => request.header(name),
+            KeySource::Cookie(name) => request.cookie(name).map(<[u8]>::to_vec),
+            KeySource::Query(name) => request.query(name).map(|v| v.into_owned()),
+        };
+        value.filter(|v| !v.is_empty())
+    })
+}
+
+fn rule_matches<H: RequestHeaders + ?Sized>(
+    rule: &Rule,
+    key: Option<&[u8]>,
+    request: &RequestView<'_, H>,
+) -> bool {
+    if let Some(users) = &rule.users {
+        let listed =
+            key.is_some_and(|key| users.binary_search_by(|u| u.as_slice().cmp(key)).is_ok());
+        if !listed {
+            return false;
+        }
+    }
+    rule.conditions.iter().all(|condition| match condition {
+        Condition::Header(name, m) => m.matches(request.header(name).as_deref()),
+        Condition::Cookie(name, m) => m.matches(request.cookie(name)),
+        Condition::Query(name, m) => m.matches(request.query(name).as_deref()),
+        Condition::Path(m) => m.matches(request.path()),
+        Condition::Os(list) => request.os().is_some_and(|os| list.contains(&os)),
+    })
+}

@@ -1,0 +1,91 @@
+//! How the bucket space is laid over the subsets' weights.
+//!
+//! The last-listed (newest) subset owns `[0, w_last)`, the one listed before it the next range,
+//! and the first-listed (stable) subset the top. Raising a newer subset's weight at the expense of
+//! older ones only extends its range upwards, so a user only ever moves to a newer subset.
+
+use crate::hash::BUCKETS;
+
+/// Bucket ranges of one route's subsets, precomputed at configure time.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BucketLayout {
+    /// `(exclusive upper bound, subset index)`, ascending by bound, newest subset first.
+    bounds: Vec<(u16, usize)>,
+}
+
+impl BucketLayout {
+    /// `weights` are in hundredths of a percent, listed stable first, and sum to [`BUCKETS`].
+    pub fn new(weights: &[u16]) -> Self {
+        let mut bounds = Vec::with_capacity(weights.len());
+        let mut upper: u32 = 0;
+        for (index, &weight) in weights.iter().enumerate().rev() {
+            if weight == 0 {
+                continue;
+            }
+            upper += u32::from(weight);
+            bounds.push((upper.min(BUCKETS) as u16, index));
+        }
+        BucketLayout { bounds }
+    }
+
+    /// The subset index owning `bucket` (`bucket < BUCKETS`).
+    pub fn subset_for(&self, bucket: u16) -> usize {
+        self.bounds
+            .iter()
+            .find(|(upper, _)| bucket < *upper)
+            .or(self.bounds.last())
+            .map_or(0, |(_, index)| *index)
+    }
+
+    /// The `[start, end)` bucket range of each subset index, for docs and tools.
+    pub fn ranges(&self) -> Vec<(usize, u16, u16)> {
+        let mut start = 0;
+        self.bounds
+            .iter()
+            .map(|&(end, index)| {
+                let range = (index, start, end);
+                start = end;
+                range
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn newest_subset_owns_the_low_buckets() {
+        let layout = BucketLayout::new(&[9000, 1000]);
+        assert_eq!(layout.subset_for(0), 1);
+        assert_eq!(layout.subset_for(999), 1);
+        assert_eq!(layout.subset_for(1000), 0);
+        assert_eq!(layout.subset_for(9999), 0);
+        assert_eq!(layout.ranges(), vec![(1, 0, 1000), (0, 1000, 10000)]);
+    }
+
+    #[test]
+    fn zero_weight_subset_owns_nothing() {
+        let layout = BucketLayout::new(&[10000, 0]);
+        assert_eq!(layout.subset_for(0), 0);
+        assert_eq!(layout.subset_for(9999), 0);
+        let layout = BucketLayout::new(&[5000, 0, 5000]);
+        assert_eq!(layout.ranges(), vec![(2, 0, 5000), (0, 5000, 10000)]);
+    }
+
+    #[test]
+    fn ramping_a_canary_up_only_moves_users_forward() {
+        let before = BucketLayout::new(&[9000, 1000]);
+        let after = BucketLayout::new(&[5000, 5000]);
+        for bucket in 0..10000u16 {
+            let (old, new) = (before.subset_for(bucket), after.subset_for(bucket));
+            assert!(new >= old, "bucket {bucket} moved back from {old} to {new}");
+        }
+        let three_before = BucketLayout::new(&[7000, 2000, 1000]);
+        let three_after = BucketLayout::new(&[4000, 3000, 3000]);
+        for bucket in 0..10000u16 {
+            assert!(three_after.subset_for(bucket) >= three_before.subset_for(bucket));
+        }
+    }
+}

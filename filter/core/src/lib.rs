@@ -1,0 +1,16 @@
+//! sticky-canary's pure core: the pluginConfig schema and its validation, the frozen hashing
+//! contract, content matchers and the per-request decision. It never touches proxy-wasm: the
+//! host is reached through [`RequestHeaders`], so all of it is tested natively and on wasm32.
+
+pub mod config;
+pub mod decide;
+pub mod hash;
+pub mod layout;
+pub mod matcher;
+pub mod request;
+pub mod schema;
+
+pub use config::{Config, ConfigError, DEFAULT_ROUTING_HEADER};
+pub use decide::{decide, Decision, Reason};
+pub use hash::{bucket, murmur3_x86_32, BUCKETS};
+pub use request::RequestHeaders;

@@ -1,0 +1,527 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! `Config::from_json` on bad pluginConfig documents: each case pins the exact one-line error an
+//! admin reads in the Envoy log (`path: reason`), in the table style of coraza-proxy-wasm. Then
+//! the good documents: what a valid config compiles to, defaults included.
+
+use serde_json::{json, Value};
+use sticky_canary_core::config::{Condition, Fallback, KeySource};
+use sticky_canary_core::matcher::HostPattern;
+use sticky_canary_core::schema::Os;
+use sticky_canary_core::{Config, DEFAULT_ROUTING_HEADER};
+
+/// The full example from the project brief: every field set, valid.
+const FULL_CONFIG: &str = r#"{"routingHeader":"X-Canary-Subset","exposeSubset":true,"routes":[{"name":"service-a","match":{"hosts":["servicea.com","*.svc.cluster.local"],"pathPrefix":"/"},"subsets":[{"name":"v1","weight":90},{"name":"v2","weight":10}],"stickiness":{"keys":[{"header":"x-user-id"},{"cookie":"uid"},{"query":"uid"}],"salt":"service-a","fallback":"random"},"rules":[{"subset":"v2","users":["alice","bob"]},{"subset":"v2","match":{"headers":[{"name":"x-canary","exact":"true"}],"cookies":[{"name":"beta","regex":"^(1|yes)$"}],"query":[{"name":"version","exact":"v2"}],"path":{"prefix":"/api/v2"},"os":["iOS","Android"]}}]}]}"#;
+
+/// The full example with one edit applied. Semantic errors carry no line/column, so the key
+/// order of the re-serialised document does not matter.
+fn full_config_with(edit: impl FnOnce(&mut Value)) -> String {
+    let mut config: Value = serde_json::from_str(FULL_CONFIG).unwrap();
+    edit(&mut config);
+    config.to_string()
+}
+
+fn remove(object: &mut Value, key: &str) {
+    object
+        .as_object_mut()
+        .unwrap()
+        .remove(key)
+        .unwrap_or_else(|| panic!("the example config has no `{key}` here"));
+}
+
+/// Runs every case and reports all mismatches at once, not only the first.
+fn assert_rejections(cases: &[(&str, String, &str)]) {
+    let mut failures = Vec::new();
+    for (name, document, expected) in cases {
+        match Config::from_json(document.as_bytes()) {
+            Ok(_) => failures.push(format!("{name}: accepted, expected error\n    {expected}")),
+            Err(err) => {
+                let actual = err.to_string();
+                if actual != *expected {
+                    failures.push(format!(
+                        "{name}:\n    expected {expected}\n    actual   {actual}"
+                    ));
+                }
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
+}
+
+/// Documents that do not parse or do not fit the schema. These are written out by hand: serde's
+/// messages end with the line and column, which only make sense against the literal text.
+#[test]
+fn malformed_documents_are_rejected_with_path_and_position() {
+    let cases: Vec<(&str, String, &str)> = vec![
+        (
+            "empty document",
+            "".into(),
+            "pluginConfig is empty: at least `routes` is required",
+        ),
+        (
+            "whitespace-only document",
+            " \n\t ".into(),
+            "pluginConfig is empty: at least `routes` is required",
+        ),
+        (
+            "YAML instead of JSON",
+            "routes: []".into(),
+            "invalid JSON: expected value at line 1 column 1",
+        ),
+        (
+            "truncated JSON",
+            r#"{"routes":["#.into(),
+            "routes: invalid JSON: EOF while parsing a list at line 1 column 11",
+        ),
+        (
+            "trailing garbage after the document",
+            r#"{"routes":[{"name":"a","subsets":[{"name":"v1","weight":100}],"stickiness":{"keys":[{"header":"x-user-id"}]}}]} x"#.into(),
+            "invalid JSON: trailing characters at line 1 column 113",
+        ),
+        (
+            // Poor message (serde's words for a Rust struct); see the report. Pinned so a fix shows.
+            "document is an array",
+            "[]".into(),
+            "invalid length 0, expected struct PluginConfig with 3 elements at line 1 column 2",
+        ),
+        (
+            // Poor message ("struct RouteConfig" is a Rust type name); see the report.
+            "route given as a string",
+            r#"{"routes":["service-a"]}"#.into(),
+            r#"routes[0]: invalid type: string "service-a", expected struct RouteConfig at line 1 column 22"#,
+        ),
+        (
+            "weight given as a string",
+            r#"{"routes":[{"name":"a","subsets":[{"name":"v1","weight":"10"}],"stickiness":{"keys":[{"header":"x-user-id"}]}}]}"#.into(),
+            r#"routes[0].subsets[0].weight: invalid type: string "10", expected f64 at line 1 column 60"#,
+        ),
+        (
+            "exposeSubset given as a string",
+            r#"{"exposeSubset":"yes","routes":[]}"#.into(),
+            r#"exposeSubset: invalid type: string "yes", expected a boolean at line 1 column 21"#,
+        ),
+        (
+            "unknown top-level key (wrong case)",
+            r#"{"routingheader":"x-subset","routes":[]}"#.into(),
+            "routingheader: unknown field `routingheader`, expected one of `routingHeader`, `exposeSubset`, `routes` at line 1 column 16",
+        ),
+        (
+            "unknown route key",
+            r#"{"routes":[{"name":"a","rule":[]}]}"#.into(),
+            "routes[0].rule: unknown field `rule`, expected one of `name`, `match`, `subsets`, `stickiness`, `rules` at line 1 column 29",
+        ),
+        (
+            "unknown route match key",
+            r#"{"routes":[{"name":"a","match":{"host":["a.com"]}}]}"#.into(),
+            "routes[0].match.host: unknown field `host`, expected `hosts` or `pathPrefix` at line 1 column 38",
+        ),
+        (
+            "unknown subset key",
+            r#"{"routes":[{"name":"a","subsets":[{"name":"v1","weight":100,"label":"stable"}]}]}"#.into(),
+            "routes[0].subsets[0].label: unknown field `label`, expected `name` or `weight` at line 1 column 67",
+        ),
+        (
+            "unknown stickiness key",
+            r#"{"routes":[{"name":"a","subsets":[{"name":"v1","weight":100}],"stickiness":{"key":[]}}]}"#.into(),
+            "routes[0].stickiness.key: unknown field `key`, expected one of `keys`, `salt`, `fallback` at line 1 column 81",
+        ),
+        (
+            "unknown rule match key",
+            r#"{"routes":[{"name":"a","subsets":[{"name":"v1","weight":100}],"stickiness":{"keys":[{"header":"x-user-id"}]},"rules":[{"subset":"v1","match":{"header":[]}}]}]}"#.into(),
+            "routes[0].rules[0].match.header: unknown field `header`, expected one of `headers`, `cookies`, `query`, `path`, `os` at line 1 column 150",
+        ),
+        (
+            "unknown header matcher key",
+            r#"{"routes":[{"name":"a","subsets":[{"name":"v1","weight":100}],"stickiness":{"keys":[{"header":"x-user-id"}]},"rules":[{"subset":"v1","match":{"headers":[{"name":"x-canary","equals":"true"}]}}]}]}"#.into(),
+            "routes[0].rules[0].match.headers[0].equals: unknown field `equals`, expected one of `name`, `exact`, `prefix`, `suffix`, `contains`, `regex`, `present`, `ignoreCase` at line 1 column 180",
+        ),
+        (
+            "missing routes",
+            r#"{"routingHeader":"x-subset"}"#.into(),
+            "missing field `routes` at line 1 column 28",
+        ),
+        (
+            "missing route name",
+            r#"{"routes":[{"subsets":[{"name":"v1","weight":100}],"stickiness":{"keys":[{"header":"x-user-id"}]}}]}"#.into(),
+            "routes[0]: missing field `name` at line 1 column 98",
+        ),
+        (
+            "missing subsets",
+            r#"{"routes":[{"name":"a","stickiness":{"keys":[{"header":"x-user-id"}]}}]}"#.into(),
+            "routes[0]: missing field `subsets` at line 1 column 70",
+        ),
+        (
+            "missing subset name",
+            r#"{"routes":[{"name":"a","subsets":[{"weight":100}],"stickiness":{"keys":[{"header":"x-user-id"}]}}]}"#.into(),
+            "routes[0].subsets[0]: missing field `name` at line 1 column 48",
+        ),
+        (
+            "missing stickiness",
+            r#"{"routes":[{"name":"a","subsets":[{"name":"v1","weight":100}]}]}"#.into(),
+            "routes[0]: missing field `stickiness` at line 1 column 62",
+        ),
+        (
+            "unknown os name (wrong case)",
+            r#"{"routes":[{"name":"a","subsets":[{"name":"v1","weight":100}],"stickiness":{"keys":[{"header":"x-user-id"}]},"rules":[{"subset":"v1","match":{"os":["ios"]}}]}]}"#.into(),
+            "routes[0].rules[0].match.os[0]: unknown variant `ios`, expected one of `Windows`, `macOS`, `Linux`, `Android`, `iOS` at line 1 column 153",
+        ),
+        (
+            "unknown fallback",
+            r#"{"routes":[{"name":"a","subsets":[{"name":"v1","weight":100}],"stickiness":{"keys":[{"header":"x-user-id"}],"fallback":"sticky"}}]}"#.into(),
+            "routes[0].stickiness.fallback: unknown variant `sticky`, expected `random` or `stable` at line 1 column 127",
+        ),
+    ];
+    assert_rejections(&cases);
+}
+
+/// Documents that fit the schema but make no sense: each is the valid full example with exactly
+/// one thing broken, so the error can only come from that edit.
+#[test]
+fn invalid_settings_are_rejected_with_path_and_reason() {
+    let cases: Vec<(&str, String, &str)> = vec![
+        (
+            "no routes",
+            full_config_with(|c| c["routes"] = json!([])),
+            "routes: must list at least one route",
+        ),
+        (
+            "no subsets",
+            full_config_with(|c| c["routes"][0]["subsets"] = json!([])),
+            "routes[0].subsets: must list at least one subset",
+        ),
+        (
+            "weights summing to less than 100",
+            full_config_with(|c| c["routes"][0]["subsets"][1]["weight"] = json!(5)),
+            "routes[0].subsets: weights must sum to 100, got 95 (v1=90, v2=5)",
+        ),
+        (
+            "weights summing to more than 100, with decimals",
+            full_config_with(|c| {
+                c["routes"][0]["subsets"] =
+                    json!([{"name": "v1", "weight": 90.5}, {"name": "v2", "weight": 10.25}])
+            }),
+            "routes[0].subsets: weights must sum to 100, got 100.75 (v1=90.5, v2=10.25)",
+        ),
+        (
+            "weight with three decimals",
+            full_config_with(|c| {
+                c["routes"][0]["subsets"] =
+                    json!([{"name": "v1", "weight": 89.995}, {"name": "v2", "weight": 10.005}])
+            }),
+            "routes[0].subsets[0].weight: 89.995 has more than two decimals",
+        ),
+        (
+            "negative weight",
+            full_config_with(|c| c["routes"][0]["subsets"][1]["weight"] = json!(-1)),
+            "routes[0].subsets[1].weight: -1 is out of range: a weight is a percent from 0 to 100",
+        ),
+        (
+            "weight above 100",
+            full_config_with(|c| c["routes"][0]["subsets"][0]["weight"] = json!(101)),
+            "routes[0].subsets[0].weight: 101 is out of range: a weight is a percent from 0 to 100",
+        ),
+        (
+            "duplicate subset names",
+            full_config_with(|c| c["routes"][0]["subsets"][1]["name"] = json!("v1")),
+            r#"routes[0].subsets[1].name: duplicate subset name "v1" (also subsets[0])"#,
+        ),
+        (
+            "duplicate route names",
+            full_config_with(|c| {
+                let route = c["routes"][0].clone();
+                c["routes"].as_array_mut().unwrap().push(route);
+            }),
+            r#"routes[1].name: duplicate route name "service-a" (also routes[0])"#,
+        ),
+        (
+            "rule naming an unknown subset",
+            full_config_with(|c| c["routes"][0]["rules"][1]["subset"] = json!("v3")),
+            r#"routes[0].rules[1].subset: unknown subset "v3" (this route has "v1", "v2")"#,
+        ),
+        (
+            "bad regex",
+            full_config_with(|c| {
+                c["routes"][0]["rules"][1]["match"]["cookies"][0]["regex"] = json!("^(1|yes$")
+            }),
+            "routes[0].rules[1].match.cookies[0].regex: invalid regex: found open group without closing ')'",
+        ),
+        (
+            "no stickiness keys",
+            full_config_with(|c| c["routes"][0]["stickiness"]["keys"] = json!([])),
+            "routes[0].stickiness.keys: must list at least one key source",
+        ),
+        (
+            "key source with both header and cookie",
+            full_config_with(|c| {
+                c["routes"][0]["stickiness"]["keys"][1] = json!({"header": "x-uid", "cookie": "uid"})
+            }),
+            "routes[0].stickiness.keys[1]: needs exactly one of `header`, `cookie`, `query`",
+        ),
+        (
+            "key source with none of header, cookie, query",
+            full_config_with(|c| c["routes"][0]["stickiness"]["keys"][2] = json!({})),
+            "routes[0].stickiness.keys[2]: needs exactly one of `header`, `cookie`, `query`",
+        ),
+        (
+            "empty key cookie name",
+            full_config_with(|c| c["routes"][0]["stickiness"]["keys"][1] = json!({"cookie": ""})),
+            "routes[0].stickiness.keys[1].cookie: must not be empty",
+        ),
+        (
+            "empty salt",
+            full_config_with(|c| c["routes"][0]["stickiness"]["salt"] = json!("")),
+            "routes[0].stickiness.salt: must not be empty: omit it to use the route name",
+        ),
+        (
+            "routing header with a space",
+            full_config_with(|c| c["routingHeader"] = json!("X Canary")),
+            r#"routingHeader: "X Canary" is not a valid HTTP header name"#,
+        ),
+        (
+            "routing header is a pseudo-header",
+            full_config_with(|c| c["routingHeader"] = json!(":authority")),
+            r#"routingHeader: ":authority" is not a valid HTTP header name"#,
+        ),
+        (
+            "key header with a colon",
+            full_config_with(|c| {
+                c["routes"][0]["stickiness"]["keys"][0]["header"] = json!("x-user-id:")
+            }),
+            r#"routes[0].stickiness.keys[0].header: "x-user-id:" is not a valid HTTP header name"#,
+        ),
+        (
+            "rule header name empty",
+            full_config_with(|c| {
+                c["routes"][0]["rules"][1]["match"]["headers"][0]["name"] = json!("")
+            }),
+            r#"routes[0].rules[1].match.headers[0].name: "" is not a valid HTTP header name"#,
+        ),
+        (
+            "route name with a space",
+            full_config_with(|c| c["routes"][0]["name"] = json!("service a")),
+            r#"routes[0].name: "service a" must be 1 to 63 characters of A-Z a-z 0-9 - _"#,
+        ),
+        (
+            "route name of 64 characters",
+            full_config_with(|c| c["routes"][0]["name"] = json!("r".repeat(64))),
+            "routes[0].name: \"rrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrr\" must be 1 to 63 characters of A-Z a-z 0-9 - _",
+        ),
+        (
+            "subset name with a dot",
+            full_config_with(|c| c["routes"][0]["subsets"][1]["name"] = json!("v2.1")),
+            r#"routes[0].subsets[1].name: "v2.1" must be 1 to 63 characters of A-Z a-z 0-9 - _"#,
+        ),
+        (
+            "empty subset name",
+            full_config_with(|c| c["routes"][0]["subsets"][0]["name"] = json!("")),
+            r#"routes[0].subsets[0].name: "" must be 1 to 63 characters of A-Z a-z 0-9 - _"#,
+        ),
+        (
+            "header matcher with no match kind",
+            full_config_with(|c| {
+                c["routes"][0]["rules"][1]["match"]["headers"][0] = json!({"name": "x-canary"})
+            }),
+            "routes[0].rules[1].match.headers[0]: needs exactly one of `exact`, `prefix`, `suffix`, `contains`, `regex`, `present` (found 0)",
+        ),
+        (
+            "path matcher with two match kinds",
+            full_config_with(|c| {
+                c["routes"][0]["rules"][1]["match"]["path"] = json!({"prefix": "/api", "suffix": ".json"})
+            }),
+            "routes[0].rules[1].match.path: needs exactly one of `exact`, `prefix`, `suffix`, `contains`, `regex`, `present` (found 2)",
+        ),
+        (
+            "empty users list",
+            full_config_with(|c| c["routes"][0]["rules"][0]["users"] = json!([])),
+            "routes[0].rules[0].users: must not be empty",
+        ),
+        (
+            "rule with neither users nor match",
+            full_config_with(|c| remove(&mut c["routes"][0]["rules"][0], "users")),
+            "routes[0].rules[0]: needs `users` or at least one condition under `match`",
+        ),
+        (
+            "rule with an empty match",
+            full_config_with(|c| c["routes"][0]["rules"][1]["match"] = json!({})),
+            "routes[0].rules[1]: needs `users` or at least one condition under `match`",
+        ),
+        (
+            "empty os list",
+            full_config_with(|c| c["routes"][0]["rules"][1]["match"]["os"] = json!([])),
+            "routes[0].rules[1].match.os: must not be empty",
+        ),
+        (
+            "empty hosts list",
+            full_config_with(|c| c["routes"][0]["match"]["hosts"] = json!([])),
+            "routes[0].match.hosts: must not be empty: omit it to match any host",
+        ),
+        (
+            "host wildcard in the middle",
+            full_config_with(|c| c["routes"][0]["match"]["hosts"][1] = json!("svc.*.local")),
+            r#"routes[0].match.hosts[1]: "svc.*.local": a wildcard must be "*" or a "*." prefix"#,
+        ),
+        (
+            "host wildcard without a dot",
+            full_config_with(|c| c["routes"][0]["match"]["hosts"][1] = json!("*svc.local")),
+            r#"routes[0].match.hosts[1]: "*svc.local": a wildcard must be "*" or a "*." prefix"#,
+        ),
+        (
+            "host that is a URL",
+            full_config_with(|c| c["routes"][0]["match"]["hosts"][0] = json!("https://servicea.com/")),
+            r#"routes[0].match.hosts[0]: "https://servicea.com/": not a host name"#,
+        ),
+        (
+            "pathPrefix without a leading slash",
+            full_config_with(|c| c["routes"][0]["match"]["pathPrefix"] = json!("api")),
+            r#"routes[0].match.pathPrefix: "api" must start with "/""#,
+        ),
+    ];
+    assert_rejections(&cases);
+}
+
+#[test]
+fn error_path_and_reason_are_separate_fields() {
+    let err = Config::from_json(
+        full_config_with(|c| c["routes"][0]["subsets"][1]["weight"] = json!(-1)).as_bytes(),
+    )
+    .unwrap_err();
+    assert_eq!(err.path, "routes[0].subsets[1].weight");
+    assert_eq!(
+        err.reason,
+        "-1 is out of range: a weight is a percent from 0 to 100"
+    );
+
+    let err = Config::from_json(b"").unwrap_err();
+    assert_eq!(err.path, "", "a document-level error has no path");
+}
+
+#[test]
+fn full_example_compiles_to_the_expected_config() {
+    let config = Config::from_json(FULL_CONFIG.as_bytes()).unwrap();
+    assert_eq!(
+        config.routing_header, "x-canary-subset",
+        "routing header is lowercased"
+    );
+    assert!(config.expose_subset);
+    assert_eq!(config.routes.len(), 1);
+
+    let route = &config.routes[0];
+    assert_eq!(route.name, "service-a");
+    assert_eq!(
+        route.hosts,
+        vec![
+            HostPattern::Exact(b"servicea.com".to_vec()),
+            HostPattern::WildcardSuffix(b".svc.cluster.local".to_vec()),
+        ]
+    );
+    assert_eq!(route.path_prefix.as_deref(), Some(&b"/"[..]));
+    let subsets: Vec<(&str, u16)> = route
+        .subsets
+        .iter()
+        .map(|s| (s.name.as_str(), s.weight))
+        .collect();
+    assert_eq!(subsets, vec![("v1", 9000), ("v2", 1000)]);
+    assert_eq!(
+        route.layout.ranges(),
+        vec![(1, 0, 1000), (0, 1000, 10000)],
+        "newest subset owns the low buckets"
+    );
+    assert_eq!(
+        route.keys,
+        vec![
+            KeySource::Header("x-user-id".into()),
+            KeySource::Cookie(b"uid".to_vec()),
+            KeySource::Query(b"uid".to_vec()),
+        ]
+    );
+    assert_eq!(route.salt, b"service-a");
+    assert_eq!(route.fallback, Fallback::Random);
+
+    assert_eq!(route.rules.len(), 2);
+    let users_rule = &route.rules[0];
+    assert_eq!(users_rule.subset, 1, "v2 is subset index 1");
+    assert_eq!(
+        users_rule.users,
+        Some(vec![b"alice".to_vec(), b"bob".to_vec()])
+    );
+    assert!(users_rule.conditions.is_empty());
+
+    let match_rule = &route.rules[1];
+    assert_eq!(match_rule.subset, 1);
+    assert_eq!(match_rule.users, None);
+    let conditions = &match_rule.conditions;
+    assert_eq!(conditions.len(), 5);
+    assert!(matches!(&conditions[0], Condition::Header(name, _) if name == "x-canary"));
+    assert!(matches!(&conditions[1], Condition::Cookie(name, _) if name == b"beta"));
+    assert!(matches!(&conditions[2], Condition::Query(name, _) if name == b"version"));
+    assert!(matches!(&conditions[3], Condition::Path(_)));
+    assert!(matches!(&conditions[4], Condition::Os(list) if *list == [Os::Ios, Os::Android]));
+}
+
+#[test]
+fn minimal_config_gets_the_documented_defaults() {
+    let config = Config::from_json(
+        br#"{"routes":[{"name":"checkout","subsets":[{"name":"v1","weight":100}],"stickiness":{"keys":[{"header":"X-User-ID"}]}}]}"#,
+    )
+    .unwrap();
+    assert_eq!(config.routing_header, DEFAULT_ROUTING_HEADER);
+    assert_eq!(DEFAULT_ROUTING_HEADER, "x-canary-subset");
+    assert!(!config.expose_subset);
+    let route = &config.routes[0];
+    assert!(route.hosts.is_empty(), "no match: any host");
+    assert_eq!(route.path_prefix, None);
+    assert_eq!(route.salt, b"checkout", "salt defaults to the route name");
+    assert_eq!(route.fallback, Fallback::Random);
+    assert_eq!(
+        route.keys,
+        vec![KeySource::Header("x-user-id".into())],
+        "key header is lowercased"
+    );
+    assert!(route.rules.is_empty());
+}
+
+#[test]
+fn weights_are_stored_exactly_as_hundredths() {
+    let config = Config::from_json(
+        br#"{"routes":[{"name":"thirds","subsets":[{"name":"a","weight":33.33},{"name":"b","weight":33.33},{"name":"c","weight":33.34}],"stickiness":{"keys":[{"header":"x-user-id"}],"fallback":"stable"}}]}"#,
+    )
+    .unwrap();
+    let route = &config.routes[0];
+    let weights: Vec<u16> = route.subsets.iter().map(|s| s.weight).collect();
+    assert_eq!(weights, vec![3333, 3333, 3334]);
+    assert_eq!(
+        route.layout.ranges(),
+        vec![(2, 0, 3334), (1, 3334, 6667), (0, 6667, 10000)]
+    );
+    assert_eq!(route.fallback, Fallback::Stable);
+
+    let config = Config::from_json(
+        br#"{"routes":[{"name":"cutover","subsets":[{"name":"v1","weight":0},{"name":"v2","weight":100.0}],"stickiness":{"keys":[{"header":"x-user-id"}]}}]}"#,
+    )
+    .unwrap();
+    let weights: Vec<u16> = config.routes[0].subsets.iter().map(|s| s.weight).collect();
+    assert_eq!(weights, vec![0, 10000], "0 and 100 are valid weights");
+}
+
+#[test]
+fn users_are_sorted_and_deduplicated_and_names_lowercased() {
+    let config = Config::from_json(
+        full_config_with(|c| {
+            c["routes"][0]["rules"][0]["users"] = json!(["bob", "alice", "bob"]);
+            c["routes"][0]["rules"][1]["match"]["headers"][0]["name"] = json!("X-Canary");
+        })
+        .as_bytes(),
+    )
+    .unwrap();
+    let rules = &config.routes[0].rules;
+    assert_eq!(
+        rules[0].users,
+        Some(vec![b"alice".to_vec(), b"bob".to_vec()])
+    );
+    assert!(matches!(&rules[1].conditions[0], Condition::Header(name, _) if name == "x-canary"));
+}

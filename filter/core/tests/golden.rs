@@ -1,0 +1,52 @@
+//! The hashing contract pinned by vectors computed outside this project (see tests/data/README.md).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod vectors;
+
+use sticky_canary_core::{bucket, murmur3_x86_32, Config, RequestHeaders};
+
+#[test]
+fn murmur3_matches_the_reference_implementation() {
+    let cases = vectors::murmur3_cases();
+    assert!(cases.len() >= 20, "vector file lost its murmur3 cases");
+    for (input, expected) in cases {
+        assert_eq!(murmur3_x86_32(&input, 0), expected, "input {input:02x?}");
+    }
+}
+
+#[test]
+fn buckets_and_subsets_match_the_contract_vectors() {
+    let contract = vectors::contract();
+    assert!(contract.cases.len() >= 200);
+    for case in &contract.cases {
+        let subsets = &contract.configs[&case.salt];
+        assert_eq!(
+            bucket(case.salt.as_bytes(), &case.key),
+            case.bucket,
+            "salt {} key {:02x?}",
+            case.salt,
+            case.key
+        );
+        let config =
+            Config::from_json(vectors::route_config(&case.salt, subsets).as_bytes()).unwrap();
+        let decision = sticky_canary_core::decide(&config, &KeyOnly(case.key.clone()), || {
+            panic!("a request with a key never falls back to random")
+        })
+        .unwrap();
+        let route = &config.routes[decision.route];
+        assert_eq!(decision.bucket, Some(case.bucket));
+        assert_eq!(
+            route.subsets[decision.subset].name, case.subset,
+            "salt {} key {:02x?}",
+            case.salt, case.key
+        );
+    }
+}
+
+struct KeyOnly(Vec<u8>);
+
+impl RequestHeaders for KeyOnly {
+    fn header(&self, name: &str) -> Option<Vec<u8>> {
+        (name == "x-user-id").then(|| self.0.clone())
+    }
+}

@@ -1,0 +1,69 @@
+//! State of the whole VM, shared by every root and HTTP context it runs.
+
+use std::cell::Cell;
+
+use proxy_wasm::types::{LogLevel, Status};
+
+/// Whether the host offers the `clear_route_cache` foreign function. Newer Envoys may stop
+/// re-matching the route on their own after a filter changes a header and offer this instead.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum RouteCacheFunction {
+    Unknown,
+    Available,
+    Missing,
+}
+
+pub struct VmState {
+    rng: Cell<u64>,
+    route_cache_function: Cell<RouteCacheFunction>,
+    log_level: Cell<LogLevel>,
+}
+
+impl VmState {
+    pub fn new() -> Self {
+        let mut seed = [0u8; 8];
+        // Without host randomness the fallback still splits by weight, only predictably.
+        if getrandom::fill(&mut seed).is_err() {
+            seed = 0x9e37_79b9_7f4a_7c15u64.to_le_bytes();
+        }
+        VmState {
+            rng: Cell::new(u64::from_le_bytes(seed) | 1),
+            route_cache_function: Cell::new(RouteCacheFunction::Unknown),
+            log_level: Cell::new(LogLevel::Info),
+        }
+    }
+
+    /// xorshift64*: the `random` fallback needs a fair split, not secrecy.
+    pub fn next_random(&self) -> u32 {
+        let mut x = self.rng.get();
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.rng.set(x);
+        (x.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 32) as u32
+    }
+
+    /// Asks the host to re-match the route after the routing header changed. The answer
+    /// "not found" is remembered so hosts without the function pay for one call per VM.
+    pub fn clear_route_cache(&self) {
+        if self.route_cache_function.get() == RouteCacheFunction::Missing {
+            return;
+        }
+        let result = proxy_wasm::hostcalls::call_foreign_function("clear_route_cache", Some(&[]));
+        let known = match result {
+            Err(Status::NotFound) => RouteCacheFunction::Missing,
+            _ => RouteCacheFunction::Available,
+        };
+        self.route_cache_function.set(known);
+    }
+
+    pub fn log_level(&self) -> LogLevel {
+        self.log_level.get()
+    }
+
+    pub fn refresh_log_level(&self) {
+        if let Ok(level) = proxy_wasm::hostcalls::get_log_level() {
+            self.log_level.set(level);
+        }
+    }
+}

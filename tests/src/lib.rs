@@ -1,0 +1,402 @@
+//! Harness for end-to-end tests: starts the real Envoy (from the project venv) with the real
+//! module, using the same `envoy/` scenario files the docs show, rendered with free loopback
+//! ports and a test's own pluginConfig, and talks HTTP/1.1 to it over raw sockets so tests can
+//! send any bytes a hostile client could.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+pub mod http;
+
+use std::collections::HashMap;
+use std::fs;
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub use http::{Client, Response};
+
+/// The demo's ports as they stand in the scenario files.
+const SCENARIO_FRONT_PORT: u16 = 10000;
+const SCENARIO_V1_PORT: u16 = 10001;
+const SCENARIO_V2_PORT: u16 = 10002;
+const SCENARIO_ADMIN_PORT: u16 = 9901;
+const SCENARIO_WASM_PATH: &str = "build/sticky_canary.wasm";
+const SCENARIO_ECDS_DIR: &str = "envoy/ecds/filters";
+const ECDS_FILE_NAME: &str = "sticky-canary.yaml";
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+pub fn envoy_binary() -> PathBuf {
+    let path = std::env::var_os("ENVOY_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join(".venv/bin/envoy"));
+    assert!(
+        path.exists(),
+        "no Envoy at {}: run `make test`, which installs it",
+        path.display()
+    );
+    path
+}
+
+pub fn wasm_module() -> PathBuf {
+    let path = std::env::var_os("STICKY_CANARY_WASM")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join(SCENARIO_WASM_PATH));
+    assert!(
+        path.exists(),
+        "no module at {}: run `make test`, which builds it",
+        path.display()
+    );
+    path
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A scenario file with its ports and paths pointed at this test's own.
+struct Rendering {
+    front: u16,
+    v1: u16,
+    v2: u16,
+    admin: u16,
+    ecds_dir: PathBuf,
+}
+
+impl Rendering {
+    fn new(dir: &Path) -> Self {
+        Rendering {
+            front: free_port(),
+            v1: free_port(),
+            v2: free_port(),
+            admin: free_port(),
+            ecds_dir: dir.join("filters"),
+        }
+    }
+
+    fn render(&self, text: &str) -> String {
+        let mut out = text.to_string();
+        for (from, to) in [
+            (SCENARIO_FRONT_PORT, self.front),
+            (SCENARIO_V1_PORT, self.v1),
+            (SCENARIO_V2_PORT, self.v2),
+            (SCENARIO_ADMIN_PORT, self.admin),
+        ] {
+            out = replace_all(
+                &out,
+                &format!("port_value: {from}}}"),
+                &format!("port_value: {to}}}"),
+            );
+        }
+        out = replace_all(&out, SCENARIO_WASM_PATH, wasm_module().to_str().unwrap());
+        out.replace(SCENARIO_ECDS_DIR, self.ecds_dir.to_str().unwrap())
+    }
+}
+
+fn replace_all(text: &str, from: &str, to: &str) -> String {
+    assert!(
+        text.contains(from),
+        "scenario file no longer contains `{from}`"
+    );
+    text.replace(from, to)
+}
+
+/// Replaces the one inline pluginConfig (`value: '{...}'`) of a scenario file.
+pub fn with_plugin_config(text: &str, plugin_config: &str) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    let at: Vec<usize> = lines
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l.trim_start().starts_with("value: '{"))
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(at.len(), 1, "expected exactly one inline pluginConfig");
+    let line = lines[at[0]];
+    let indent = &line[..line.len() - line.trim_start().len()];
+    let quoted = plugin_config.replace('\'', "''");
+    let mut out: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+    out[at[0]] = format!("{indent}value: '{quoted}'");
+    out.join("\n") + "\n"
+}
+
+fn scenario_file(relative: &str) -> String {
+    fs::read_to_string(repo_root().join(relative)).unwrap()
+}
+
+/// How the filter gets its configuration.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// `envoy/local/envoy.yaml`: pluginConfig inline in the bootstrap.
+    Inline,
+    /// `envoy/ecds/envoy.yaml`: pluginConfig pushed through ECDS from a watched file.
+    Ecds,
+}
+
+pub struct Envoy {
+    child: Child,
+    dir: tempdir::TempDir,
+    ports: Rendering,
+    ecds_version: u32,
+}
+
+impl Envoy {
+    pub fn start(delivery: Delivery, plugin_config: &str) -> Envoy {
+        let dir = tempdir::TempDir::new();
+        let ports = Rendering::new(dir.path());
+        let bootstrap = match delivery {
+            Delivery::Inline => {
+                with_plugin_config(&scenario_file("envoy/local/envoy.yaml"), plugin_config)
+            }
+            Delivery::Ecds => scenario_file("envoy/ecds/envoy.yaml"),
+        };
+        let config_path = dir.path().join("envoy.yaml");
+        fs::write(&config_path, ports.render(&bootstrap)).unwrap();
+        let mut envoy = Envoy {
+            child: spawn_envoy(&config_path, dir.path()),
+            dir,
+            ports,
+            ecds_version: 0,
+        };
+        if delivery == Delivery::Ecds {
+            fs::create_dir_all(&envoy.ports.ecds_dir).unwrap();
+            envoy.write_ecds(plugin_config);
+        }
+        envoy.wait_ready();
+        envoy
+    }
+
+    pub fn front(&self) -> Client {
+        Client::new(self.ports.front)
+    }
+
+    pub fn front_port(&self) -> u16 {
+        self.ports.front
+    }
+
+    /// Writes a new ECDS resource with this pluginConfig, by atomic rename as Envoy needs.
+    pub fn push_ecds(&mut self, plugin_config: &str) {
+        self.write_ecds(plugin_config);
+    }
+
+    fn write_ecds(&mut self, plugin_config: &str) {
+        self.ecds_version += 1;
+        let resource = with_plugin_config(
+            &scenario_file("envoy/ecds/filters/sticky-canary.yaml"),
+            plugin_config,
+        )
+        .replace(
+            "version_info: \"1\"",
+            &format!("version_info: \"{}\"", self.ecds_version),
+        );
+        let staged = self.ports.ecds_dir.join(format!(".{ECDS_FILE_NAME}.tmp"));
+        fs::write(&staged, self.ports.render(&resource)).unwrap();
+        fs::rename(&staged, self.ports.ecds_dir.join(ECDS_FILE_NAME)).unwrap();
+    }
+
+    pub fn admin(&self, path: &str) -> String {
+        let response = Client::new(self.ports.admin).get(path, &[]);
+        assert_eq!(response.status, 200, "admin {path}");
+        String::from_utf8(response.body).unwrap()
+    }
+
+    /// Counters and gauges from `/stats`, by full name.
+    pub fn stats(&self) -> HashMap<String, u64> {
+        self.admin("/stats")
+            .lines()
+            .filter_map(|line| {
+                let (name, value) = line.split_once(": ")?;
+                Some((name.to_string(), value.trim().parse().ok()?))
+            })
+            .collect()
+    }
+
+    pub fn stat(&self, name: &str) -> u64 {
+        self.stats().get(name).copied().unwrap_or(0)
+    }
+
+    /// Envoy's own log so far.
+    pub fn log(&self) -> String {
+        fs::read_to_string(self.dir.path().join("envoy.log")).unwrap_or_default()
+    }
+
+    /// Waits until `done` holds, polling; fails the test with Envoy's log after `timeout`.
+    pub fn wait_for(&self, what: &str, timeout: Duration, mut done: impl FnMut(&Envoy) -> bool) {
+        let start = Instant::now();
+        while !done(self) {
+            if start.elapsed() > timeout {
+                panic!("timed out waiting for {what}; Envoy log:\n{}", self.log());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn wait_ready(&mut self) {
+        let start = Instant::now();
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("Envoy exited with {status}; log:\n{}", self.log());
+            }
+            let admin_live = TcpStream::connect(("127.0.0.1", self.ports.admin)).is_ok()
+                && Client::new(self.ports.admin)
+                    .try_get("/ready")
+                    .is_some_and(|r| r.status == 200);
+            if admin_live && TcpStream::connect(("127.0.0.1", self.ports.front)).is_ok() {
+                return;
+            }
+            if start.elapsed() > Duration::from_secs(30) {
+                panic!("Envoy not ready after 30 s; log:\n{}", self.log());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Envoy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            eprintln!("---- Envoy log ----\n{}", self.log());
+        }
+    }
+}
+
+fn spawn_envoy(config: &Path, dir: &Path) -> Child {
+    let log = fs::File::create(dir.join("envoy.log")).unwrap();
+    Command::new(envoy_binary())
+        .current_dir(repo_root())
+        .arg("-c")
+        .arg(config)
+        .args([
+            "--use-dynamic-base-id",
+            "--concurrency",
+            "1",
+            "--file-flush-interval-msec",
+            "100",
+        ])
+        .args(["--log-level", "warn", "--component-log-level", "wasm:info"])
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap()
+}
+
+/// Runs `envoy --mode validate` on the local scenario with this pluginConfig; returns whether
+/// Envoy accepted it and everything it printed.
+pub fn validate(plugin_config: &str) -> (bool, String) {
+    let dir = tempdir::TempDir::new();
+    let ports = Rendering::new(dir.path());
+    let config_path = dir.path().join("envoy.yaml");
+    let bootstrap = with_plugin_config(&scenario_file("envoy/local/envoy.yaml"), plugin_config);
+    fs::write(&config_path, ports.render(&bootstrap)).unwrap();
+    let out = Command::new(envoy_binary())
+        .current_dir(repo_root())
+        .arg("--mode")
+        .arg("validate")
+        .arg("-c")
+        .arg(&config_path)
+        .args([
+            "--use-dynamic-base-id",
+            "--log-level",
+            "warn",
+            "--component-log-level",
+            "wasm:info",
+        ])
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.success(), text)
+}
+
+mod tempdir {
+    use std::path::{Path, PathBuf};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// A directory under the target dir, removed on drop unless the test failed.
+    pub struct TempDir(PathBuf);
+
+    impl TempDir {
+        pub fn new() -> Self {
+            static NEXT: AtomicUsize = AtomicUsize::new(0);
+            let n = NEXT.fetch_add(1, Ordering::Relaxed);
+            let path =
+                std::env::temp_dir().join(format!("sticky-canary-e2e-{}-{n}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&path);
+            std::fs::create_dir_all(&path).unwrap();
+            TempDir(path)
+        }
+        pub fn path(&self) -> &Path {
+            &self.0
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            if !std::thread::panicking() {
+                let _ = std::fs::remove_dir_all(&self.0);
+            }
+        }
+    }
+}
+
+/// The subset the pure core decides for a request with this path and these headers (the test
+/// oracle: the module in Envoy must agree with it bit for bit). `None`: no route matches.
+pub fn expected_subset(
+    plugin_config: &str,
+    path: &str,
+    headers: &[(&str, &[u8])],
+) -> Option<String> {
+    struct Fake(HashMap<String, Vec<u8>>);
+    impl sticky_canary_core::RequestHeaders for Fake {
+        fn header(&self, name: &str) -> Option<Vec<u8>> {
+            self.0.get(name).cloned()
+        }
+    }
+    let config = sticky_canary_core::Config::from_json(plugin_config.as_bytes()).unwrap();
+    let mut map = HashMap::new();
+    map.insert(":path".to_string(), path.as_bytes().to_vec());
+    map.insert(":authority".to_string(), b"servicea.com".to_vec());
+    for (name, value) in headers {
+        let name = if name.eq_ignore_ascii_case("host") {
+            ":authority".to_string()
+        } else {
+            name.to_ascii_lowercase()
+        };
+        map.entry(name).or_insert_with(|| value.to_vec());
+    }
+    let decision = sticky_canary_core::decide(&config, &Fake(map), || {
+        panic!("oracle asked for randomness")
+    })?;
+    Some(
+        config.routes[decision.route].subsets[decision.subset]
+            .name
+            .clone(),
+    )
+}
+
+/// The demo's service-a route: v1 stable, v2 canary at `v2_weight` percent, keyed by user id.
+pub fn service_a_config(v2_weight: u32) -> String {
+    service_a_json(v2_weight).to_string()
+}
+
+/// [`service_a_config`] as a JSON value, for tests that add to it.
+pub fn service_a_json(v2_weight: u32) -> serde_json::Value {
+    serde_json::json!({
+        "routes": [{
+            "name": "service-a",
+            "subsets": [{"name": "v1", "weight": 100 - v2_weight}, {"name": "v2", "weight": v2_weight}],
+            "stickiness": {"keys": [{"header": "x-user-id"}, {"cookie": "uid"}, {"query": "uid"}]}
+        }]
+    })
+}
