@@ -136,6 +136,17 @@ fn read_response(conn: &mut BufReader<TcpStream>) -> std::io::Result<Response> {
         let name = String::from_utf8_lossy(&raw[..colon]).to_ascii_lowercase();
         headers.push((name, raw[colon + 1..].trim_ascii().to_vec()));
     }
+    let chunked = headers
+        .iter()
+        .any(|(n, v)| n == "transfer-encoding" && v.eq_ignore_ascii_case(b"chunked"));
+    if chunked {
+        let body = read_chunked(conn)?;
+        return Ok(Response {
+            status,
+            headers,
+            body,
+        });
+    }
     let length: usize = headers
         .iter()
         .find(|(n, _)| n == "content-length")
@@ -148,4 +159,28 @@ fn read_response(conn: &mut BufReader<TcpStream>) -> std::io::Result<Response> {
         headers,
         body,
     })
+}
+
+fn read_chunked(conn: &mut BufReader<TcpStream>) -> std::io::Result<Vec<u8>> {
+    let mut body = Vec::new();
+    loop {
+        let mut size_line = String::new();
+        conn.read_line(&mut size_line)?;
+        let size_hex = size_line.trim().split(';').next().unwrap_or("");
+        let size = usize::from_str_radix(size_hex, 16).map_err(|_| invalid("bad chunk size"))?;
+        if size == 0 {
+            // Trailers, if any, end with an empty line.
+            loop {
+                let mut line = String::new();
+                if conn.read_line(&mut line)? == 0 || line == "\r\n" {
+                    return Ok(body);
+                }
+            }
+        }
+        let start = body.len();
+        body.resize(start + size, 0);
+        conn.read_exact(&mut body[start..])?;
+        let mut crlf = [0; 2];
+        conn.read_exact(&mut crlf)?;
+    }
 }

@@ -83,6 +83,12 @@ impl Rendering {
         }
     }
 
+    /// An ECDS resource file: only the module path points somewhere else.
+    fn render_resource(&self, text: &str) -> String {
+        replace_all(text, SCENARIO_WASM_PATH, wasm_module().to_str().unwrap())
+    }
+
+    /// A bootstrap file: ports, module path and ECDS directory.
     fn render(&self, text: &str) -> String {
         let mut out = text.to_string();
         for (from, to) in [
@@ -198,7 +204,7 @@ impl Envoy {
             &format!("version_info: \"{}\"", self.ecds_version),
         );
         let staged = self.ports.ecds_dir.join(format!(".{ECDS_FILE_NAME}.tmp"));
-        fs::write(&staged, self.ports.render(&resource)).unwrap();
+        fs::write(&staged, self.ports.render_resource(&resource)).unwrap();
         fs::rename(&staged, self.ports.ecds_dir.join(ECDS_FILE_NAME)).unwrap();
     }
 

@@ -63,6 +63,9 @@ pub struct Route {
     pub keys: Vec<KeySource>,
     pub salt: Vec<u8>,
     pub fallback: Fallback,
+    /// The first-listed subset with a weight above 0: where `stable` sends keyless requests, so
+    /// that after a full cutover (v1=0, v2=100) they follow it.
+    pub stable_subset: usize,
     pub rules: Vec<Rule>,
 }
 
@@ -241,6 +244,7 @@ fn compile_route(path: &str, raw: RouteConfig) -> Result<Route, ConfigError> {
         .map(|(i, rule)| compile_rule(&format!("{path}.rules[{i}]"), rule, &subsets))
         .collect::<Result<Vec<_>, _>>()?;
 
+    let stable_subset = subsets.iter().position(|s| s.weight > 0).unwrap_or(0);
     Ok(Route {
         name: raw.name,
         hosts,
@@ -250,6 +254,7 @@ fn compile_route(path: &str, raw: RouteConfig) -> Result<Route, ConfigError> {
         keys,
         salt,
         fallback,
+        stable_subset,
         rules,
     })
 }
@@ -378,6 +383,12 @@ fn compile_rule(path: &str, raw: RuleConfig, subsets: &[Subset]) -> Result<Rule,
             ))
         }
         Some(list) => {
+            if let Some(i) = list.iter().position(String::is_empty) {
+                return Err(ConfigError::new(
+                    format!("{path}.users[{i}]"),
+                    "must not be empty: an empty key is never a user",
+                ));
+            }
             let mut users: Vec<Vec<u8>> = list.into_iter().map(String::into_bytes).collect();
             users.sort_unstable();
             users.dedup();

@@ -83,7 +83,7 @@ pub fn decide<H: RequestHeaders + ?Sized>(
     }
 
     Some(match route.fallback {
-        Fallback::Stable => decision(0, Reason::Fallback, None),
+        Fallback::Stable => decision(route.stable_subset, Reason::Fallback, None),
         Fallback::Random => {
             let b = (random() % BUCKETS) as u16;
             decision(route.layout.subset_for(b), Reason::Fallback, Some(b))

@@ -131,6 +131,11 @@ impl HostPattern {
         if lower.is_empty() || lower.bytes().any(|b| b <= b' ' || b == b'/') {
             return Err(format!("\"{pattern}\": not a host name"));
         }
+        if lower.contains(':') && !lower.starts_with('[') {
+            return Err(format!(
+                "\"{pattern}\": list the host without a port (ports are ignored when matching)"
+            ));
+        }
         Ok(HostPattern::Exact(lower.into_bytes()))
     }
 

@@ -2,10 +2,15 @@
 //! Every struct denies unknown keys so a typo is an error, not a silently ignored setting.
 //! Semantic checks and compilation live in [`crate::config`].
 
+use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[serde(
+    deny_unknown_fields,
+    rename_all = "camelCase",
+    expecting = "a pluginConfig object"
+)]
 pub struct PluginConfig {
     pub routing_header: Option<String>,
     pub expose_subset: Option<bool>,
@@ -13,7 +18,11 @@ pub struct PluginConfig {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[serde(
+    deny_unknown_fields,
+    rename_all = "camelCase",
+    expecting = "a route object"
+)]
 pub struct RouteConfig {
     pub name: String,
     #[serde(rename = "match")]
@@ -25,21 +34,55 @@ pub struct RouteConfig {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[serde(
+    deny_unknown_fields,
+    rename_all = "camelCase",
+    expecting = "a route match object"
+)]
 pub struct RouteMatchConfig {
     pub hosts: Option<Vec<String>>,
     pub path_prefix: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[serde(
+    deny_unknown_fields,
+    rename_all = "camelCase",
+    expecting = "a subset object"
+)]
 pub struct SubsetConfig {
     pub name: String,
+    #[serde(deserialize_with = "percent")]
     pub weight: f64,
 }
 
+/// A weight: any JSON number, reported as "a number (percent)" rather than as a Rust type.
+fn percent<'de, D: Deserializer<'de>>(deserializer: D) -> Result<f64, D::Error> {
+    struct Percent;
+    impl Visitor<'_> for Percent {
+        type Value = f64;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a number (percent)")
+        }
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<f64, E> {
+            Ok(v)
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<f64, E> {
+            Ok(v as f64)
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<f64, E> {
+            Ok(v as f64)
+        }
+    }
+    deserializer.deserialize_f64(Percent)
+}
+
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[serde(
+    deny_unknown_fields,
+    rename_all = "camelCase",
+    expecting = "a stickiness object"
+)]
 pub struct StickinessConfig {
     pub keys: Vec<KeySourceConfig>,
     pub salt: Option<String>,
@@ -48,7 +91,11 @@ pub struct StickinessConfig {
 
 /// Exactly one of the three must be set.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[serde(
+    deny_unknown_fields,
+    rename_all = "camelCase",
+    expecting = "a key source object"
+)]
 pub struct KeySourceConfig {
     pub header: Option<String>,
     pub cookie: Option<String>,
@@ -63,7 +110,11 @@ pub enum FallbackConfig {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[serde(
+    deny_unknown_fields,
+    rename_all = "camelCase",
+    expecting = "a rule object"
+)]
 pub struct RuleConfig {
     pub subset: String,
     pub users: Option<Vec<String>>,
@@ -72,7 +123,11 @@ pub struct RuleConfig {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[serde(
+    deny_unknown_fields,
+    rename_all = "camelCase",
+    expecting = "a rule match object"
+)]
 pub struct RuleMatchConfig {
     #[serde(default)]
     pub headers: Vec<NamedMatchConfig>,
@@ -87,7 +142,11 @@ pub struct RuleMatchConfig {
 /// A string match on a named header, cookie or query parameter. serde cannot combine `flatten`
 /// with `deny_unknown_fields`, so the matcher fields are spelled out next to `name`.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[serde(
+    deny_unknown_fields,
+    rename_all = "camelCase",
+    expecting = "a named match object"
+)]
 pub struct NamedMatchConfig {
     pub name: String,
     pub exact: Option<String>,
@@ -101,7 +160,11 @@ pub struct NamedMatchConfig {
 
 /// Exactly one of `exact`, `prefix`, `suffix`, `contains`, `regex`, `present`.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[serde(
+    deny_unknown_fields,
+    rename_all = "camelCase",
+    expecting = "a string match object"
+)]
 pub struct StringMatchConfig {
     pub exact: Option<String>,
     pub prefix: Option<String>,

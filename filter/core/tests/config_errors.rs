@@ -87,18 +87,18 @@ fn malformed_documents_are_rejected_with_path_and_position() {
             // Poor message (serde's words for a Rust struct); see the report. Pinned so a fix shows.
             "document is an array",
             "[]".into(),
-            "invalid length 0, expected struct PluginConfig with 3 elements at line 1 column 2",
+            "invalid length 0, expected a pluginConfig object at line 1 column 2",
         ),
         (
             // Poor message ("struct RouteConfig" is a Rust type name); see the report.
             "route given as a string",
             r#"{"routes":["service-a"]}"#.into(),
-            r#"routes[0]: invalid type: string "service-a", expected struct RouteConfig at line 1 column 22"#,
+            r#"routes[0]: invalid type: string "service-a", expected a route object at line 1 column 22"#,
         ),
         (
             "weight given as a string",
             r#"{"routes":[{"name":"a","subsets":[{"name":"v1","weight":"10"}],"stickiness":{"keys":[{"header":"x-user-id"}]}}]}"#.into(),
-            r#"routes[0].subsets[0].weight: invalid type: string "10", expected f64 at line 1 column 60"#,
+            r#"routes[0].subsets[0].weight: invalid type: string "10", expected a number (percent) at line 1 column 60"#,
         ),
         (
             "exposeSubset given as a string",
@@ -374,6 +374,16 @@ fn invalid_settings_are_rejected_with_path_and_reason() {
             "host that is a URL",
             full_config_with(|c| c["routes"][0]["match"]["hosts"][0] = json!("https://servicea.com/")),
             r#"routes[0].match.hosts[0]: "https://servicea.com/": not a host name"#,
+        ),
+        (
+            "host with a port",
+            full_config_with(|c| c["routes"][0]["match"]["hosts"][0] = json!("servicea.com:8080")),
+            r#"routes[0].match.hosts[0]: "servicea.com:8080": list the host without a port (ports are ignored when matching)"#,
+        ),
+        (
+            "empty user name",
+            full_config_with(|c| c["routes"][0]["rules"][0]["users"] = json!(["alice", ""])),
+            "routes[0].rules[0].users[1]: must not be empty: an empty key is never a user",
         ),
         (
             "pathPrefix without a leading slash",

@@ -1,0 +1,179 @@
+//! Config delivered the way Istio delivers a WasmPlugin: ECDS from a watched file. Ramping moves
+//! users only forward with no failed request; a rejected push keeps the old config serving.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+use std::time::Duration;
+
+use sticky_canary_e2e::{expected_subset, service_a_config, Client, Delivery, Envoy};
+
+const ECDS_STATS: &str =
+    "extension_config_discovery.http_filter.extensions.istio.io/wasmplugin/default.sticky-canary.";
+
+fn user(i: usize) -> String {
+    format!("ramp-user-{i}")
+}
+
+fn oracle(config: &str, id: &str) -> String {
+    expected_subset(config, "/", &[("x-user-id", id.as_bytes())]).unwrap()
+}
+
+/// Steady traffic on its own connection while a test changes the config. Bounded: it stops
+/// when told or after 50,000 requests. Returns (requests sent, failures seen).
+struct Traffic {
+    stop: Arc<AtomicBool>,
+    handle: JoinHandle<(usize, Vec<String>)>,
+}
+
+impl Traffic {
+    fn start(port: u16) -> Traffic {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let handle = thread::spawn(move || {
+            let mut client = Client::new(port);
+            let (mut sent, mut failures) = (0, Vec::new());
+            while !flag.load(Ordering::Relaxed) && sent < 50_000 {
+                let id = format!("bg-{}", sent % 500);
+                let response = client.get("/", &[("x-user-id", id.as_bytes())]);
+                if response.status != 200
+                    || response.received_subset() != Some(response.served_by())
+                {
+                    failures.push(format!(
+                        "{id}: status {} served by {:?}",
+                        response.status,
+                        response.header("x-served-by")
+                    ));
+                }
+                sent += 1;
+            }
+            (sent, failures)
+        });
+        Traffic { stop, handle }
+    }
+
+    fn finish(self) -> (usize, Vec<String>) {
+        self.stop.store(true, Ordering::Relaxed);
+        self.handle.join().expect("traffic thread failed")
+    }
+}
+
+fn subsets_of(client: &mut Client, users: &[String]) -> Vec<String> {
+    users
+        .iter()
+        .map(|id| {
+            client
+                .get("/", &[("x-user-id", id.as_bytes())])
+                .served_by()
+                .to_string()
+        })
+        .collect()
+}
+
+#[test]
+fn ramping_the_canary_moves_users_only_forward_without_failing_a_request() {
+    let (at_10, at_50) = (service_a_config(10), service_a_config(50));
+    let mut envoy = Envoy::start(Delivery::Ecds, &at_10);
+    let mut client = envoy.front();
+    let users: Vec<String> = (0..600).map(user).collect();
+    let before = subsets_of(&mut client, &users);
+    for (id, got) in users.iter().zip(&before) {
+        assert_eq!(*got, oracle(&at_10, id), "user {id} before the ramp");
+    }
+
+    let traffic = Traffic::start(envoy.front_port());
+    let accepted = envoy.stat(&format!("{ECDS_STATS}update_success"));
+    envoy.push_ecds(&at_50);
+    envoy.wait_for(
+        "the 50 % config to be accepted",
+        Duration::from_secs(15),
+        |e| e.stat(&format!("{ECDS_STATS}update_success")) > accepted,
+    );
+    let mover = users
+        .iter()
+        .find(|id| oracle(&at_10, id) == "v1" && oracle(&at_50, id) == "v2")
+        .unwrap();
+    envoy.wait_for(
+        "workers to route with the new config",
+        Duration::from_secs(10),
+        |_| {
+            client
+                .get("/", &[("x-user-id", mover.as_bytes())])
+                .served_by()
+                == "v2"
+        },
+    );
+    thread::sleep(Duration::from_millis(300));
+    let (sent, failures) = traffic.finish();
+
+    let after = subsets_of(&mut client, &users);
+    let mut moved = 0;
+    for ((id, old), new) in users.iter().zip(&before).zip(&after) {
+        assert!(
+            !(old == "v2" && new == "v1"),
+            "user {id} moved back from v2 to v1"
+        );
+        assert_eq!(*new, oracle(&at_50, id), "user {id} after the ramp");
+        moved += usize::from(old != new);
+    }
+    let expected_moved = users
+        .iter()
+        .filter(|id| oracle(&at_10, id) != oracle(&at_50, id))
+        .count();
+    assert_eq!(moved, expected_moved);
+    assert!(
+        moved > 150,
+        "only {moved} of 600 users moved from 10 % to 50 %"
+    );
+    assert!(
+        sent > 0 && failures.is_empty(),
+        "{} of {sent} requests failed: {:?}",
+        failures.len(),
+        &failures[..failures.len().min(5)]
+    );
+    assert_eq!(envoy.stat(&format!("{ECDS_STATS}update_rejected")), 0);
+}
+
+#[test]
+fn a_rejected_push_keeps_the_previous_config_serving() {
+    let at_10 = service_a_config(10);
+    let mut envoy = Envoy::start(Delivery::Ecds, &at_10);
+    let mut client = envoy.front();
+    let users: Vec<String> = (0..300).map(user).collect();
+
+    let traffic = Traffic::start(envoy.front_port());
+    let bad = at_10.replace(r#""weight":90"#, r#""weight":95"#);
+    assert_ne!(bad, at_10);
+    envoy.push_ecds(&bad);
+    envoy.wait_for(
+        "the bad config to be rejected",
+        Duration::from_secs(15),
+        |e| e.stat(&format!("{ECDS_STATS}update_rejected")) >= 1,
+    );
+    let after = subsets_of(&mut client, &users);
+    for (id, got) in users.iter().zip(&after) {
+        assert_eq!(
+            *got,
+            oracle(&at_10, id),
+            "user {id} after the rejected push"
+        );
+    }
+    let (sent, failures) = traffic.finish();
+    assert!(
+        sent > 0 && failures.is_empty(),
+        "{} of {sent} requests failed: {:?}",
+        failures.len(),
+        &failures[..failures.len().min(5)]
+    );
+    assert!(
+        envoy.log().contains("sticky-canary: invalid pluginConfig: routes[0].subsets: weights must sum to 100, got 105 (v1=95, v2=10)"),
+        "Envoy log lacks the one-line reason:\n{}",
+        envoy.log()
+    );
+    assert_eq!(
+        envoy.stat(&format!("{ECDS_STATS}update_success")),
+        1,
+        "only the initial config was accepted"
+    );
+}
