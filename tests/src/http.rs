@@ -5,6 +5,9 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
+/// A request header as sent: name and raw value bytes.
+pub type Header<'a> = (&'a str, &'a [u8]);
+
 pub struct Response {
     pub status: u16,
     /// Lowercase names, in order.

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-pub use http::{Client, Response};
+pub use http::{Client, Header, Response};
 
 /// The demo's ports as they stand in the scenario files.
 const SCENARIO_FRONT_PORT: u16 = 10000;

@@ -1,7 +1,7 @@
 //! Client bytes are data: any header, cookie or query value is served, never a VM crash.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use sticky_canary_e2e::{expected_subset, service_a_json, Delivery, Envoy};
+use sticky_canary_e2e::{expected_subset, service_a_json, Delivery, Envoy, Header};
 
 #[test]
 fn non_utf8_and_long_values_are_routed_as_bytes() {
@@ -21,7 +21,7 @@ fn non_utf8_and_long_values_are_routed_as_bytes() {
         .flat_map(|i| format!("c{i}=v{i}; ").into_bytes())
         .chain(*b"uid=last")
         .collect();
-    let cases: Vec<(&str, &str, Vec<(&str, &[u8])>)> = vec![
+    let cases: Vec<(&str, &str, Vec<Header>)> = vec![
         (
             "non-UTF-8 key header",
             "/",

@@ -1,7 +1,7 @@
 //! Content rules win over hashing, unmatched requests pass, and every decision is counted.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use sticky_canary_e2e::{expected_subset, service_a_config, Delivery, Envoy};
+use sticky_canary_e2e::{expected_subset, service_a_config, Delivery, Envoy, Header};
 
 const RULES_CONFIG: &str = r#"{
   "routes": [{
@@ -48,7 +48,7 @@ fn each_kind_of_content_rule_wins_over_hashing() {
     let envoy = Envoy::start(Delivery::Inline, RULES_CONFIG);
     let mut client = envoy.front();
     let bob: (&str, &[u8]) = ("x-user-id", b"bob");
-    let cases: Vec<(&str, String, Vec<(&str, &[u8])>, &str)> = vec![
+    let cases: Vec<(&str, String, Vec<Header>, &str)> = vec![
         ("users", "/".into(), vec![("x-user-id", b"alice")], "v2"),
         (
             "users via cookie",
