@@ -8,7 +8,11 @@ WASM_TARGET   := wasm32-wasip1
 WASM_OUT      := target/$(WASM_TARGET)/release/sticky_canary.wasm
 WASM          := build/sticky_canary.wasm
 
-.PHONY: all tools wasm-target envoy build test test-core test-e2e lint fmt demo demo-stop clean
+# The wasm-bindgen test runner must match the wasm-bindgen version in Cargo.lock exactly.
+WASM_BINDGEN_VERSION := $(shell awk '/^name = "wasm-bindgen"$$/ {getline; gsub(/"/, "", $$3); print $$3}' Cargo.lock)
+WASM_TEST_RUNNER     := .tools/bin/wasm-bindgen-test-runner
+
+.PHONY: all tools wasm-target envoy build test test-core test-wasm wasm-test-runner test-e2e lint fmt demo demo-stop clean
 
 all: build
 
@@ -16,6 +20,7 @@ tools: wasm-target envoy
 
 wasm-target:
 	@rustup target list --installed | grep -qx '$(WASM_TARGET)' || rustup target add $(WASM_TARGET)
+	@rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
 
 envoy: $(ENVOY)
 
@@ -31,12 +36,21 @@ build: wasm-target
 	cp $(WASM_OUT) $(WASM)
 	@ls -l $(WASM)
 
-# Everything: lint, the pure core natively, and end-to-end tests against the real Envoy.
-test: tools build lint
+# Everything: lint, the pure core natively and on wasm32, and end-to-end tests against the real Envoy.
+test: tools build lint test-wasm
 	cargo test --workspace
 
 test-core:
 	cargo test -p sticky-canary-core
+
+# The golden vectors on wasm32 under Node, through wasm-bindgen-test.
+test-wasm: wasm-target wasm-test-runner
+	CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=$(abspath $(WASM_TEST_RUNNER)) \
+	  cargo test -p sticky-canary-core --target wasm32-unknown-unknown --test golden
+
+wasm-test-runner:
+	@$(WASM_TEST_RUNNER) --version 2>/dev/null | grep -q ' $(WASM_BINDGEN_VERSION)$$' || \
+	  cargo install --root .tools wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION)
 
 test-e2e: tools build
 	cargo test -p sticky-canary-e2e

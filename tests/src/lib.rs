@@ -214,6 +214,14 @@ impl Envoy {
         String::from_utf8(response.body).unwrap()
     }
 
+    /// POSTs to the admin interface (e.g. `/logging?wasm=debug`).
+    pub fn admin_post(&self, path: &str) -> String {
+        let raw = format!("POST {path} HTTP/1.1\r\nhost: admin\r\ncontent-length: 0\r\n\r\n");
+        let response = Client::new(self.ports.admin).request(raw.as_bytes());
+        assert_eq!(response.status, 200, "admin POST {path}");
+        String::from_utf8(response.body).unwrap()
+    }
+
     /// Counters and gauges from `/stats`, by full name.
     pub fn stats(&self) -> HashMap<String, u64> {
         self.admin("/stats")

@@ -88,11 +88,11 @@ fn describe(active: &Active, decision: Option<&Decision>) -> String {
     };
     let route = active.config.routes.get(d.route);
     let subset = route.and_then(|r| r.subsets.get(d.subset));
+    let bucket = d.bucket.map_or_else(|| "-".to_string(), |b| b.to_string());
     format!(
-        "sticky-canary: route {} -> subset {} (reason {}, bucket {:?})",
+        "sticky-canary: route {} -> subset {} (reason {}, bucket {bucket})",
         route.map_or("?", |r| r.name.as_str()),
         subset.map_or("?", |s| s.name.as_str()),
         d.reason.as_str(),
-        d.bucket
     )
 }
