@@ -7,8 +7,12 @@ ENVOY         := $(VENV)/bin/envoy
 WASM_TARGET   := wasm32-wasip1
 WASM_OUT      := target/$(WASM_TARGET)/release/sticky_canary.wasm
 WASM          := build/sticky_canary.wasm
+VERSION       := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
+IMAGE_LAYOUT  := build/image
+# apt needs root; CI runs as root, a developer gets sudo.
+SUDO          := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all tools wasm-target envoy build test test-core test-e2e lint fmt demo demo-stop clean
+.PHONY: all tools wasm-target envoy umoci build image ecds test test-core test-e2e lint fmt demo demo-stop clean
 
 all: build
 
@@ -31,14 +35,28 @@ build: wasm-target
 	cp $(WASM_OUT) $(WASM)
 	@ls -l $(WASM)
 
+# The plugin image (same shape as the Dockerfile) as an OCI image layout in build/image, built
+# without a Docker daemon; prints the digests a WasmPlugin's `sha256` would carry.
+image: build umoci
+	image/build-oci-layout.sh $(WASM) $(IMAGE_LAYOUT) $(VERSION)
+
+umoci:
+	@command -v umoci >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq umoci; }
+
+# The ECDS resource Istio would push for a WasmPlugin or TrafficExtension manifest, e.g.
+#   make ecds MANIFEST=examples/servicea/wasmplugin.yaml
+MANIFEST ?= examples/servicea/wasmplugin.yaml
+ecds:
+	@cargo run --quiet -p sticky-canary-e2e --bin istio-ecds -- $(MANIFEST) $(WASM)
+
 # Everything: lint, the pure core natively, and end-to-end tests against the real Envoy.
-test: tools build lint
+test: tools build image lint
 	cargo test --workspace
 
 test-core:
 	cargo test -p sticky-canary-core
 
-test-e2e: tools build
+test-e2e: tools build image
 	cargo test -p sticky-canary-e2e
 
 lint: wasm-target
