@@ -51,6 +51,9 @@ const CHECKED: &[&str] = &[
 /// Keywords deliberately not checked (see the module comment).
 const SKIPPED: &[&str] = &["description", "x-kubernetes-validations"];
 
+/// Fields every object has, checked by the API server itself rather than by the kind's schema.
+const TYPE_FIELDS: [&str; 3] = ["apiVersion", "kind", "metadata"];
+
 /// A CRD version's schema, with the identity a manifest must carry to be checked against it.
 pub struct KindSchema {
     pub api_version: String,
@@ -120,16 +123,26 @@ pub fn validate_manifest(schemas: &[KindSchema], manifest: &Value) -> Vec<String
         Some(metadata) => check_object_meta(metadata, "metadata", &mut errors),
         None => errors.push("metadata: required".to_string()),
     }
-    // The CRD's own `metadata` schema is open; ObjectMeta was checked above.
-    let mut without_metadata = manifest.clone();
-    if let Some(map) = without_metadata.as_object_mut() {
-        map.remove("metadata");
+    // The API server owns the type fields (matched above) and ObjectMeta (checked above); CRD
+    // schemas leave them out or open.
+    let mut body = manifest.clone();
+    if let Some(map) = body.as_object_mut() {
+        for field in TYPE_FIELDS {
+            map.remove(field);
+        }
     }
     let mut schema = found.schema.clone();
-    if let Some(required) = schema.get_mut("required").and_then(Value::as_array_mut) {
-        required.retain(|r| r != "metadata");
+    if let Some(map) = schema.as_object_mut() {
+        if let Some(required) = map.get_mut("required").and_then(Value::as_array_mut) {
+            required.retain(|r| !TYPE_FIELDS.contains(&r.as_str().unwrap_or_default()));
+        }
+        if let Some(properties) = map.get_mut("properties").and_then(Value::as_object_mut) {
+            for field in TYPE_FIELDS {
+                properties.remove(field);
+            }
+        }
     }
-    validate(&schema, &without_metadata, "", &mut errors);
+    validate(&schema, &body, "", &mut errors);
     errors
 }
 
