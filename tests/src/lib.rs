@@ -410,7 +410,10 @@ pub fn expected_subset(
     let config = sticky_canary_core::Config::from_json(plugin_config.as_bytes()).unwrap();
     let mut map = HashMap::new();
     map.insert(":path".to_string(), path.as_bytes().to_vec());
-    map.insert(":authority".to_string(), b"servicea.com".to_vec());
+    // The client's default host, unless the request names its own.
+    if !headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("host")) {
+        map.insert(":authority".to_string(), b"servicea.com".to_vec());
+    }
     for (name, value) in headers {
         let name = if name.eq_ignore_ascii_case("host") {
             ":authority".to_string()
