@@ -12,7 +12,7 @@ IMAGE_LAYOUT  := build/image
 # apt needs root; CI runs as root, a developer gets sudo.
 SUDO          := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all tools wasm-target envoy umoci build image ecds test test-core test-e2e lint fmt demo demo-stop clean
+.PHONY: all tools wasm-target envoy umoci compose-client build image ecds test test-core test-e2e lint fmt demo demo-stop clean
 
 all: build
 
@@ -40,6 +40,10 @@ build: wasm-target
 image: build umoci
 	image/build-oci-layout.sh $(WASM) $(IMAGE_LAYOUT) $(VERSION)
 
+# A compose client parses envoy/local/docker-compose.yaml in the tests (no engine needed).
+compose-client:
+	@docker compose version >/dev/null 2>&1 || command -v docker-compose >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq docker-compose; }
+
 umoci:
 	@command -v umoci >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq umoci; }
 
@@ -50,13 +54,13 @@ ecds:
 	@cargo run --quiet -p sticky-canary-e2e --bin istio-ecds -- $(MANIFEST) $(WASM)
 
 # Everything: lint, the pure core natively, and end-to-end tests against the real Envoy.
-test: tools build image lint
+test: tools build image compose-client lint
 	cargo test --workspace
 
 test-core:
 	cargo test -p sticky-canary-core
 
-test-e2e: tools build image
+test-e2e: tools build image compose-client
 	cargo test -p sticky-canary-e2e
 
 lint: wasm-target

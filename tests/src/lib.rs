@@ -24,7 +24,7 @@ const SCENARIO_FRONT_PORT: u16 = 10000;
 const SCENARIO_V1_PORT: u16 = 10001;
 const SCENARIO_V2_PORT: u16 = 10002;
 const SCENARIO_ADMIN_PORT: u16 = 9901;
-const SCENARIO_WASM_PATH: &str = "build/sticky_canary.wasm";
+pub const SCENARIO_WASM_PATH: &str = "build/sticky_canary.wasm";
 const SCENARIO_ECDS_DIR: &str = "envoy/ecds/filters";
 const ECDS_FILE_NAME: &str = "sticky-canary.yaml";
 /// The filter (and ECDS resource) name in `envoy/ecds/envoy.yaml`.
@@ -314,20 +314,27 @@ impl Drop for Envoy {
     }
 }
 
+/// How the tests run Envoy, after `-c <config>`; envoy/local/docker-compose.yaml runs it the same
+/// way (a test checks).
+pub const ENVOY_RUN_FLAGS: &[&str] = &[
+    "--use-dynamic-base-id",
+    "--concurrency",
+    "1",
+    "--file-flush-interval-msec",
+    "100",
+    "--log-level",
+    "warn",
+    "--component-log-level",
+    "wasm:info",
+];
+
 fn spawn_envoy(config: &Path, dir: &Path) -> Child {
     let log = fs::File::create(dir.join("envoy.log")).unwrap();
     Command::new(envoy_binary())
         .current_dir(repo_root())
         .arg("-c")
         .arg(config)
-        .args([
-            "--use-dynamic-base-id",
-            "--concurrency",
-            "1",
-            "--file-flush-interval-msec",
-            "100",
-        ])
-        .args(["--log-level", "warn", "--component-log-level", "wasm:info"])
+        .args(ENVOY_RUN_FLAGS)
         .stdin(Stdio::null())
         .stdout(log.try_clone().unwrap())
         .stderr(log)
