@@ -91,7 +91,7 @@ fn servicea(file: &str) -> Value {
 fn document(file: &str, kind: &str) -> Value {
     load_dir(&repo_root(), "examples")
         .into_iter()
-        .find(|m| m.file == PathBuf::from(file) && m.kind() == kind)
+        .find(|m| m.file.as_path() == std::path::Path::new(file) && m.kind() == kind)
         .unwrap()
         .value
 }
@@ -487,7 +487,7 @@ fn a_typo_across_manifests_is_caught() {
         let mut copy = load_dir(&repo_root(), "examples");
         let target = copy
             .iter_mut()
-            .find(|m| m.file == PathBuf::from(file))
+            .find(|m| m.file.as_path() == std::path::Path::new(file))
             .unwrap();
         change(&mut target.value);
         inconsistencies(&copy)
