@@ -7,12 +7,16 @@ ENVOY         := $(VENV)/bin/envoy
 WASM_TARGET   := wasm32-wasip1
 WASM_OUT      := target/$(WASM_TARGET)/release/sticky_canary.wasm
 WASM          := build/sticky_canary.wasm
+VERSION       := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
+IMAGE_LAYOUT  := build/image
+# apt needs root; CI runs as root, a developer gets sudo.
+SUDO          := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # The wasm-bindgen test runner must match the wasm-bindgen version in Cargo.lock exactly.
 WASM_BINDGEN_VERSION := $(shell awk '/^name = "wasm-bindgen"$$/ {getline; gsub(/"/, "", $$3); print $$3}' Cargo.lock)
 WASM_TEST_RUNNER     := .tools/bin/wasm-bindgen-test-runner
 
-.PHONY: all tools wasm-target envoy build test test-core test-wasm wasm-test-runner test-e2e lint fmt demo demo-stop clean
+.PHONY: all tools wasm-target envoy umoci compose-client build image ecds test test-core test-wasm wasm-test-runner test-e2e lint fmt demo demo-stop clean
 
 all: build
 
@@ -36,8 +40,26 @@ build: wasm-target
 	cp $(WASM_OUT) $(WASM)
 	@ls -l $(WASM)
 
+# The plugin image (same shape as the Dockerfile) as an OCI image layout in build/image, built
+# without a Docker daemon; prints the digests a WasmPlugin's `sha256` would carry.
+image: build umoci
+	image/build-oci-layout.sh $(WASM) $(IMAGE_LAYOUT) $(VERSION)
+
+# A compose client parses envoy/local/docker-compose.yaml in the tests (no engine needed).
+compose-client:
+	@docker compose version >/dev/null 2>&1 || command -v docker-compose >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq docker-compose; }
+
+umoci:
+	@command -v umoci >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq umoci; }
+
+# The ECDS resource Istio would push for a WasmPlugin or TrafficExtension manifest, e.g.
+#   make ecds MANIFEST=examples/servicea/wasmplugin.yaml
+MANIFEST ?= examples/servicea/wasmplugin.yaml
+ecds:
+	@cargo run --quiet -p sticky-canary-e2e --bin istio-ecds -- $(MANIFEST) $(WASM)
+
 # Everything: lint, the pure core natively and on wasm32, and end-to-end tests against the real Envoy.
-test: tools build lint test-wasm
+test: tools build image compose-client lint test-wasm
 	cargo test --workspace
 
 test-core:
@@ -52,7 +74,7 @@ wasm-test-runner:
 	@$(WASM_TEST_RUNNER) --version 2>/dev/null | grep -q ' $(WASM_BINDGEN_VERSION)$$' || \
 	  cargo install --root .tools wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION)
 
-test-e2e: tools build
+test-e2e: tools build image compose-client
 	cargo test -p sticky-canary-e2e
 
 lint: wasm-target

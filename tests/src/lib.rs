@@ -5,6 +5,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod http;
+pub mod istio;
+pub mod manifests;
+pub mod schema;
+pub mod traffic;
 
 use std::collections::HashMap;
 use std::fs;
@@ -20,9 +24,11 @@ const SCENARIO_FRONT_PORT: u16 = 10000;
 const SCENARIO_V1_PORT: u16 = 10001;
 const SCENARIO_V2_PORT: u16 = 10002;
 const SCENARIO_ADMIN_PORT: u16 = 9901;
-const SCENARIO_WASM_PATH: &str = "build/sticky_canary.wasm";
+pub const SCENARIO_WASM_PATH: &str = "build/sticky_canary.wasm";
 const SCENARIO_ECDS_DIR: &str = "envoy/ecds/filters";
 const ECDS_FILE_NAME: &str = "sticky-canary.yaml";
+/// The filter (and ECDS resource) name in `envoy/ecds/envoy.yaml`.
+const SCENARIO_ECDS_FILTER: &str = "extensions.istio.io/wasmplugin/default.sticky-canary";
 
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -156,28 +162,55 @@ pub struct Envoy {
 
 impl Envoy {
     pub fn start(delivery: Delivery, plugin_config: &str) -> Envoy {
-        let dir = tempdir::TempDir::new();
-        let ports = Rendering::new(dir.path());
         let bootstrap = match delivery {
             Delivery::Inline => {
                 with_plugin_config(&scenario_file("envoy/local/envoy.yaml"), plugin_config)
             }
             Delivery::Ecds => scenario_file("envoy/ecds/envoy.yaml"),
         };
-        let config_path = dir.path().join("envoy.yaml");
-        fs::write(&config_path, ports.render(&bootstrap)).unwrap();
-        let mut envoy = Envoy {
-            child: spawn_envoy(&config_path, dir.path()),
-            dir,
-            ports,
-            ecds_version: 0,
-        };
+        let mut envoy = Envoy::launch(&bootstrap);
         if delivery == Delivery::Ecds {
-            fs::create_dir_all(&envoy.ports.ecds_dir).unwrap();
             envoy.write_ecds(plugin_config);
         }
         envoy.wait_ready();
         envoy
+    }
+
+    /// The ECDS scenario fed with an extension config as Istio pushes it (see [`istio`]): the
+    /// scenario's filter is renamed to the config's resource name, as Istio names the filter in
+    /// the listener after the WasmPlugin.
+    pub fn start_extension(extension: &serde_json::Value) -> Envoy {
+        let name = extension["name"].as_str().unwrap();
+        let bootstrap = replace_all(
+            &scenario_file("envoy/ecds/envoy.yaml"),
+            SCENARIO_ECDS_FILTER,
+            name,
+        );
+        let mut envoy = Envoy::launch(&bootstrap);
+        envoy.push_extension(extension);
+        envoy.wait_ready();
+        envoy
+    }
+
+    /// Pushes a new extension config (same resource name) by atomic rename.
+    pub fn push_extension(&mut self, extension: &serde_json::Value) {
+        self.ecds_version += 1;
+        let response = istio::discovery_response(extension, self.ecds_version);
+        self.install_ecds_file(&serde_json::to_string_pretty(&response).unwrap());
+    }
+
+    fn launch(bootstrap: &str) -> Envoy {
+        let dir = tempdir::TempDir::new();
+        let ports = Rendering::new(dir.path());
+        let config_path = dir.path().join("envoy.yaml");
+        fs::write(&config_path, ports.render(bootstrap)).unwrap();
+        fs::create_dir_all(&ports.ecds_dir).unwrap();
+        Envoy {
+            child: spawn_envoy(&config_path, dir.path()),
+            dir,
+            ports,
+            ecds_version: 0,
+        }
     }
 
     pub fn front(&self) -> Client {
@@ -203,8 +236,13 @@ impl Envoy {
             "version_info: \"1\"",
             &format!("version_info: \"{}\"", self.ecds_version),
         );
+        self.install_ecds_file(&self.ports.render_resource(&resource));
+    }
+
+    /// Envoy only sees an ECDS file replaced by an atomic rename.
+    fn install_ecds_file(&self, text: &str) {
         let staged = self.ports.ecds_dir.join(format!(".{ECDS_FILE_NAME}.tmp"));
-        fs::write(&staged, self.ports.render_resource(&resource)).unwrap();
+        fs::write(&staged, text).unwrap();
         fs::rename(&staged, self.ports.ecds_dir.join(ECDS_FILE_NAME)).unwrap();
     }
 
@@ -284,20 +322,27 @@ impl Drop for Envoy {
     }
 }
 
+/// How the tests run Envoy, after `-c <config>`; envoy/local/docker-compose.yaml runs it the same
+/// way (a test checks).
+pub const ENVOY_RUN_FLAGS: &[&str] = &[
+    "--use-dynamic-base-id",
+    "--concurrency",
+    "1",
+    "--file-flush-interval-msec",
+    "100",
+    "--log-level",
+    "warn",
+    "--component-log-level",
+    "wasm:info",
+];
+
 fn spawn_envoy(config: &Path, dir: &Path) -> Child {
     let log = fs::File::create(dir.join("envoy.log")).unwrap();
     Command::new(envoy_binary())
         .current_dir(repo_root())
         .arg("-c")
         .arg(config)
-        .args([
-            "--use-dynamic-base-id",
-            "--concurrency",
-            "1",
-            "--file-flush-interval-msec",
-            "100",
-        ])
-        .args(["--log-level", "warn", "--component-log-level", "wasm:info"])
+        .args(ENVOY_RUN_FLAGS)
         .stdin(Stdio::null())
         .stdout(log.try_clone().unwrap())
         .stderr(log)
@@ -380,7 +425,10 @@ pub fn expected_subset(
     let config = sticky_canary_core::Config::from_json(plugin_config.as_bytes()).unwrap();
     let mut map = HashMap::new();
     map.insert(":path".to_string(), path.as_bytes().to_vec());
-    map.insert(":authority".to_string(), b"servicea.com".to_vec());
+    // The client's default host, unless the request names its own.
+    if !headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("host")) {
+        map.insert(":authority".to_string(), b"servicea.com".to_vec());
+    }
     for (name, value) in headers {
         let name = if name.eq_ignore_ascii_case("host") {
             ":authority".to_string()

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Checks the docker compose twin of the local scenario, envoyproxy-sandbox style: start it,
+# check the split, stickiness, a rule and the forged-header overwrite, stop it. Needs Docker with
+# compose. Ports: FRONT_PORT, V1_PORT, V2_PORT, ADMIN_PORT (defaults those of envoy.yaml).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+FRONT_PORT=${FRONT_PORT:-10000}
+V1_PORT=${V1_PORT:-10001}
+V2_PORT=${V2_PORT:-10002}
+ADMIN_PORT=${ADMIN_PORT:-9901}
+COMPOSE=(docker compose -f envoy/local/docker-compose.yaml -p sticky-canary-verify)
+FRONT=http://127.0.0.1:$FRONT_PORT
+ADMIN=http://127.0.0.1:$ADMIN_PORT
+passed=no
+
+run_log() { printf '\n== %s\n' "$*"; }
+
+cleanup() {
+  if [[ $passed != yes ]]; then
+    echo "FAILED; Envoy's log:" >&2
+    "${COMPOSE[@]}" logs --no-color >&2 || true
+  fi
+  "${COMPOSE[@]}" down --remove-orphans >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+
+served_by() { # served_by [curl args...] -> the subset whose upstream answered
+  curl -fs -o /dev/null -D - "$@" "$FRONT/" | tr -d '\r' | awk -F': ' 'tolower($1)=="x-served-by"{print $2}'
+}
+
+expect() { # expect WHAT GOT WANT
+  if [[ $2 != "$3" ]]; then echo "FAIL: $1: got '$2', want '$3'" >&2; exit 1; fi
+  echo "ok: $1 -> $2"
+}
+
+run_log "Module"
+[[ -f build/sticky_canary.wasm ]] || make build
+
+if [[ "$FRONT_PORT:$V1_PORT:$V2_PORT:$ADMIN_PORT" != "10000:10001:10002:9901" ]]; then
+  run_log "Rendering envoy.yaml with ports $FRONT_PORT/$V1_PORT/$V2_PORT/$ADMIN_PORT (as the tests do)"
+  mkdir -p build/compose
+  sed -e "s/port_value: 10000}/port_value: $FRONT_PORT}/" -e "s/port_value: 10001}/port_value: $V1_PORT}/" \
+      -e "s/port_value: 10002}/port_value: $V2_PORT}/" -e "s/port_value: 9901}/port_value: $ADMIN_PORT}/" \
+      envoy/local/envoy.yaml >build/compose/envoy.yaml
+  export ENVOY_CONFIG=build/compose/envoy.yaml
+fi
+
+run_log "Starting Envoy (${ENVOY_IMAGE:-envoyproxy/envoy:v1.40.0})"
+"${COMPOSE[@]}" up -d
+for _ in $(seq 1 120); do
+  curl -fs "$ADMIN/ready" >/dev/null 2>&1 && break
+  sleep 0.5
+done
+curl -fs "$ADMIN/ready" >/dev/null
+
+run_log "The module started"
+"${COMPOSE[@]}" logs --no-color | grep -m1 -E 'sticky-canary [0-9.]+ \(git [0-9a-z]+\) started'
+
+run_log "Split over 200 users (configured v1=90 v2=10)"
+v1=0 v2=0
+for i in $(seq 1 200); do
+  case "$(served_by -H "x-user-id: user-$i")" in
+    v1) v1=$((v1 + 1)) ;;
+    v2) v2=$((v2 + 1)) ;;
+    *) echo "FAIL: no subset for user-$i" >&2; exit 1 ;;
+  esac
+done
+echo "v1: $v1  v2: $v2"
+if (( v2 == 0 || v1 < v2 )); then echo "FAIL: not a 90/10 split" >&2; exit 1; fi
+
+run_log "Stickiness"
+first=$(served_by -H 'x-user-id: alice')
+for _ in 1 2 3 4 5; do expect "alice again" "$(served_by -H 'x-user-id: alice')" "$first"; done
+
+run_log "A rule and a forged header"
+expect "x-canary: true" "$(served_by -H 'x-user-id: alice' -H 'x-canary: true')" v2
+expect "forged x-canary-subset" "$(served_by -H 'x-user-id: alice' -H "x-canary-subset: $([[ $first == v1 ]] && echo v2 || echo v1)")" "$first"
+
+run_log "Counters"
+curl -fs "$ADMIN/stats?filter=sticky_canary"
+
+passed=yes
+echo
+echo "PASS"

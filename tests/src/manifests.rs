@@ -1,0 +1,88 @@
+//! Kubernetes manifests as files: every YAML document under a directory, as JSON values, with the
+//! file it came from (for error messages and for reading a manifest back by path).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use serde_json::Value;
+
+pub struct Manifest {
+    /// Path relative to the repository root.
+    pub file: PathBuf,
+    pub value: Value,
+}
+
+impl Manifest {
+    pub fn kind(&self) -> &str {
+        self.value["kind"].as_str().unwrap_or_default()
+    }
+
+    pub fn name(&self) -> &str {
+        self.value["metadata"]["name"].as_str().unwrap_or_default()
+    }
+
+    /// `metadata.namespace`, or `default` as kubectl applies it without `-n`.
+    pub fn namespace(&self) -> &str {
+        self.value["metadata"]["namespace"]
+            .as_str()
+            .unwrap_or("default")
+    }
+
+    /// `file kind/name`, for messages.
+    pub fn label(&self) -> String {
+        format!("{} {}/{}", self.file.display(), self.kind(), self.name())
+    }
+}
+
+/// The documents of a YAML stream (`---`-separated), empty ones as `Null`.
+pub fn parse_stream(text: &str) -> Result<Vec<Value>, String> {
+    serde_yaml::Deserializer::from_str(text)
+        .map(|doc| {
+            let yaml = serde_yaml::Value::deserialize(doc).map_err(|e| e.to_string())?;
+            serde_json::to_value(yaml).map_err(|e| e.to_string())
+        })
+        .collect()
+}
+
+/// Every non-empty document of every `.yaml`/`.yml` file under `dir` (relative to the repository
+/// root), recursively, in path order.
+pub fn load_dir(root: &Path, dir: &str) -> Vec<Manifest> {
+    let mut files = Vec::new();
+    collect(&root.join(dir), &mut files);
+    files.sort();
+    let mut out = Vec::new();
+    for path in files {
+        let text = fs::read_to_string(&path).unwrap();
+        let relative = path.strip_prefix(root).unwrap().to_path_buf();
+        let docs = parse_stream(&text)
+            .unwrap_or_else(|e| panic!("{} is not valid YAML: {e}", relative.display()));
+        for value in docs.into_iter().filter(|d| !d.is_null()) {
+            out.push(Manifest {
+                file: relative.clone(),
+                value,
+            });
+        }
+    }
+    out
+}
+
+/// The single document of one manifest file (relative to the repository root).
+pub fn load_file(root: &Path, file: &str) -> Value {
+    let docs = parse_stream(&fs::read_to_string(root.join(file)).unwrap()).unwrap();
+    let docs: Vec<Value> = docs.into_iter().filter(|d| !d.is_null()).collect();
+    assert_eq!(docs.len(), 1, "{file}: expected one document");
+    docs.into_iter().next().unwrap()
+}
+
+fn collect(dir: &Path, files: &mut Vec<PathBuf>) {
+    for entry in fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            collect(&path, files);
+        } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
+            files.push(path);
+        }
+    }
+}

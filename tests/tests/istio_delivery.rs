@@ -1,0 +1,299 @@
+//! Istio's delivery reproduced with the real Envoy: the example WasmPlugins go through the
+//! converter (tests/src/istio.rs: the ECDS resource istiod and the istio-agent produce) into the
+//! ECDS scenario, named as Istio names them.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use sticky_canary_e2e::manifests::load_file;
+use sticky_canary_e2e::traffic::Traffic;
+use sticky_canary_e2e::{expected_subset, istio, repo_root, wasm_module, Client, Envoy};
+
+const SERVICEA: &str = "examples/servicea/wasmplugin.yaml";
+const SLIDER: &str = "examples/servicea/slider/wasmplugin-10-90.yaml";
+const SIDECAR: &str = "examples/sidecar/wasmplugin.yaml";
+
+fn manifest(file: &str) -> Value {
+    load_file(&repo_root(), file)
+}
+
+fn extension(file: &str) -> Value {
+    istio::extension_config(&manifest(file), wasm_module().to_str().unwrap()).unwrap()
+}
+
+fn ecds_stat(extension: &Value, counter: &str) -> String {
+    format!(
+        "extension_config_discovery.http_filter.{}.{counter}",
+        extension["name"].as_str().unwrap()
+    )
+}
+
+fn users(prefix: &str, n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("{prefix}-{i}")).collect()
+}
+
+fn served(client: &mut Client, path: &str, headers: &[(&str, &[u8])]) -> String {
+    let response = client.get(path, headers);
+    assert_eq!(response.status, 200);
+    assert_eq!(
+        response.received_subset(),
+        Some(response.served_by()),
+        "the upstream got the subset it serves"
+    );
+    response.served_by().to_string()
+}
+
+#[test]
+fn the_converter_emits_the_resource_istio_builds_for_the_servicea_wasmplugin() {
+    let extension =
+        istio::extension_config(&manifest(SERVICEA), "/var/lib/istio/data/x.wasm").unwrap();
+    let config_json = istio::plugin_config_json(&manifest(SERVICEA)).unwrap();
+    assert_eq!(
+        extension,
+        json!({
+            "name": "extensions.istio.io/wasmplugin/istio-system.sticky-canary",
+            "typed_config": {
+                "@type": "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm",
+                "config": {
+                    "name": "istio-system.sticky-canary",
+                    "root_id": "sticky_canary",
+                    "configuration": {
+                        "@type": "type.googleapis.com/google.protobuf.StringValue",
+                        "value": config_json,
+                    },
+                    "vm_config": {
+                        "runtime": "envoy.wasm.runtime.v8",
+                        "code": {"local": {"filename": "/var/lib/istio/data/x.wasm"}},
+                    },
+                    "failure_policy": "FAIL_OPEN",
+                }
+            }
+        })
+    );
+    // protojson prints a Struct with sorted keys and whole numbers without a fraction.
+    assert!(config_json
+        .starts_with(r#"{"routes":[{"match":{"hosts":["servicea.com"]},"name":"service-a","#));
+    assert!(
+        config_json.contains(r#""subsets":[{"name":"v1","weight":50},{"name":"v2","weight":50}]"#)
+    );
+    assert!(config_json.ends_with(r#""routingHeader":"x-canary-subset"}"#));
+
+    let mut closed = manifest(SERVICEA);
+    closed["spec"]
+        .as_object_mut()
+        .unwrap()
+        .remove("failStrategy");
+    closed["spec"]["vmConfig"] =
+        json!({"env": [{"name": "POD_NAME", "valueFrom": "HOST"}, {"name": "MODE", "value": "x"}]});
+    let converted = istio::extension_config(&closed, "m.wasm").unwrap();
+    let config = &converted["typed_config"]["config"];
+    assert_eq!(
+        config["failure_policy"], "FAIL_CLOSED",
+        "Istio's default is FAIL_CLOSE"
+    );
+    assert_eq!(
+        config["vm_config"]["environment_variables"],
+        json!({"host_env_keys": ["POD_NAME"], "key_values": {"MODE": "x"}})
+    );
+}
+
+#[test]
+fn the_servicea_wasmplugin_splits_users_50_50_and_its_rules_send_to_v2_in_envoy() {
+    let extension = extension(SERVICEA);
+    let config = istio::plugin_config_json(&manifest(SERVICEA)).unwrap();
+    let envoy = Envoy::start_extension(&extension);
+    assert_eq!(envoy.stat(&ecds_stat(&extension, "update_success")), 1);
+    assert_eq!(envoy.stat(&ecds_stat(&extension, "update_rejected")), 0);
+    let started = format!("sticky-canary {} (git ", env!("CARGO_PKG_VERSION"));
+    let line = envoy
+        .log()
+        .lines()
+        .find(|l| l.contains(&started) && l.ends_with(") started"))
+        .map(str::to_string)
+        .unwrap_or_else(|| panic!("no version line in Envoy's log:\n{}", envoy.log()));
+    let revision = line
+        .rsplit("(git ")
+        .next()
+        .unwrap()
+        .trim_end_matches(") started");
+    assert!(
+        revision == "unknown"
+            || (revision.len() == 12 && revision.chars().all(|c| c.is_ascii_hexdigit())),
+        "revision in {line:?}"
+    );
+    assert!(envoy.log().contains(
+        "sticky-canary: configured routing header x-canary-subset, routes: service-a [v1=50 v2=50]"
+    ));
+
+    let mut client = envoy.front();
+    let all = users("user", 1000);
+    let mut count: HashMap<String, usize> = HashMap::new();
+    for id in &all {
+        let got = served(&mut client, "/", &[("x-user-id", id.as_bytes())]);
+        let expected = expected_subset(&config, "/", &[("x-user-id", id.as_bytes())]).unwrap();
+        assert_eq!(got, expected, "user {id}");
+        *count.entry(got).or_default() += 1;
+    }
+    assert!(
+        (450..=550).contains(&count["v2"]),
+        "50/50 by user: {count:?}"
+    );
+
+    let on_v1: Vec<&String> = all
+        .iter()
+        .filter(|id| {
+            expected_subset(&config, "/", &[("x-user-id", id.as_bytes())]).unwrap() == "v1"
+        })
+        .take(20)
+        .collect();
+    for id in on_v1 {
+        let key = ("x-user-id", id.as_bytes());
+        assert_eq!(served(&mut client, "/", &[key]), "v1", "user {id}");
+        assert_eq!(
+            served(&mut client, "/?version=v2", &[key]),
+            "v2",
+            "query rule, {id}"
+        );
+        assert_eq!(
+            served(&mut client, "/", &[key, ("x-canary", b"true")]),
+            "v2",
+            "header rule, {id}"
+        );
+        assert_eq!(served(&mut client, "/?version=v3", &[key]), "v1", "{id}");
+        assert_eq!(
+            served(&mut client, "/", &[key, ("x-canary-subset", b"v2")]),
+            "v1",
+            "forged, {id}"
+        );
+    }
+    let prefix = "wasmcustom.sticky_canary.requests_total.route.service-a.subset.v2.reason.";
+    assert_eq!(envoy.stat(&format!("{prefix}rule")), 40);
+}
+
+#[test]
+fn ramping_to_the_10_90_slider_by_ecds_while_traffic_flows_fails_nothing_and_moves_users_only_to_v2(
+) {
+    let (at_50, at_90) = (extension(SERVICEA), extension(SLIDER));
+    assert_eq!(
+        at_50["name"], at_90["name"],
+        "the slider is the same WasmPlugin"
+    );
+    let config_50 = istio::plugin_config_json(&manifest(SERVICEA)).unwrap();
+    let config_90 = istio::plugin_config_json(&manifest(SLIDER)).unwrap();
+    let oracle = |config: &str, id: &str| {
+        expected_subset(config, "/", &[("x-user-id", id.as_bytes())]).unwrap()
+    };
+
+    let mut envoy = Envoy::start_extension(&at_50);
+    let background = users("bg", 300);
+    let traffic = Traffic::start(envoy.front_port(), background.clone());
+    let accepted = envoy.stat(&ecds_stat(&at_50, "update_success"));
+    envoy.push_extension(&at_90);
+    envoy.wait_for(
+        "the 10/90 config to be accepted",
+        Duration::from_secs(15),
+        |e| e.stat(&ecds_stat(&at_90, "update_success")) > accepted,
+    );
+    let mut client = envoy.front();
+    let mover = background
+        .iter()
+        .find(|id| oracle(&config_50, id) == "v1" && oracle(&config_90, id) == "v2")
+        .unwrap()
+        .clone();
+    envoy.wait_for(
+        "workers to route with 10/90",
+        Duration::from_secs(10),
+        |_| served(&mut client, "/", &[("x-user-id", mover.as_bytes())]) == "v2",
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let recorded = traffic.finish();
+
+    assert!(
+        !recorded.served.is_empty() && recorded.failures.is_empty(),
+        "{} of {} requests failed: {:?}",
+        recorded.failures.len(),
+        recorded.served.len() + recorded.failures.len(),
+        &recorded.failures[..recorded.failures.len().min(5)]
+    );
+    // Every user's history during the ramp: its 50/50 subset, then at most one move, to v2.
+    let mut history: Vec<Vec<&str>> = vec![Vec::new(); background.len()];
+    for (user, subset) in &recorded.served {
+        if history[*user].last() != Some(&subset.as_str()) {
+            history[*user].push(subset);
+        }
+    }
+    let mut moved = 0;
+    for (id, seen) in background.iter().zip(&history) {
+        let (before, after) = (oracle(&config_50, id), oracle(&config_90, id));
+        let allowed: Vec<&str> = if before == after {
+            vec![&before]
+        } else {
+            vec![&before, &after]
+        };
+        let steps: Option<Vec<usize>> = seen
+            .iter()
+            .map(|s| allowed.iter().position(|a| a == s))
+            .collect();
+        assert!(
+            steps.is_some_and(|steps| steps.windows(2).all(|w| w[0] < w[1])),
+            "user {id} went {seen:?} (ramp {before} -> {after})"
+        );
+        moved += usize::from(before != after);
+    }
+    assert!(
+        moved > 80,
+        "only {moved} of 300 users move from 50 % to 90 %"
+    );
+    for id in &background {
+        assert_eq!(
+            served(&mut client, "/", &[("x-user-id", id.as_bytes())]),
+            oracle(&config_90, id),
+            "user {id}"
+        );
+    }
+    assert!(envoy.log().contains("routes: service-a [v1=10 v2=90]"));
+    assert_eq!(envoy.stat(&ecds_stat(&at_90, "update_rejected")), 0);
+}
+
+#[test]
+fn two_sidecars_with_the_same_wasmplugin_give_every_user_the_same_subset() {
+    let extension = extension(SIDECAR);
+    assert_eq!(
+        extension["name"],
+        "extensions.istio.io/wasmplugin/default.sticky-canary-client"
+    );
+    let config = istio::plugin_config_json(&manifest(SIDECAR)).unwrap();
+    let (first, second) = (
+        Envoy::start_extension(&extension),
+        Envoy::start_extension(&extension),
+    );
+    let (mut a, mut b) = (first.front(), second.front());
+    let mut on_v2 = 0;
+    for (i, id) in users("caller", 600).iter().enumerate() {
+        // Callers name the service in several ways; the port is not part of the match.
+        let host: &[u8] = match i % 3 {
+            0 => b"service-a:7777",
+            1 => b"service-a.default.svc.cluster.local",
+            _ => b"service-a.default",
+        };
+        let headers = [("host", host), ("x-user-id", id.as_bytes())];
+        let (from_a, from_b) = (served(&mut a, "/", &headers), served(&mut b, "/", &headers));
+        assert_eq!(from_a, from_b, "user {id} differs between the two sidecars");
+        assert_eq!(
+            from_a,
+            expected_subset(&config, "/", &headers).unwrap(),
+            "user {id}"
+        );
+        on_v2 += usize::from(from_a == "v2");
+    }
+    assert!(
+        (30..=90).contains(&on_v2),
+        "{on_v2} of 600 callers on v2 at 90/10"
+    );
+    for client in [&mut a, &mut b] {
+        let qa = [("host", &b"service-a"[..]), ("x-user-id", &b"qa-bot"[..])];
+        assert_eq!(served(client, "/", &qa), "v2", "qa-bot is always on v2");
+    }
+}
