@@ -2,11 +2,10 @@
 //! users only forward with no failed request; a rejected push keeps the old config serving.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::thread::{self, JoinHandle};
+use std::thread;
 use std::time::Duration;
 
+use sticky_canary_e2e::traffic::{Recorded, Traffic};
 use sticky_canary_e2e::{expected_subset, service_a_config, Client, Delivery, Envoy};
 
 const ECDS_STATS: &str =
@@ -20,43 +19,19 @@ fn oracle(config: &str, id: &str) -> String {
     expected_subset(config, "/", &[("x-user-id", id.as_bytes())]).unwrap()
 }
 
-/// Steady traffic on its own connection while a test changes the config. Bounded: it stops
-/// when told or after 50,000 requests. Returns (requests sent, failures seen).
-struct Traffic {
-    stop: Arc<AtomicBool>,
-    handle: JoinHandle<(usize, Vec<String>)>,
+fn background_users() -> Vec<String> {
+    (0..500).map(|i| format!("bg-{i}")).collect()
 }
 
-impl Traffic {
-    fn start(port: u16) -> Traffic {
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
-        let handle = thread::spawn(move || {
-            let mut client = Client::new(port);
-            let (mut sent, mut failures) = (0, Vec::new());
-            while !flag.load(Ordering::Relaxed) && sent < 50_000 {
-                let id = format!("bg-{}", sent % 500);
-                let response = client.get("/", &[("x-user-id", id.as_bytes())]);
-                if response.status != 200
-                    || response.received_subset() != Some(response.served_by())
-                {
-                    failures.push(format!(
-                        "{id}: status {} served by {:?}",
-                        response.status,
-                        response.header("x-served-by")
-                    ));
-                }
-                sent += 1;
-            }
-            (sent, failures)
-        });
-        Traffic { stop, handle }
-    }
-
-    fn finish(self) -> (usize, Vec<String>) {
-        self.stop.store(true, Ordering::Relaxed);
-        self.handle.join().expect("traffic thread failed")
-    }
+fn assert_no_failures(recorded: &Recorded) {
+    let failures = &recorded.failures;
+    assert!(
+        !recorded.served.is_empty() && failures.is_empty(),
+        "{} of {} requests failed: {:?}",
+        failures.len(),
+        recorded.served.len() + failures.len(),
+        &failures[..failures.len().min(5)]
+    );
 }
 
 fn subsets_of(client: &mut Client, users: &[String]) -> Vec<String> {
@@ -82,7 +57,7 @@ fn ramping_the_canary_moves_users_only_forward_without_failing_a_request() {
         assert_eq!(*got, oracle(&at_10, id), "user {id} before the ramp");
     }
 
-    let traffic = Traffic::start(envoy.front_port());
+    let traffic = Traffic::start(envoy.front_port(), background_users());
     let accepted = envoy.stat(&format!("{ECDS_STATS}update_success"));
     envoy.push_ecds(&at_50);
     envoy.wait_for(
@@ -105,7 +80,7 @@ fn ramping_the_canary_moves_users_only_forward_without_failing_a_request() {
         },
     );
     thread::sleep(Duration::from_millis(300));
-    let (sent, failures) = traffic.finish();
+    let recorded = traffic.finish();
 
     let after = subsets_of(&mut client, &users);
     let mut moved = 0;
@@ -126,12 +101,7 @@ fn ramping_the_canary_moves_users_only_forward_without_failing_a_request() {
         moved > 150,
         "only {moved} of 600 users moved from 10 % to 50 %"
     );
-    assert!(
-        sent > 0 && failures.is_empty(),
-        "{} of {sent} requests failed: {:?}",
-        failures.len(),
-        &failures[..failures.len().min(5)]
-    );
+    assert_no_failures(&recorded);
     assert_eq!(envoy.stat(&format!("{ECDS_STATS}update_rejected")), 0);
 }
 
@@ -142,7 +112,7 @@ fn a_rejected_push_keeps_the_previous_config_serving() {
     let mut client = envoy.front();
     let users: Vec<String> = (0..300).map(user).collect();
 
-    let traffic = Traffic::start(envoy.front_port());
+    let traffic = Traffic::start(envoy.front_port(), background_users());
     let bad = at_10.replace(r#""weight":90"#, r#""weight":95"#);
     assert_ne!(bad, at_10);
     envoy.push_ecds(&bad);
@@ -159,13 +129,8 @@ fn a_rejected_push_keeps_the_previous_config_serving() {
             "user {id} after the rejected push"
         );
     }
-    let (sent, failures) = traffic.finish();
-    assert!(
-        sent > 0 && failures.is_empty(),
-        "{} of {sent} requests failed: {:?}",
-        failures.len(),
-        &failures[..failures.len().min(5)]
-    );
+    let recorded = traffic.finish();
+    assert_no_failures(&recorded);
     assert!(
         envoy.log().contains("sticky-canary: invalid pluginConfig: routes[0].subsets: weights must sum to 100, got 105 (v1=95, v2=10)"),
         "Envoy log lacks the one-line reason:\n{}",
