@@ -2,7 +2,7 @@
 
 use std::cell::Cell;
 
-use proxy_wasm::types::{LogLevel, Status};
+use crate::abi::{self, LogLevel};
 
 /// Whether the host offers the `clear_route_cache` foreign function. Newer Envoys may stop
 /// re-matching the route on their own after a filter changes a header and offer this instead.
@@ -49,9 +49,9 @@ impl VmState {
         if self.route_cache_function.get() == RouteCacheFunction::Missing {
             return;
         }
-        let result = proxy_wasm::hostcalls::call_foreign_function("clear_route_cache", Some(&[]));
+        let result = abi::call_foreign_function("clear_route_cache");
         let known = match result {
-            Err(Status::NotFound) => RouteCacheFunction::Missing,
+            Err(abi::STATUS_NOT_FOUND) => RouteCacheFunction::Missing,
             _ => RouteCacheFunction::Available,
         };
         self.route_cache_function.set(known);
@@ -62,7 +62,7 @@ impl VmState {
     }
 
     pub fn refresh_log_level(&self) {
-        if let Ok(level) = proxy_wasm::hostcalls::get_log_level() {
+        if let Some(level) = abi::log_level() {
             self.log_level.set(level);
         }
     }
