@@ -149,6 +149,9 @@ def filters_for(kind, variant, floor_module):
         return [wasm_filter("floor_" + variant, floor_module, "{}")]
     if kind == "plugin":
         return [wasm_filter("sticky_canary_" + variant, MODULE, json.dumps(REALISTIC_CONFIG))]
+    if kind.startswith("module:"):
+        return [wasm_filter("sticky_canary_" + variant, kind[len("module:"):],
+                            json.dumps(REALISTIC_CONFIG))]
     return []
 
 
@@ -253,6 +256,9 @@ def machine():
 
 
 def main():
+    for extra in filter(None, os.environ.get("BENCH_EXTRA_MODULES", "").split(",")):
+        name, path = extra.split("=", 1)
+        VARIANTS.append((name, name, "module:" + path, "direct"))
     only = os.environ.get("BENCH_ONLY")
     if only:
         VARIANTS[:] = [v for v in VARIANTS if v[0] in only.split(",")]

@@ -6,7 +6,6 @@
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Status(u32);
 
-pub const STATUS_NOT_FOUND: Status = Status(1);
 const STATUS_OK: u32 = 0;
 
 pub const MAP_REQUEST_HEADERS: u32 = 0;
@@ -66,14 +65,6 @@ extern "C" {
     ) -> u32;
     fn proxy_remove_header_map_value(map_type: u32, key_data: *const u8, key_size: usize)
         -> u32;
-    fn proxy_call_foreign_function(
-        name_data: *const u8,
-        name_size: usize,
-        arguments_data: *const u8,
-        arguments_size: usize,
-        return_results_data: *mut *mut u8,
-        return_results_size: *mut usize,
-    ) -> u32;
     fn proxy_define_metric(
         metric_type: u32,
         name_data: *const u8,
@@ -159,24 +150,6 @@ pub fn replace_header(map: u32, name: &str, value: &[u8]) -> Result<(), Status> 
 pub fn remove_header(map: u32, name: &str) -> Result<(), Status> {
     // SAFETY: the name lives for the call.
     check(unsafe { proxy_remove_header_map_value(map, name.as_ptr(), name.len()) })
-}
-
-/// Calls a host extension without arguments; its result bytes are dropped.
-pub fn call_foreign_function(name: &str) -> Result<(), Status> {
-    let (mut data, mut size) = (std::ptr::null_mut(), 0usize);
-    // SAFETY: as for `plugin_configuration`; an empty argument list is a valid slice.
-    let status = unsafe {
-        proxy_call_foreign_function(
-            name.as_ptr(),
-            name.len(),
-            [].as_ptr(),
-            0,
-            &mut data,
-            &mut size,
-        )
-    };
-    drop(take(data, size));
-    check(status)
 }
 
 pub fn define_counter(name: &str) -> Result<u32, Status> {

@@ -4,18 +4,8 @@ use std::cell::Cell;
 
 use crate::abi::{self, LogLevel};
 
-/// Whether the host offers the `clear_route_cache` foreign function. Newer Envoys may stop
-/// re-matching the route on their own after a filter changes a header and offer this instead.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum RouteCacheFunction {
-    Unknown,
-    Available,
-    Missing,
-}
-
 pub struct VmState {
     rng: Cell<u64>,
-    route_cache_function: Cell<RouteCacheFunction>,
     log_level: Cell<LogLevel>,
 }
 
@@ -28,7 +18,6 @@ impl VmState {
         }
         VmState {
             rng: Cell::new(u64::from_le_bytes(seed) | 1),
-            route_cache_function: Cell::new(RouteCacheFunction::Unknown),
             log_level: Cell::new(LogLevel::Info),
         }
     }
@@ -41,20 +30,6 @@ impl VmState {
         x ^= x >> 27;
         self.rng.set(x);
         (x.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 32) as u32
-    }
-
-    /// Asks the host to re-match the route after the routing header changed. The answer
-    /// "not found" is remembered so hosts without the function pay for one call per VM.
-    pub fn clear_route_cache(&self) {
-        if self.route_cache_function.get() == RouteCacheFunction::Missing {
-            return;
-        }
-        let result = abi::call_foreign_function("clear_route_cache");
-        let known = match result {
-            Err(abi::STATUS_NOT_FOUND) => RouteCacheFunction::Missing,
-            _ => RouteCacheFunction::Available,
-        };
-        self.route_cache_function.set(known);
     }
 
     pub fn log_level(&self) -> LogLevel {
