@@ -260,7 +260,8 @@ def machine():
 def main():
     for extra in filter(None, os.environ.get("BENCH_EXTRA_MODULES", "").split(",")):
         name, path = extra.split("=", 1)
-        VARIANTS.append((name.replace(" ", "_"), f"(5) built with {name}", "module:" + path,
+        # The name is also the listener's stat prefix, read back with \w+.
+        VARIANTS.append((re.sub(r"\W", "_", name), f"(5) built with {name}", "module:" + path,
                          "direct"))
     only = os.environ.get("BENCH_ONLY")
     if only:
