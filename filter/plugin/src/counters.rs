@@ -1,8 +1,9 @@
 //! One counter per route, subset and decision reason, plus one for requests no route matched.
 //! Counter ids are defined once per configuration; a request adds to exactly one of them.
 
-use proxy_wasm::types::MetricType;
 use sticky_canary_core::{Config, Decision, Reason};
+
+use crate::abi;
 
 pub struct Counters {
     /// Indexed by `(route offset + subset) * reasons + reason`.
@@ -53,11 +54,11 @@ impl Counters {
         };
         if let Some(id) = id {
             // A counter that fails to move is no reason to fail a request.
-            let _ = proxy_wasm::hostcalls::increment_metric(id, 1);
+            let _ = abi::increment_counter(id, 1);
         }
     }
 }
 
 fn define(name: &str) -> Option<u32> {
-    proxy_wasm::hostcalls::define_metric(MetricType::Counter, name).ok()
+    abi::define_counter(name).ok()
 }

@@ -1,85 +1,50 @@
-//! The per-request context: decide, write the routing header, count.
+//! One request: decide, write the routing header, count.
 
-use std::rc::Rc;
-
-use proxy_wasm::traits::{Context, HttpContext};
-use proxy_wasm::types::{Action, LogLevel, MapType};
 use sticky_canary_core::{decide, Decision};
 
+use crate::abi::{self, LogLevel};
 use crate::host::EnvoyRequestHeaders;
 use crate::log::{enabled, log};
 use crate::root::Active;
 use crate::vm::VmState;
 
-pub struct StickyCanaryHttp {
-    vm: Rc<VmState>,
-    active: Option<Rc<Active>>,
-    /// Set when `exposeSubset` asks to echo the choice on the response.
-    chosen: Option<Decision>,
+pub fn on_request_headers(vm: &VmState, active: &Active) -> Option<Decision> {
+    let config = &active.config;
+    let decision = decide(config, &EnvoyRequestHeaders, || vm.next_random());
+    let header = config.routing_header.as_str();
+    let value = decision.and_then(|d| subset_value(active, d.route, d.subset));
+    // Replacing or removing also drops a routing header forged by the client.
+    let _ = match value {
+        Some(value) => abi::replace_header(abi::MAP_REQUEST_HEADERS, header, value),
+        None => abi::remove_header(abi::MAP_REQUEST_HEADERS, header),
+    };
+    // Envoy 1.40 re-matches the route after any request header change by itself; newer Envoys
+    // may leave that to this call (the forged-header tests prove routing follows the filter).
+    vm.clear_route_cache();
+    active.counters.count(decision.as_ref());
+    if enabled(vm.log_level(), LogLevel::Debug) {
+        log(LogLevel::Debug, &describe(active, decision.as_ref()));
+    }
+    decision
 }
 
-impl StickyCanaryHttp {
-    pub fn new(vm: Rc<VmState>, active: Option<Rc<Active>>) -> Self {
-        StickyCanaryHttp {
-            vm,
-            active,
-            chosen: None,
-        }
+/// Echoes the chosen subset on the response (`exposeSubset`).
+pub fn on_response_headers(active: &Active, (route, subset): (u32, u32)) {
+    if let Some(value) = subset_value(active, route as usize, subset as usize) {
+        let _ = abi::replace_header(
+            abi::MAP_RESPONSE_HEADERS,
+            &active.config.routing_header,
+            value,
+        );
     }
 }
 
-impl Context for StickyCanaryHttp {}
-
-impl HttpContext for StickyCanaryHttp {
-    fn on_http_request_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
-        let Some(active) = &self.active else {
-            return Action::Continue;
-        };
-        let config = &active.config;
-        let decision = decide(config, &EnvoyRequestHeaders, || self.vm.next_random());
-        let header = config.routing_header.as_str();
-        let value = decision.and_then(|d| {
-            active
-                .subset_values
-                .get(d.route)
-                .and_then(|subsets| subsets.get(d.subset))
-        });
-        // Replacing or removing also drops a routing header forged by the client.
-        let _ = match value {
-            Some(value) => proxy_wasm::hostcalls::set_map_value_bytes(
-                MapType::HttpRequestHeaders,
-                header,
-                Some(value),
-            ),
-            None => proxy_wasm::hostcalls::remove_map_value(MapType::HttpRequestHeaders, header),
-        };
-        self.vm.clear_route_cache();
-        active.counters.count(decision.as_ref());
-        if enabled(self.vm.log_level(), LogLevel::Debug) {
-            log(LogLevel::Debug, &describe(active, decision.as_ref()));
-        }
-        if config.expose_subset {
-            self.chosen = decision;
-        }
-        Action::Continue
-    }
-
-    fn on_http_response_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
-        if let (Some(active), Some(decision)) = (&self.active, self.chosen) {
-            let value = active
-                .subset_values
-                .get(decision.route)
-                .and_then(|subsets| subsets.get(decision.subset));
-            if let Some(value) = value {
-                let _ = proxy_wasm::hostcalls::set_map_value_bytes(
-                    MapType::HttpResponseHeaders,
-                    &active.config.routing_header,
-                    Some(value),
-                );
-            }
-        }
-        Action::Continue
-    }
+fn subset_value(active: &Active, route: usize, subset: usize) -> Option<&[u8]> {
+    active
+        .subset_values
+        .get(route)
+        .and_then(|subsets| subsets.get(subset))
+        .map(Vec::as_slice)
 }
 
 fn describe(active: &Active, decision: Option<&Decision>) -> String {

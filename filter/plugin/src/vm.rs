@@ -2,10 +2,10 @@
 
 use std::cell::Cell;
 
-use proxy_wasm::types::{LogLevel, Status};
+use crate::abi::{self, LogLevel};
 
-/// Whether the host offers the `clear_route_cache` foreign function. Newer Envoys may stop
-/// re-matching the route on their own after a filter changes a header and offer this instead.
+/// Whether the host offers the `clear_route_cache` foreign function (Envoy PR #36671 proposed it
+/// in place of re-matching the route by itself whenever a filter changes a request header).
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum RouteCacheFunction {
     Unknown,
@@ -15,8 +15,8 @@ enum RouteCacheFunction {
 
 pub struct VmState {
     rng: Cell<u64>,
-    route_cache_function: Cell<RouteCacheFunction>,
     log_level: Cell<LogLevel>,
+    route_cache_function: Cell<RouteCacheFunction>,
 }
 
 impl VmState {
@@ -28,8 +28,8 @@ impl VmState {
         }
         VmState {
             rng: Cell::new(u64::from_le_bytes(seed) | 1),
-            route_cache_function: Cell::new(RouteCacheFunction::Unknown),
             log_level: Cell::new(LogLevel::Info),
+            route_cache_function: Cell::new(RouteCacheFunction::Unknown),
         }
     }
 
@@ -43,15 +43,15 @@ impl VmState {
         (x.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 32) as u32
     }
 
-    /// Asks the host to re-match the route after the routing header changed. The answer
-    /// "not found" is remembered so hosts without the function pay for one call per VM.
+    /// Asks the host to re-match the route after the routing header changed, so routing follows
+    /// the filter on hosts that stop doing it by themselves. "Not found" is remembered: a host
+    /// without the function pays for one call per VM.
     pub fn clear_route_cache(&self) {
         if self.route_cache_function.get() == RouteCacheFunction::Missing {
             return;
         }
-        let result = proxy_wasm::hostcalls::call_foreign_function("clear_route_cache", Some(&[]));
-        let known = match result {
-            Err(Status::NotFound) => RouteCacheFunction::Missing,
+        let known = match abi::call_foreign_function("clear_route_cache") {
+            Err(abi::STATUS_NOT_FOUND) => RouteCacheFunction::Missing,
             _ => RouteCacheFunction::Available,
         };
         self.route_cache_function.set(known);
@@ -62,7 +62,7 @@ impl VmState {
     }
 
     pub fn refresh_log_level(&self) {
-        if let Ok(level) = proxy_wasm::hostcalls::get_log_level() {
+        if let Some(level) = abi::log_level() {
             self.log_level.set(level);
         }
     }
