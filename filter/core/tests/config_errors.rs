@@ -1,4 +1,9 @@
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 //! `Config::from_json` on bad pluginConfig documents: each case pins the exact one-line error an
 //! admin reads in the Envoy log (`path: reason`), in the table style of coraza-proxy-wasm. Then
 //! the good documents: what a valid config compiles to, defaults included.

@@ -1,5 +1,10 @@
 //! The hashing contract pinned by vectors computed outside this project (see tests/data/README.md).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod vectors;
 
