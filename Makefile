@@ -8,7 +8,8 @@ WASM_TARGET   := wasm32-wasip1
 WASM_OUT      := target/$(WASM_TARGET)/release/sticky_canary.wasm
 WASM          := build/sticky_canary.wasm
 
-.PHONY: all tools wasm-target envoy build test test-core test-e2e lint fmt demo demo-stop clean
+.PHONY: all tools wasm-target envoy build test test-core test-e2e lint fmt demo demo-stop clean \
+        fuzz-tools fuzz fuzz-smoke soak
 
 all: build
 
@@ -31,9 +32,11 @@ build: wasm-target
 	cp $(WASM_OUT) $(WASM)
 	@ls -l $(WASM)
 
-# Everything: lint, the pure core natively, and end-to-end tests against the real Envoy.
+# Everything: lint, the pure core natively, end-to-end tests against the real Envoy, and a
+# few seconds of each fuzz target.
 test: tools build lint
 	cargo test --workspace
+	$(MAKE) fuzz-smoke
 
 test-core:
 	cargo test -p sticky-canary-core
@@ -56,6 +59,34 @@ demo: tools build
 
 demo-stop:
 	envoy/local/demo.sh stop
+
+# Fuzzing (cargo-fuzz, nightly): each target in $(FUZZ_TARGETS) runs $(FUZZ_SECONDS) s, starting
+# from the committed seeds (fuzz/seeds/<target>, crash regressions included) and growing its
+# own corpus in fuzz/corpus/<target>. A crash fails the target and is saved under fuzz/artifacts.
+FUZZ_TARGETS := config decide request
+FUZZ_SECONDS ?= 60
+FUZZ_SMOKE_SECONDS := 4
+
+fuzz-tools:
+	@rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+	@command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+
+fuzz: fuzz-tools
+	@mkdir -p fuzz/artifacts
+	@for target in $(FUZZ_TARGETS); do \
+	  mkdir -p fuzz/corpus/$$target; \
+	  dict=; if [ -f fuzz/$$target.dict ]; then dict=-dict=$$target.dict; fi; \
+	  log=fuzz/artifacts/$$target.log; \
+	  echo "fuzz: $$target for $(FUZZ_SECONDS) s (log $$log)"; \
+	  (cd fuzz && cargo +nightly fuzz run $$target corpus/$$target seeds/$$target -- \
+	     -max_total_time=$(FUZZ_SECONDS) $$dict) >$$log 2>&1 \
+	    || { tail -n 80 $$log; echo "fuzz: $$target FAILED, input saved in fuzz/artifacts/$$target"; exit 1; }; \
+	  grep -E '^Done' $$log; \
+	done
+
+# The short run CI does as part of `make test`.
+fuzz-smoke:
+	$(MAKE) fuzz FUZZ_SECONDS=$(FUZZ_SMOKE_SECONDS)
 
 clean:
 	cargo clean

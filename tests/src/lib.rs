@@ -116,6 +116,38 @@ fn replace_all(text: &str, from: &str, to: &str) -> String {
     text.replace(from, to)
 }
 
+/// Adds WASI environment variables to the one `vm_config:` of a scenario file, as
+/// `vm_config.environment_variables.key_values` (what Istio renders from a WasmPlugin's
+/// `vmConfig.env` with `valueFrom: INLINE`).
+pub fn with_vm_env(text: &str, env: &[(&str, &str)]) -> String {
+    if env.is_empty() {
+        return text.to_string();
+    }
+    let lines: Vec<&str> = text.lines().collect();
+    let at: Vec<usize> = lines
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l.trim() == "vm_config:")
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(at.len(), 1, "expected exactly one vm_config");
+    let line = lines[at[0]];
+    let indent = &line[..line.len() - line.trim_start().len()];
+    let pairs: Vec<String> = env
+        .iter()
+        .map(|(k, v)| format!("{}: {}", serde_json::json!(k), serde_json::json!(v)))
+        .collect();
+    let mut out: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+    out.insert(
+        at[0] + 1,
+        format!(
+            "{indent}  environment_variables: {{key_values: {{{}}}}}",
+            pairs.join(", ")
+        ),
+    );
+    out.join("\n") + "\n"
+}
+
 /// Replaces the one inline pluginConfig (`value: '{...}'`) of a scenario file.
 pub fn with_plugin_config(text: &str, plugin_config: &str) -> String {
     let lines: Vec<&str> = text.lines().collect();
@@ -152,16 +184,23 @@ pub struct Envoy {
     dir: tempdir::TempDir,
     ports: Rendering,
     ecds_version: u32,
+    vm_env: Vec<(String, String)>,
 }
 
 impl Envoy {
     pub fn start(delivery: Delivery, plugin_config: &str) -> Envoy {
+        Envoy::start_with_env(delivery, plugin_config, &[])
+    }
+
+    /// Like [`Envoy::start`], with these variables in the Wasm VM's environment.
+    pub fn start_with_env(delivery: Delivery, plugin_config: &str, env: &[(&str, &str)]) -> Envoy {
         let dir = tempdir::TempDir::new();
         let ports = Rendering::new(dir.path());
         let bootstrap = match delivery {
-            Delivery::Inline => {
-                with_plugin_config(&scenario_file("envoy/local/envoy.yaml"), plugin_config)
-            }
+            Delivery::Inline => with_vm_env(
+                &with_plugin_config(&scenario_file("envoy/local/envoy.yaml"), plugin_config),
+                env,
+            ),
             Delivery::Ecds => scenario_file("envoy/ecds/envoy.yaml"),
         };
         let config_path = dir.path().join("envoy.yaml");
@@ -171,6 +210,10 @@ impl Envoy {
             dir,
             ports,
             ecds_version: 0,
+            vm_env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
         };
         if delivery == Delivery::Ecds {
             fs::create_dir_all(&envoy.ports.ecds_dir).unwrap();
@@ -195,9 +238,17 @@ impl Envoy {
 
     fn write_ecds(&mut self, plugin_config: &str) {
         self.ecds_version += 1;
-        let resource = with_plugin_config(
-            &scenario_file("envoy/ecds/filters/sticky-canary.yaml"),
-            plugin_config,
+        let env: Vec<(&str, &str)> = self
+            .vm_env
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let resource = with_vm_env(
+            &with_plugin_config(
+                &scenario_file("envoy/ecds/filters/sticky-canary.yaml"),
+                plugin_config,
+            ),
+            &env,
         )
         .replace(
             "version_info: \"1\"",
@@ -363,13 +414,25 @@ pub fn expected_subset(
     path: &str,
     headers: &[(&str, &[u8])],
 ) -> Option<String> {
+    expected_subset_with_token(plugin_config, None, path, headers)
+}
+
+/// [`expected_subset`] for a VM whose environment holds this override token.
+pub fn expected_subset_with_token(
+    plugin_config: &str,
+    token: Option<&str>,
+    path: &str,
+    headers: &[(&str, &[u8])],
+) -> Option<String> {
     struct Fake(HashMap<String, Vec<u8>>);
     impl sticky_canary_core::RequestHeaders for Fake {
         fn header(&self, name: &str) -> Option<Vec<u8>> {
             self.0.get(name).cloned()
         }
     }
-    let config = sticky_canary_core::Config::from_json(plugin_config.as_bytes()).unwrap();
+    let secret = sticky_canary_core::Secret::new(token.map(str::as_bytes));
+    let config =
+        sticky_canary_core::Config::from_json_with_token(plugin_config.as_bytes(), secret).unwrap();
     let mut map = HashMap::new();
     map.insert(":path".to_string(), path.as_bytes().to_vec());
     map.insert(":authority".to_string(), b"servicea.com".to_vec());

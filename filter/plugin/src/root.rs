@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{ContextType, LogLevel};
-use sticky_canary_core::Config;
+use sticky_canary_core::{Config, Secret, TOKEN_ENV};
 
 use crate::counters::Counters;
 use crate::http::StickyCanaryHttp;
@@ -62,7 +62,10 @@ impl RootContext for StickyCanaryRoot {
         .ok()
         .flatten()
         .unwrap_or_default();
-        match Config::from_json(&bytes) {
+        // WASI environ: Envoy's vm_config.environment_variables, Istio's WasmPlugin vmConfig.env.
+        let token = std::env::var_os(TOKEN_ENV);
+        let token = Secret::new(token.as_ref().map(|t| t.as_encoded_bytes()));
+        match Config::from_json_with_token(&bytes, token) {
             Ok(config) => {
                 log(
                     LogLevel::Info,
