@@ -17,6 +17,9 @@ const CONFIG: &str = r#"{"routes":[{"name":"service-a","subsets":[{"name":"v1","
 
 struct Request(HashMap<String, Vec<u8>>);
 
+/// A request's extra headers and the subset and reason it must get.
+type Case<'a> = (&'a str, Vec<(&'a str, &'a [u8])>, (String, Reason));
+
 impl RequestHeaders for Request {
     fn header(&self, name: &str) -> Option<Vec<u8>> {
         self.0.get(name).cloned()
@@ -52,7 +55,7 @@ fn the_right_token_opens_the_rule_and_anything_else_hashes() {
     let v2_rule = ("v2".to_string(), Reason::Rule);
     let v2_user = ("v2".to_string(), Reason::User);
     let hashed = ("v1".to_string(), Reason::Hash);
-    let cases: Vec<(&str, Vec<(&str, &[u8])>, (String, Reason))> = vec![
+    let cases: Vec<Case> = vec![
         (
             "right token and header",
             vec![
