@@ -417,6 +417,11 @@ pub fn expected_subset(
     expected_subset_with_token(plugin_config, None, path, headers)
 }
 
+/// [`expected_subset`] for any request, also those without a route or a key.
+pub fn expected_outcome(plugin_config: &str, path: &str, headers: &[(&str, &[u8])]) -> Expected {
+    expected_outcome_with_token(plugin_config, None, path, headers)
+}
+
 /// [`expected_subset`] for a VM whose environment holds this override token.
 pub fn expected_subset_with_token(
     plugin_config: &str,
@@ -424,6 +429,20 @@ pub fn expected_subset_with_token(
     path: &str,
     headers: &[(&str, &[u8])],
 ) -> Option<String> {
+    match expected_outcome_with_token(plugin_config, token, path, headers) {
+        Expected::Unrouted => None,
+        Expected::Random => panic!("oracle asked for randomness"),
+        Expected::Subset(name) => Some(name),
+    }
+}
+
+/// [`expected_outcome`] for a VM whose environment holds this override token.
+pub fn expected_outcome_with_token(
+    plugin_config: &str,
+    token: Option<&str>,
+    path: &str,
+    headers: &[(&str, &[u8])],
+) -> Expected {
     struct Fake(HashMap<String, Vec<u8>>);
     impl sticky_canary_core::RequestHeaders for Fake {
         fn header(&self, name: &str) -> Option<Vec<u8>> {
@@ -433,9 +452,10 @@ pub fn expected_subset_with_token(
     let secret = sticky_canary_core::Secret::new(token.map(str::as_bytes));
     let config =
         sticky_canary_core::Config::from_json_with_token(plugin_config.as_bytes(), secret).unwrap();
-    let mut map = HashMap::new();
+    // As Envoy 1.40 hands headers to the module: a repeated header gives its first value (also
+    // Cookie, over HTTP/1: a second Cookie header is not seen), and `host` is `:authority`.
+    let mut map: HashMap<String, Vec<u8>> = HashMap::new();
     map.insert(":path".to_string(), path.as_bytes().to_vec());
-    map.insert(":authority".to_string(), b"servicea.com".to_vec());
     for (name, value) in headers {
         let name = if name.eq_ignore_ascii_case("host") {
             ":authority".to_string()
@@ -444,14 +464,28 @@ pub fn expected_subset_with_token(
         };
         map.entry(name).or_insert_with(|| value.to_vec());
     }
+    map.entry(":authority".to_string())
+        .or_insert_with(|| b"servicea.com".to_vec());
+    let random_asked = std::cell::Cell::new(false);
     let decision = sticky_canary_core::decide(&config, &Fake(map), || {
-        panic!("oracle asked for randomness")
-    })?;
-    Some(
-        config.routes[decision.route].subsets[decision.subset]
-            .name
-            .clone(),
-    )
+        random_asked.set(true);
+        0
+    });
+    match decision {
+        None => Expected::Unrouted,
+        Some(_) if random_asked.get() => Expected::Random,
+        Some(d) => Expected::Subset(config.routes[d.route].subsets[d.subset].name.clone()),
+    }
+}
+
+/// What the core decides for a request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Expected {
+    /// No route matches: the routing header is removed.
+    Unrouted,
+    /// No key and a `random` fallback: any subset, by weight.
+    Random,
+    Subset(String),
 }
 
 /// The demo's service-a route: v1 stable, v2 canary at `v2_weight` percent, keyed by user id.
