@@ -88,6 +88,12 @@ fuzz: fuzz-tools
 fuzz-smoke:
 	$(MAKE) fuzz FUZZ_SECONDS=$(FUZZ_SMOKE_SECONDS)
 
+# A million requests from 40,000 users through the filter while ECDS ramps v2 up by 2 points
+# every 3 s; prints the figures. Minutes long, so not part of `make test`. SOAK_REQUESTS and
+# SOAK_PUSH_SECONDS override the defaults.
+soak: tools build
+	cargo test --release -p sticky-canary-e2e --test soak -- --ignored --nocapture
+
 clean:
 	cargo clean
 	rm -rf build

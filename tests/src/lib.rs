@@ -148,6 +148,27 @@ pub fn with_vm_env(text: &str, env: &[(&str, &str)]) -> String {
     out.join("\n") + "\n"
 }
 
+/// Drops the one `access_log:` block of a scenario file (up to the next key at its indent).
+fn without_access_log(text: &str) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    let indent = |l: &str| l.len() - l.trim_start().len();
+    let start = lines
+        .iter()
+        .position(|l| l.trim() == "access_log:")
+        .expect("scenario file has an access_log");
+    let end = (start + 1..lines.len())
+        .find(|&i| {
+            indent(lines[i]) <= indent(lines[start]) && !lines[i].trim_start().starts_with('-')
+        })
+        .unwrap();
+    let kept: Vec<&str> = lines[..start]
+        .iter()
+        .chain(&lines[end..])
+        .copied()
+        .collect();
+    kept.join("\n") + "\n"
+}
+
 /// Replaces the one inline pluginConfig (`value: '{...}'`) of a scenario file.
 pub fn with_plugin_config(text: &str, plugin_config: &str) -> String {
     let lines: Vec<&str> = text.lines().collect();
@@ -194,6 +215,21 @@ impl Envoy {
 
     /// Like [`Envoy::start`], with these variables in the Wasm VM's environment.
     pub fn start_with_env(delivery: Delivery, plugin_config: &str, env: &[(&str, &str)]) -> Envoy {
+        Envoy::launch(delivery, plugin_config, env, true)
+    }
+
+    /// Like [`Envoy::start`] without the front listener's access log, for load runs where a
+    /// line per request would cost more than the filter.
+    pub fn start_without_access_log(delivery: Delivery, plugin_config: &str) -> Envoy {
+        Envoy::launch(delivery, plugin_config, &[], false)
+    }
+
+    fn launch(
+        delivery: Delivery,
+        plugin_config: &str,
+        env: &[(&str, &str)],
+        access_log: bool,
+    ) -> Envoy {
         let dir = tempdir::TempDir::new();
         let ports = Rendering::new(dir.path());
         let bootstrap = match delivery {
@@ -202,6 +238,11 @@ impl Envoy {
                 env,
             ),
             Delivery::Ecds => scenario_file("envoy/ecds/envoy.yaml"),
+        };
+        let bootstrap = if access_log {
+            bootstrap
+        } else {
+            without_access_log(&bootstrap)
         };
         let config_path = dir.path().join("envoy.yaml");
         fs::write(&config_path, ports.render(&bootstrap)).unwrap();
@@ -278,6 +319,16 @@ impl Envoy {
 
     pub fn stat(&self, name: &str) -> u64 {
         self.stats().get(name).copied().unwrap_or(0)
+    }
+
+    /// Envoy's resident memory in KiB (`VmRSS` of /proc/<pid>/status).
+    pub fn rss_kib(&self) -> u64 {
+        let status = fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next()?.parse().ok())
+            .unwrap()
     }
 
     /// Envoy's own log so far.
