@@ -57,7 +57,7 @@ fn drive(port: u16, lane: usize, quota: u64, done: Arc<AtomicU64>, stop: Arc<Ato
         let response = client.get("/", &[("x-user-id", id.as_bytes())]);
         tally.sent += 1;
         done.fetch_add(1, Ordering::Relaxed);
-        let mut note = |tally: &mut Tally, what: String| {
+        let note = |tally: &mut Tally, what: String| {
             if tally.examples.len() < 5 {
                 tally.examples.push(what);
             }
