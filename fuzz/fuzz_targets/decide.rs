@@ -85,14 +85,21 @@ fuzz_target!(|input: Input<'_>| {
             let b = d.bucket.expect("a hash decision has a bucket");
             assert!(u32::from(b) < sticky_canary_core::BUCKETS);
             assert_eq!(route.layout.subset_for(b), d.subset);
-            assert!(subset.weight > 0, "hashing never picks a subset without weight");
+            assert!(
+                subset.weight > 0,
+                "hashing never picks a subset without weight"
+            );
         }
         Reason::Fallback => assert!(subset.weight > 0),
         Reason::Rule | Reason::User => {
             assert!(!route.rules.is_empty());
             let needs_token = route.rules.iter().all(|r| r.require_token);
             if needs_token {
-                assert_eq!(input.token, Some(&b"s3cret"[..]), "a token rule applied without the token");
+                assert_eq!(
+                    input.token,
+                    Some(&b"s3cret"[..]),
+                    "a token rule applied without the token"
+                );
             }
         }
     }
