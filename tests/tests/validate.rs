@@ -22,7 +22,7 @@ fn envoy_refuses_each_class_of_bad_config_naming_the_field() {
         (
             "wrong type",
             good.replace(r#""weight":10"#, r#""weight":"10""#),
-            r#"routes[0].subsets[1].weight: invalid type: string "10", expected f64 at line 1 column"#,
+            r#"routes[0].subsets[1].weight: invalid type: string "10", expected a number (percent) at line 1 column"#,
         ),
         (
             "unknown key",
