@@ -21,7 +21,8 @@ WASM_BINDGEN_VERSION := $(shell awk '/^name = "wasm-bindgen"$$/ {getline; gsub(/
 WASM_TEST_RUNNER     := .tools/bin/wasm-bindgen-test-runner
 
 .PHONY: all tools wasm-target envoy binaryen bench-tools umoci compose-client build image ecds bench \
-        test test-core test-wasm wasm-test-runner test-e2e lint fmt demo demo-stop clean
+        test test-core test-wasm wasm-test-runner test-e2e lint fmt demo demo-stop clean \
+        fuzz-tools fuzz fuzz-smoke soak
 
 all: build
 
@@ -81,9 +82,11 @@ bench: tools build bench-tools
 	  target/bench-opt3/$(WASM_TARGET)/release/sticky_canary.wasm -o build/bench/sticky_canary_opt3.wasm
 	BENCH_EXTRA_MODULES="opt-level 3=build/bench/sticky_canary_opt3.wasm" python3 bench/run.py
 
-# Everything: lint, the pure core natively and on wasm32, and end-to-end tests against the real Envoy.
+# Everything: lint, the pure core natively and on wasm32, end-to-end tests against the real Envoy,
+# and a few seconds of each fuzz target.
 test: tools build image compose-client lint test-wasm
 	cargo test --workspace
+	$(MAKE) fuzz-smoke
 
 test-core:
 	cargo test -p sticky-canary-core
@@ -115,6 +118,40 @@ demo: tools build
 
 demo-stop:
 	envoy/local/demo.sh stop
+
+# Fuzzing (cargo-fuzz, nightly): each target in $(FUZZ_TARGETS) runs $(FUZZ_SECONDS) s, starting
+# from the committed seeds (fuzz/seeds/<target>, crash regressions included) and growing its
+# own corpus in fuzz/corpus/<target>. A crash fails the target and is saved under fuzz/artifacts.
+FUZZ_TARGETS := config decide request
+FUZZ_SECONDS ?= 60
+FUZZ_SMOKE_SECONDS := 4
+
+fuzz-tools:
+	@rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+	@command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+
+fuzz: fuzz-tools
+	@mkdir -p fuzz/artifacts
+	@for target in $(FUZZ_TARGETS); do \
+	  mkdir -p fuzz/corpus/$$target; \
+	  dict=; if [ -f fuzz/$$target.dict ]; then dict=-dict=$$target.dict; fi; \
+	  log=fuzz/artifacts/$$target.log; \
+	  echo "fuzz: $$target for $(FUZZ_SECONDS) s (log $$log)"; \
+	  (cd fuzz && cargo +nightly fuzz run $$target corpus/$$target seeds/$$target -- \
+	     -max_total_time=$(FUZZ_SECONDS) $$dict) >$$log 2>&1 \
+	    || { tail -n 80 $$log; echo "fuzz: $$target FAILED, input saved in fuzz/artifacts/$$target"; exit 1; }; \
+	  grep -E '^Done' $$log; \
+	done
+
+# The short run CI does as part of `make test`.
+fuzz-smoke:
+	$(MAKE) fuzz FUZZ_SECONDS=$(FUZZ_SMOKE_SECONDS)
+
+# A million requests from 40,000 users through the filter while ECDS ramps v2 up by 2 points
+# every 3 s; prints the figures. Minutes long, so not part of `make test`. SOAK_REQUESTS and
+# SOAK_PUSH_SECONDS override the defaults.
+soak: tools build
+	cargo test --release -p sticky-canary-e2e --test soak -- --ignored --nocapture
 
 clean:
 	cargo clean

@@ -122,6 +122,59 @@ fn replace_all(text: &str, from: &str, to: &str) -> String {
     text.replace(from, to)
 }
 
+/// Adds WASI environment variables to the one `vm_config:` of a scenario file, as
+/// `vm_config.environment_variables.key_values` (what Istio renders from a WasmPlugin's
+/// `vmConfig.env` with `valueFrom: INLINE`).
+pub fn with_vm_env(text: &str, env: &[(&str, &str)]) -> String {
+    if env.is_empty() {
+        return text.to_string();
+    }
+    let lines: Vec<&str> = text.lines().collect();
+    let at: Vec<usize> = lines
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l.trim() == "vm_config:")
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(at.len(), 1, "expected exactly one vm_config");
+    let line = lines[at[0]];
+    let indent = &line[..line.len() - line.trim_start().len()];
+    let pairs: Vec<String> = env
+        .iter()
+        .map(|(k, v)| format!("{}: {}", serde_json::json!(k), serde_json::json!(v)))
+        .collect();
+    let mut out: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+    out.insert(
+        at[0] + 1,
+        format!(
+            "{indent}  environment_variables: {{key_values: {{{}}}}}",
+            pairs.join(", ")
+        ),
+    );
+    out.join("\n") + "\n"
+}
+
+/// Drops the one `access_log:` block of a scenario file (up to the next key at its indent).
+fn without_access_log(text: &str) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    let indent = |l: &str| l.len() - l.trim_start().len();
+    let start = lines
+        .iter()
+        .position(|l| l.trim() == "access_log:")
+        .expect("scenario file has an access_log");
+    let end = (start + 1..lines.len())
+        .find(|&i| {
+            indent(lines[i]) <= indent(lines[start]) && !lines[i].trim_start().starts_with('-')
+        })
+        .unwrap();
+    let kept: Vec<&str> = lines[..start]
+        .iter()
+        .chain(&lines[end..])
+        .copied()
+        .collect();
+    kept.join("\n") + "\n"
+}
+
 /// Replaces the one inline pluginConfig (`value: '{...}'`) of a scenario file.
 pub fn with_plugin_config(text: &str, plugin_config: &str) -> String {
     let lines: Vec<&str> = text.lines().collect();
@@ -158,17 +211,44 @@ pub struct Envoy {
     dir: tempdir::TempDir,
     ports: Rendering,
     ecds_version: u32,
+    vm_env: Vec<(String, String)>,
 }
 
 impl Envoy {
     pub fn start(delivery: Delivery, plugin_config: &str) -> Envoy {
+        Envoy::start_with_env(delivery, plugin_config, &[])
+    }
+
+    /// Like [`Envoy::start`], with these variables in the Wasm VM's environment.
+    pub fn start_with_env(delivery: Delivery, plugin_config: &str, env: &[(&str, &str)]) -> Envoy {
+        Envoy::start_scenario(delivery, plugin_config, env, true)
+    }
+
+    /// Like [`Envoy::start`] without the front listener's access log, for load runs where a
+    /// line per request would cost more than the filter.
+    pub fn start_without_access_log(delivery: Delivery, plugin_config: &str) -> Envoy {
+        Envoy::start_scenario(delivery, plugin_config, &[], false)
+    }
+
+    fn start_scenario(
+        delivery: Delivery,
+        plugin_config: &str,
+        env: &[(&str, &str)],
+        access_log: bool,
+    ) -> Envoy {
         let bootstrap = match delivery {
-            Delivery::Inline => {
-                with_plugin_config(&scenario_file("envoy/local/envoy.yaml"), plugin_config)
-            }
+            Delivery::Inline => with_vm_env(
+                &with_plugin_config(&scenario_file("envoy/local/envoy.yaml"), plugin_config),
+                env,
+            ),
             Delivery::Ecds => scenario_file("envoy/ecds/envoy.yaml"),
         };
-        let mut envoy = Envoy::launch(&bootstrap);
+        let bootstrap = if access_log {
+            bootstrap
+        } else {
+            without_access_log(&bootstrap)
+        };
+        let mut envoy = Envoy::launch(&bootstrap, env);
         if delivery == Delivery::Ecds {
             envoy.write_ecds(plugin_config);
         }
@@ -186,7 +266,7 @@ impl Envoy {
             SCENARIO_ECDS_FILTER,
             name,
         );
-        let mut envoy = Envoy::launch(&bootstrap);
+        let mut envoy = Envoy::launch(&bootstrap, &[]);
         envoy.push_extension(extension);
         envoy.wait_ready();
         envoy
@@ -199,7 +279,7 @@ impl Envoy {
         self.install_ecds_file(&serde_json::to_string_pretty(&response).unwrap());
     }
 
-    fn launch(bootstrap: &str) -> Envoy {
+    fn launch(bootstrap: &str, vm_env: &[(&str, &str)]) -> Envoy {
         let dir = tempdir::TempDir::new();
         let ports = Rendering::new(dir.path());
         let config_path = dir.path().join("envoy.yaml");
@@ -210,6 +290,10 @@ impl Envoy {
             dir,
             ports,
             ecds_version: 0,
+            vm_env: vm_env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
         }
     }
 
@@ -228,9 +312,17 @@ impl Envoy {
 
     fn write_ecds(&mut self, plugin_config: &str) {
         self.ecds_version += 1;
-        let resource = with_plugin_config(
-            &scenario_file("envoy/ecds/filters/sticky-canary.yaml"),
-            plugin_config,
+        let env: Vec<(&str, &str)> = self
+            .vm_env
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let resource = with_vm_env(
+            &with_plugin_config(
+                &scenario_file("envoy/ecds/filters/sticky-canary.yaml"),
+                plugin_config,
+            ),
+            &env,
         )
         .replace(
             "version_info: \"1\"",
@@ -273,6 +365,16 @@ impl Envoy {
 
     pub fn stat(&self, name: &str) -> u64 {
         self.stats().get(name).copied().unwrap_or(0)
+    }
+
+    /// Envoy's resident memory in KiB (`VmRSS` of /proc/<pid>/status).
+    pub fn rss_kib(&self) -> u64 {
+        let status = fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next()?.parse().ok())
+            .unwrap()
     }
 
     /// Envoy's own log so far.
@@ -416,14 +518,47 @@ pub fn expected_subset(
     path: &str,
     headers: &[(&str, &[u8])],
 ) -> Option<String> {
+    expected_subset_with_token(plugin_config, None, path, headers)
+}
+
+/// [`expected_subset`] for any request, also those without a route or a key.
+pub fn expected_outcome(plugin_config: &str, path: &str, headers: &[(&str, &[u8])]) -> Expected {
+    expected_outcome_with_token(plugin_config, None, path, headers)
+}
+
+/// [`expected_subset`] for a VM whose environment holds this override token.
+pub fn expected_subset_with_token(
+    plugin_config: &str,
+    token: Option<&str>,
+    path: &str,
+    headers: &[(&str, &[u8])],
+) -> Option<String> {
+    match expected_outcome_with_token(plugin_config, token, path, headers) {
+        Expected::Unrouted => None,
+        Expected::Random => panic!("oracle asked for randomness"),
+        Expected::Subset(name) => Some(name),
+    }
+}
+
+/// [`expected_outcome`] for a VM whose environment holds this override token.
+pub fn expected_outcome_with_token(
+    plugin_config: &str,
+    token: Option<&str>,
+    path: &str,
+    headers: &[(&str, &[u8])],
+) -> Expected {
     struct Fake(HashMap<String, Vec<u8>>);
     impl sticky_canary_core::RequestHeaders for Fake {
         fn header(&self, name: &str) -> Option<Vec<u8>> {
             self.0.get(name).cloned()
         }
     }
-    let config = sticky_canary_core::Config::from_json(plugin_config.as_bytes()).unwrap();
-    let mut map = HashMap::new();
+    let secret = sticky_canary_core::Secret::new(token.map(str::as_bytes));
+    let config =
+        sticky_canary_core::Config::from_json_with_token(plugin_config.as_bytes(), secret).unwrap();
+    // As Envoy 1.40 hands headers to the module: a repeated header gives its first value (also
+    // Cookie, over HTTP/1: a second Cookie header is not seen), and `host` is `:authority`.
+    let mut map: HashMap<String, Vec<u8>> = HashMap::new();
     map.insert(":path".to_string(), path.as_bytes().to_vec());
     // The client's default host, unless the request names its own.
     if !headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("host")) {
@@ -437,14 +572,26 @@ pub fn expected_subset(
         };
         map.entry(name).or_insert_with(|| value.to_vec());
     }
+    let random_asked = std::cell::Cell::new(false);
     let decision = sticky_canary_core::decide(&config, &Fake(map), || {
-        panic!("oracle asked for randomness")
-    })?;
-    Some(
-        config.routes[decision.route].subsets[decision.subset]
-            .name
-            .clone(),
-    )
+        random_asked.set(true);
+        0
+    });
+    match decision {
+        None => Expected::Unrouted,
+        Some(_) if random_asked.get() => Expected::Random,
+        Some(d) => Expected::Subset(config.routes[d.route].subsets[d.subset].name.clone()),
+    }
+}
+
+/// What the core decides for a request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Expected {
+    /// No route matches: the routing header is removed.
+    Unrouted,
+    /// No key and a `random` fallback: any subset, by weight.
+    Random,
+    Subset(String),
 }
 
 /// The demo's service-a route: v1 stable, v2 canary at `v2_weight` percent, keyed by user id.

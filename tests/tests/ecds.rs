@@ -142,3 +142,142 @@ fn a_rejected_push_keeps_the_previous_config_serving() {
         "only the initial config was accepted"
     );
 }
+
+/// An admin's mistakes pushed one after another while traffic flows: each is rejected with a
+/// one-line error naming the field, none costs a request, the last good config keeps serving
+/// throughout, and the next good push is taken.
+#[test]
+fn a_series_of_bad_pushes_costs_no_request() {
+    let at_10 = service_a_config(10);
+    let mut envoy = Envoy::start(Delivery::Ecds, &at_10);
+    let mut client = envoy.front();
+    let users: Vec<String> = (0..200).map(user).collect();
+    let with_rules = |rules: &str| {
+        let mut config: serde_json::Value = serde_json::from_str(&at_10).unwrap();
+        config["routes"][0]["rules"] = serde_json::from_str(rules).unwrap();
+        config.to_string()
+    };
+    let bad: Vec<(&str, String, &str)> = vec![
+        (
+            "not JSON",
+            "routes: [".to_string(),
+            "invalid JSON: expected value at line 1 column 1",
+        ),
+        (
+            "empty",
+            " ".to_string(),
+            "pluginConfig is empty: at least `routes` is required",
+        ),
+        (
+            "wrong type",
+            at_10.replace(r#""weight":10"#, r#""weight":"10""#),
+            r#"routes[0].subsets[1].weight: invalid type: string "10", expected a number (percent)"#,
+        ),
+        (
+            "unknown key",
+            at_10.replace(r#""stickiness""#, r#""stickyness""#),
+            "routes[0].stickyness: unknown field `stickyness`",
+        ),
+        (
+            "weights not summing to 100",
+            at_10.replace(r#""weight":10"#, r#""weight":20"#),
+            "routes[0].subsets: weights must sum to 100, got 110 (v1=90, v2=20)",
+        ),
+        (
+            "duplicate subset",
+            at_10.replace(r#""name":"v2""#, r#""name":"v1""#),
+            r#"routes[0].subsets[1].name: duplicate subset name "v1" (also subsets[0])"#,
+        ),
+        (
+            "no routes",
+            r#"{"routes":[]}"#.to_string(),
+            "routes: must list at least one route",
+        ),
+        (
+            "rule naming an unknown subset",
+            with_rules(r#"[{"subset":"v3","users":["alice"]}]"#),
+            r#"routes[0].rules[0].subset: unknown subset "v3" (this route has "v1", "v2")"#,
+        ),
+        (
+            "bad regex",
+            with_rules(r#"[{"subset":"v2","match":{"cookies":[{"name":"b","regex":"(x"}]}}]"#),
+            "routes[0].rules[0].match.cookies[0].regex: invalid regex:",
+        ),
+        (
+            "bad routing header",
+            at_10.replacen('{', r#"{"routingHeader":"x canary","#, 1),
+            r#"routingHeader: "x canary" is not a valid HTTP header name"#,
+        ),
+        (
+            "token required, none set",
+            with_rules(r#"[{"subset":"v2","requireToken":true,"users":["qa"]}]"#),
+            "routes[0].rules[0].requireToken: no token is configured",
+        ),
+    ];
+
+    let traffic = Traffic::start(envoy.front_port(), background_users());
+    let rejected = |e: &Envoy| e.stat(&format!("{ECDS_STATS}update_rejected"));
+    for (round, (name, config, reason)) in bad.iter().enumerate() {
+        assert_ne!(config, &at_10, "case {name} did not change the config");
+        envoy.push_ecds(config);
+        envoy.wait_for(
+            &format!("the push `{name}` to be rejected"),
+            Duration::from_secs(15),
+            |e| rejected(e) as usize > round,
+        );
+        let line = format!("sticky-canary: invalid pluginConfig: {reason}");
+        envoy.wait_for(
+            &format!("the log line for `{name}`"),
+            Duration::from_secs(5),
+            |e| e.log().lines().any(|l| l.contains(&line)),
+        );
+        // The previous config still decides every user.
+        for id in users.iter().step_by(20) {
+            let response = client.get("/", &[("x-user-id", id.as_bytes())]);
+            assert_eq!(
+                response.served_by(),
+                oracle(&at_10, id),
+                "user {id} after `{name}`"
+            );
+        }
+    }
+    assert_eq!(rejected(&envoy) as usize, bad.len());
+
+    let at_30 = service_a_config(30);
+    envoy.push_ecds(&at_30);
+    envoy.wait_for("the good push to be taken", Duration::from_secs(15), |e| {
+        e.stat(&format!("{ECDS_STATS}update_success")) >= 2
+    });
+    let mover = users
+        .iter()
+        .find(|id| oracle(&at_10, id) == "v1" && oracle(&at_30, id) == "v2")
+        .unwrap();
+    envoy.wait_for(
+        "workers to route with the good config",
+        Duration::from_secs(10),
+        |_| {
+            client
+                .get("/", &[("x-user-id", mover.as_bytes())])
+                .served_by()
+                == "v2"
+        },
+    );
+    let recorded = traffic.finish();
+    assert_no_failures(&recorded);
+    let log = envoy.log();
+    let invalid: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("invalid pluginConfig"))
+        .collect();
+    assert_eq!(
+        invalid.len(),
+        bad.len(),
+        "one line per rejected push:\n{}",
+        invalid.join("\n")
+    );
+    eprintln!(
+        "{} bad pushes rejected; {} requests during them, none failed",
+        bad.len(),
+        recorded.served.len()
+    );
+}

@@ -1,6 +1,11 @@
 //! The pure decision and the hashing contract, natively: `cargo bench -p sticky-canary-core`.
 //! Numbers and the machine are in BENCHMARKS.md; nothing here asserts a timing.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use serde_json::Value;

@@ -10,6 +10,7 @@ use crate::schema::{
     FallbackConfig, KeySourceConfig, Os, PluginConfig, RouteConfig, RuleConfig, RuleMatchConfig,
     StringMatchConfig, SubsetConfig,
 };
+use crate::token::{Secret, DEFAULT_TOKEN_HEADER, TOKEN_ENV};
 
 pub const DEFAULT_ROUTING_HEADER: &str = "x-canary-subset";
 
@@ -33,13 +34,26 @@ impl ConfigError {
 }
 
 impl fmt::Display for ConfigError {
+    /// One line, always: the message echoes the admin's own keys and values, and a `\n` in them
+    /// must neither split the log line nor forge a second one, so control characters are escaped.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.path.is_empty() {
-            write!(f, "{}", self.reason)
+        if !self.path.is_empty() {
+            write_escaped(f, &self.path)?;
+            f.write_str(": ")?;
+        }
+        write_escaped(f, &self.reason)
+    }
+}
+
+fn write_escaped(f: &mut fmt::Formatter<'_>, text: &str) -> fmt::Result {
+    for c in text.chars() {
+        if c.is_control() {
+            write!(f, "{}", c.escape_default())?;
         } else {
-            write!(f, "{}: {}", self.path, self.reason)
+            fmt::Write::write_char(f, c)?;
         }
     }
+    Ok(())
 }
 
 impl std::error::Error for ConfigError {}
@@ -50,6 +64,10 @@ pub struct Config {
     /// Lowercase header name the chosen subset is written to.
     pub routing_header: String,
     pub expose_subset: bool,
+    /// Lowercase header a client presents the override token in.
+    pub token_header: String,
+    /// The override token from the VM's environment, if one is set.
+    pub token: Option<Secret>,
     pub routes: Vec<Route>,
 }
 
@@ -96,6 +114,8 @@ pub struct Rule {
     /// Sorted stickiness-key values that always get this subset.
     pub users: Option<Vec<Vec<u8>>>,
     pub conditions: Vec<Condition>,
+    /// The rule applies only to requests presenting the override token.
+    pub require_token: bool,
 }
 
 #[derive(Debug)]
@@ -108,8 +128,17 @@ pub enum Condition {
 }
 
 impl Config {
-    /// Parses and compiles a pluginConfig JSON document.
+    /// Parses and compiles a pluginConfig JSON document, with no override token.
     pub fn from_json(bytes: &[u8]) -> Result<Config, ConfigError> {
+        Config::from_json_with_token(bytes, None)
+    }
+
+    /// Parses and compiles a pluginConfig JSON document; `token` is the value of
+    /// [`TOKEN_ENV`] in the VM's environment, which `requireToken` rules need.
+    pub fn from_json_with_token(
+        bytes: &[u8],
+        token: Option<Secret>,
+    ) -> Result<Config, ConfigError> {
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Err(ConfigError::new(
                 "",
@@ -126,7 +155,7 @@ impl Config {
         deserializer
             .end()
             .map_err(|err| ConfigError::new("", json_reason(&err)))?;
-        compile(raw)
+        compile(raw, token)
     }
 }
 
@@ -140,18 +169,28 @@ fn json_reason(err: &serde_json::Error) -> String {
     }
 }
 
-fn compile(raw: PluginConfig) -> Result<Config, ConfigError> {
+fn compile(raw: PluginConfig, token: Option<Secret>) -> Result<Config, ConfigError> {
     let routing_header = match raw.routing_header {
         Some(name) => header_name("routingHeader", &name)?,
         None => DEFAULT_ROUTING_HEADER.to_string(),
     };
+    let token_header = match raw.token_header {
+        Some(name) => header_name("tokenHeader", &name)?,
+        None => DEFAULT_TOKEN_HEADER.to_string(),
+    };
+    if token_header == routing_header {
+        return Err(ConfigError::new(
+            "tokenHeader",
+            format!("\"{token_header}\" is the routing header, which the filter overwrites"),
+        ));
+    }
     if raw.routes.is_empty() {
         return Err(ConfigError::new("routes", "must list at least one route"));
     }
     let mut routes: Vec<Route> = Vec::with_capacity(raw.routes.len());
     for (index, route) in raw.routes.into_iter().enumerate() {
         let path = format!("routes[{index}]");
-        let route = compile_route(&path, route)?;
+        let route = compile_route(&path, route, token.is_some())?;
         if let Some(first) = routes.iter().position(|r| r.name == route.name) {
             return Err(ConfigError::new(
                 format!("{path}.name"),
@@ -166,11 +205,13 @@ fn compile(raw: PluginConfig) -> Result<Config, ConfigError> {
     Ok(Config {
         routing_header,
         expose_subset: raw.expose_subset.unwrap_or(false),
+        token_header,
+        token,
         routes,
     })
 }
 
-fn compile_route(path: &str, raw: RouteConfig) -> Result<Route, ConfigError> {
+fn compile_route(path: &str, raw: RouteConfig, has_token: bool) -> Result<Route, ConfigError> {
     check_name(&format!("{path}.name"), &raw.name)?;
     let (hosts, path_prefix) = match raw.route_match {
         None => (Vec::new(), None),
@@ -241,7 +282,7 @@ fn compile_route(path: &str, raw: RouteConfig) -> Result<Route, ConfigError> {
         .rules
         .into_iter()
         .enumerate()
-        .map(|(i, rule)| compile_rule(&format!("{path}.rules[{i}]"), rule, &subsets))
+        .map(|(i, rule)| compile_rule(&format!("{path}.rules[{i}]"), rule, &subsets, has_token))
         .collect::<Result<Vec<_>, _>>()?;
 
     let stable_subset = subsets.iter().position(|s| s.weight > 0).unwrap_or(0);
@@ -324,7 +365,8 @@ fn weight_hundredths(path: &str, weight: f64) -> Result<u16, ConfigError> {
     Ok(rounded as u16)
 }
 
-fn percent(hundredths: u16) -> String {
+/// A weight in hundredths as the admin wrote it: 1000 -> "10", 3333 -> "33.33", 3330 -> "33.3".
+pub fn percent(hundredths: u16) -> String {
     percent_u32(u32::from(hundredths))
 }
 
@@ -359,7 +401,12 @@ fn key_source(path: &str, raw: KeySourceConfig) -> Result<KeySource, ConfigError
     }
 }
 
-fn compile_rule(path: &str, raw: RuleConfig, subsets: &[Subset]) -> Result<Rule, ConfigError> {
+fn compile_rule(
+    path: &str,
+    raw: RuleConfig,
+    subsets: &[Subset],
+    has_token: bool,
+) -> Result<Rule, ConfigError> {
     let subset = subsets
         .iter()
         .position(|s| s.name == raw.subset)
@@ -405,10 +452,18 @@ fn compile_rule(path: &str, raw: RuleConfig, subsets: &[Subset]) -> Result<Rule,
             "needs `users` or at least one condition under `match`",
         ));
     }
+    let require_token = raw.require_token.unwrap_or(false);
+    if require_token && !has_token {
+        return Err(ConfigError::new(
+            format!("{path}.requireToken"),
+            format!("no token is configured: set {TOKEN_ENV} in the plugin's vmConfig.env (Envoy: vm_config.environment_variables)"),
+        ));
+    }
     Ok(Rule {
         subset,
         users,
         conditions,
+        require_token,
     })
 }
 

@@ -1,6 +1,8 @@
 //! The per-request decision: content rules first, then the stickiness key's bucket, then the
 //! route's fallback.
 
+use std::cell::OnceCell;
+
 use crate::config::{Condition, Config, Fallback, KeySource, Route, Rule};
 use crate::hash::{bucket, BUCKETS};
 use crate::request::{RequestHeaders, RequestView};
@@ -66,7 +68,12 @@ pub fn decide<H: RequestHeaders + ?Sized>(
         bucket,
     };
 
+    let token_presented = OnceCell::new();
     for rule in &route.rules {
+        if rule.require_token && !*token_presented.get_or_init(|| presents_token(config, &request))
+        {
+            continue;
+        }
         if rule_matches(rule, key.as_deref(), &request) {
             let reason = if rule.users.is_some() {
                 Reason::User
@@ -103,6 +110,17 @@ fn route_matches<H: RequestHeaders + ?Sized>(route: &Route, request: &RequestVie
     match &route.path_prefix {
         None => true,
         Some(prefix) => request.path().is_some_and(|path| path.starts_with(prefix)),
+    }
+}
+
+/// Whether the request carries the override token (the first value of the token header).
+fn presents_token<H: RequestHeaders + ?Sized>(
+    config: &Config,
+    request: &RequestView<'_, H>,
+) -> bool {
+    match (&config.token, request.header(&config.token_header)) {
+        (Some(secret), Some(presented)) => secret.matches(&presented),
+        _ => false,
     }
 }
 

@@ -52,8 +52,7 @@ impl Murmur3 {
                 let Some((&first, rest)) = bytes.split_first() else {
                     return;
                 };
-                self.tail[self.tail_len] = first;
-                self.tail_len += 1;
+                self.push_tail(first);
                 bytes = rest;
             }
             self.mix_block(u32::from_le_bytes(self.tail));
@@ -66,7 +65,14 @@ impl Murmur3 {
             self.mix_block(u32::from_le_bytes(word));
         }
         for &byte in blocks.remainder() {
-            self.tail[self.tail_len] = byte;
+            self.push_tail(byte);
+        }
+    }
+
+    /// Keeps a byte of an unfinished block. Callers only push while fewer than 4 are held.
+    fn push_tail(&mut self, byte: u8) {
+        if let Some(slot) = self.tail.get_mut(self.tail_len) {
+            *slot = byte;
             self.tail_len += 1;
         }
     }

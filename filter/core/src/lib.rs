@@ -9,8 +9,10 @@ pub mod layout;
 pub mod matcher;
 pub mod request;
 pub mod schema;
+pub mod token;
 
 pub use config::{Config, ConfigError, DEFAULT_ROUTING_HEADER};
 pub use decide::{decide, Decision, Reason};
 pub use hash::{bucket, murmur3_x86_32, BUCKETS};
 pub use request::RequestHeaders;
+pub use token::{Secret, DEFAULT_TOKEN_HEADER, TOKEN_ENV};

@@ -14,6 +14,7 @@ use serde::Deserialize;
 pub struct PluginConfig {
     pub routing_header: Option<String>,
     pub expose_subset: Option<bool>,
+    pub token_header: Option<String>,
     pub routes: Vec<RouteConfig>,
 }
 
@@ -120,6 +121,7 @@ pub struct RuleConfig {
     pub users: Option<Vec<String>>,
     #[serde(rename = "match")]
     pub rule_match: Option<RuleMatchConfig>,
+    pub require_token: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -1,4 +1,9 @@
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 //! `Config::from_json` on bad pluginConfig documents: each case pins the exact one-line error an
 //! admin reads in the Envoy log (`path: reason`), in the table style of coraza-proxy-wasm. Then
 //! the good documents: what a valid config compiles to, defaults included.
@@ -108,7 +113,7 @@ fn malformed_documents_are_rejected_with_path_and_position() {
         (
             "unknown top-level key (wrong case)",
             r#"{"routingheader":"x-subset","routes":[]}"#.into(),
-            "routingheader: unknown field `routingheader`, expected one of `routingHeader`, `exposeSubset`, `routes` at line 1 column 16",
+            "routingheader: unknown field `routingheader`, expected one of `routingHeader`, `exposeSubset`, `tokenHeader`, `routes` at line 1 column 16",
         ),
         (
             "unknown route key",
@@ -408,6 +413,32 @@ fn error_path_and_reason_are_separate_fields() {
 
     let err = Config::from_json(b"").unwrap_err();
     assert_eq!(err.path, "", "a document-level error has no path");
+}
+
+/// Found by the `config` fuzz target: serde echoes an unknown key verbatim, so a key holding
+/// `\n` split the error over two log lines (and could forge a second one).
+#[test]
+fn errors_stay_on_one_line_whatever_the_admin_typed() {
+    assert_rejections(&[
+        (
+            "newline in an unknown key",
+            r#"{"route\nERROR forged":[]}"#.to_string(),
+            r#"route\nERROR forged: unknown field `route\nERROR forged`, expected one of `routingHeader`, `exposeSubset`, `tokenHeader`, `routes` at line 1 column 22"#,
+        ),
+        (
+            "control characters in a subset name",
+            full_config_with(|c| c["routes"][0]["subsets"][1]["name"] = json!("v2\r\n\u{7}")),
+            r#"routes[0].subsets[1].name: "v2\r\n\u{7}" must be 1 to 63 characters of A-Z a-z 0-9 - _"#,
+        ),
+        (
+            "newline in a header name",
+            full_config_with(|c| c["routingHeader"] = json!("x-a\nb")),
+            r#"routingHeader: "x-a\nb" is not a valid HTTP header name"#,
+        ),
+    ]);
+    let crash = include_bytes!("../../../fuzz/seeds/config/regression-newline-in-unknown-key.json");
+    let err = Config::from_json(crash).unwrap_err().to_string();
+    assert!(!err.contains('\n') && !err.contains('\r'), "{err:?}");
 }
 
 #[test]

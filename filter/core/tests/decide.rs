@@ -1,4 +1,9 @@
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 //! Behaviour of `decide` on requests built by hand: route selection, where the stickiness key is
 //! read from, content rules against hashing, the fallbacks, hostile client bytes, the frozen
 //! bucket values and the distribution over many users.

@@ -1,6 +1,11 @@
 //! The hashing contract pinned by vectors computed outside this project (see tests/data/README.md).
 //! Runs natively (`cargo test`) and on wasm32 under Node (`make test-wasm`).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 #[cfg(target_arch = "wasm32")]
 use wasm_bindgen_test::wasm_bindgen_test as test;

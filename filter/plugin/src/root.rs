@@ -1,6 +1,7 @@
 //! One accepted configuration: compiled once, with everything a request needs prepared.
 
-use sticky_canary_core::Config;
+use sticky_canary_core::config::percent;
+use sticky_canary_core::{Config, Secret, TOKEN_ENV};
 
 use crate::abi::LogLevel;
 use crate::counters::Counters;
@@ -16,7 +17,10 @@ pub struct Active {
 
 /// Compiles a pluginConfig, logging the one line that says what was accepted or why not.
 pub fn configure(bytes: &[u8]) -> Option<Active> {
-    match Config::from_json(bytes) {
+    // WASI environ: Envoy's vm_config.environment_variables, Istio's WasmPlugin vmConfig.env.
+    let token = std::env::var_os(TOKEN_ENV);
+    let token = Secret::new(token.as_ref().map(|t| t.as_encoded_bytes()));
+    match Config::from_json_with_token(bytes, token) {
         Ok(config) => {
             log(
                 LogLevel::Info,
@@ -57,7 +61,7 @@ fn summary(config: &Config) -> String {
             let subsets: Vec<String> = route
                 .subsets
                 .iter()
-                .map(|s| format!("{}={}", s.name, f64::from(s.weight) / 100.0))
+                .map(|s| format!("{}={}", s.name, percent(s.weight)))
                 .collect();
             format!("{} [{}]", route.name, subsets.join(" "))
         })

@@ -1,0 +1,106 @@
+//! The decision on arbitrary request data (authority, path with query, key header, cookie, user
+//! agent, rule header) under configs that use every feature: never a panic, always an index the
+//! plugin can use, the documented bucket for hash decisions, and the same answer twice.
+#![no_main]
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use libfuzzer_sys::{arbitrary, fuzz_target};
+use sticky_canary_core::{decide, Config, Reason, RequestHeaders, Secret};
+
+const CONFIGS: &[&str] = &[
+    // Every matcher kind, both rule kinds, three key sources, random fallback.
+    r#"{"routingHeader":"X-Canary-Subset","exposeSubset":true,"routes":[{"name":"service-a","match":{"hosts":["servicea.com","*.svc.cluster.local"],"pathPrefix":"/"},"subsets":[{"name":"v1","weight":90},{"name":"v2","weight":10}],"stickiness":{"keys":[{"header":"x-user-id"},{"cookie":"uid"},{"query":"uid"}],"salt":"service-a","fallback":"random"},"rules":[{"subset":"v2","users":["alice","bob"]},{"subset":"v2","match":{"headers":[{"name":"x-canary","exact":"true"}],"cookies":[{"name":"beta","regex":"^(1|yes)$"}],"query":[{"name":"version","exact":"v2"}],"path":{"prefix":"/api/v2"},"os":["iOS","Android"]}}]}]}"#,
+    // Several routes, zero weights, stable fallback, suffix/contains/present/ignoreCase matchers.
+    r#"{"routes":[{"name":"api","match":{"pathPrefix":"/api"},"subsets":[{"name":"v1","weight":0},{"name":"v2","weight":33.33},{"name":"v3","weight":66.67}],"stickiness":{"keys":[{"query":"uid"},{"cookie":"uid"}],"fallback":"stable"},"rules":[{"subset":"v1","match":{"headers":[{"name":"x-canary","suffix":"ON","ignoreCase":true}],"path":{"contains":"%"}}},{"subset":"v3","users":["\u00ff","a b"],"match":{"cookies":[{"name":"beta","present":false}]}}]},{"name":"any","subsets":[{"name":"only","weight":100}],"stickiness":{"keys":[{"header":"x-user-id"}],"salt":"s"},"rules":[{"subset":"only","match":{"query":[{"name":"v","regex":"(?i)^\\w+$"}],"os":["Windows","macOS","Linux"]}}]}]}"#,
+    // Override rules behind the shared secret (the target compiles every config with the token
+    // "s3cret"), one of them renamed to another header.
+    r#"{"tokenHeader":"x-canary-token","routes":[{"name":"qa","subsets":[{"name":"v1","weight":99.99},{"name":"v2","weight":0.01}],"stickiness":{"keys":[{"header":"x-user-id"},{"cookie":"uid"}]},"rules":[{"subset":"v2","requireToken":true,"match":{"headers":[{"name":"x-canary","present":true}]}},{"subset":"v2","requireToken":true,"users":["qa-1","\u0000"]},{"subset":"v1","requireToken":false,"match":{"cookies":[{"name":"uid","prefix":"x"}]}}]}]}"#,
+    // No route matches some hosts at all.
+    r#"{"routes":[{"name":"exact-host","match":{"hosts":["a.example.com","[::1]"]},"subsets":[{"name":"v1","weight":50},{"name":"v2","weight":50}],"stickiness":{"keys":[{"cookie":"uid"}]}}]}"#,
+];
+
+fn configs() -> &'static [Config] {
+    static COMPILED: OnceLock<Vec<Config>> = OnceLock::new();
+    COMPILED.get_or_init(|| {
+        CONFIGS
+            .iter()
+            .map(|json| {
+                Config::from_json_with_token(json.as_bytes(), Secret::new(Some(b"s3cret")))
+                    .expect("fuzz config is valid")
+            })
+            .collect()
+    })
+}
+
+#[derive(arbitrary::Arbitrary, Debug)]
+struct Input<'a> {
+    config: u8,
+    random: u32,
+    authority: Option<&'a [u8]>,
+    path: Option<&'a [u8]>,
+    user_id: Option<&'a [u8]>,
+    cookie: Option<&'a [u8]>,
+    user_agent: Option<&'a [u8]>,
+    canary: Option<&'a [u8]>,
+    token: Option<&'a [u8]>,
+}
+
+struct Headers(HashMap<&'static str, Vec<u8>>);
+
+impl RequestHeaders for Headers {
+    fn header(&self, name: &str) -> Option<Vec<u8>> {
+        self.0.get(name).cloned()
+    }
+}
+
+fuzz_target!(|input: Input<'_>| {
+    let configs = configs();
+    let config = &configs[usize::from(input.config) % configs.len()];
+    let mut headers = HashMap::new();
+    for (name, value) in [
+        (":authority", input.authority),
+        (":path", input.path),
+        ("x-user-id", input.user_id),
+        ("cookie", input.cookie),
+        ("user-agent", input.user_agent),
+        ("x-canary", input.canary),
+        ("x-canary-token", input.token),
+    ] {
+        if let Some(value) = value {
+            headers.insert(name, value.to_vec());
+        }
+    }
+    let request = Headers(headers);
+
+    let first = decide(config, &request, || input.random);
+    let again = decide(config, &request, || input.random);
+    assert_eq!(first, again, "the decision is a function of the request");
+    let Some(d) = first else { return };
+    let route = &config.routes[d.route];
+    let subset = &route.subsets[d.subset];
+    match d.reason {
+        Reason::Hash => {
+            let b = d.bucket.expect("a hash decision has a bucket");
+            assert!(u32::from(b) < sticky_canary_core::BUCKETS);
+            assert_eq!(route.layout.subset_for(b), d.subset);
+            assert!(
+                subset.weight > 0,
+                "hashing never picks a subset without weight"
+            );
+        }
+        Reason::Fallback => assert!(subset.weight > 0),
+        Reason::Rule | Reason::User => {
+            assert!(!route.rules.is_empty());
+            let needs_token = route.rules.iter().all(|r| r.require_token);
+            if needs_token {
+                assert_eq!(
+                    input.token,
+                    Some(&b"s3cret"[..]),
+                    "a token rule applied without the token"
+                );
+            }
+        }
+    }
+});
