@@ -4,6 +4,7 @@
 //! send any bytes a hostile client could.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod bad_configs;
 pub mod http;
 pub mod istio;
 pub mod manifests;

@@ -5,6 +5,7 @@
 use std::thread;
 use std::time::Duration;
 
+use sticky_canary_e2e::bad_configs::{bad_configs, BadConfig};
 use sticky_canary_e2e::traffic::{Recorded, Traffic};
 use sticky_canary_e2e::{expected_subset, service_a_config, Client, Delivery, Envoy};
 
@@ -31,6 +32,30 @@ fn assert_no_failures(recorded: &Recorded) {
         failures.len(),
         recorded.served.len() + failures.len(),
         &failures[..failures.len().min(5)]
+    );
+}
+
+/// Waits until a user whom `new` moves from v1 to v2 is served by v2: the workers route with it.
+fn wait_until_routing_follows(
+    envoy: &Envoy,
+    client: &mut Client,
+    users: &[String],
+    old: &str,
+    new: &str,
+) {
+    let mover = users
+        .iter()
+        .find(|id| oracle(old, id) == "v1" && oracle(new, id) == "v2")
+        .unwrap();
+    envoy.wait_for(
+        "workers to route with the new config",
+        Duration::from_secs(10),
+        |_| {
+            client
+                .get("/", &[("x-user-id", mover.as_bytes())])
+                .served_by()
+                == "v2"
+        },
     );
 }
 
@@ -65,20 +90,7 @@ fn ramping_the_canary_moves_users_only_forward_without_failing_a_request() {
         Duration::from_secs(15),
         |e| e.stat(&format!("{ECDS_STATS}update_success")) > accepted,
     );
-    let mover = users
-        .iter()
-        .find(|id| oracle(&at_10, id) == "v1" && oracle(&at_50, id) == "v2")
-        .unwrap();
-    envoy.wait_for(
-        "workers to route with the new config",
-        Duration::from_secs(10),
-        |_| {
-            client
-                .get("/", &[("x-user-id", mover.as_bytes())])
-                .served_by()
-                == "v2"
-        },
-    );
+    wait_until_routing_follows(&envoy, &mut client, &users, &at_10, &at_50);
     thread::sleep(Duration::from_millis(300));
     let recorded = traffic.finish();
 
@@ -152,73 +164,19 @@ fn a_series_of_bad_pushes_costs_no_request() {
     let mut envoy = Envoy::start(Delivery::Ecds, &at_10);
     let mut client = envoy.front();
     let users: Vec<String> = (0..200).map(user).collect();
-    let with_rules = |rules: &str| {
-        let mut config: serde_json::Value = serde_json::from_str(&at_10).unwrap();
-        config["routes"][0]["rules"] = serde_json::from_str(rules).unwrap();
-        config.to_string()
-    };
-    let bad: Vec<(&str, String, &str)> = vec![
-        (
-            "not JSON",
-            "routes: [".to_string(),
-            "invalid JSON: expected value at line 1 column 1",
-        ),
-        (
-            "empty",
-            " ".to_string(),
-            "pluginConfig is empty: at least `routes` is required",
-        ),
-        (
-            "wrong type",
-            at_10.replace(r#""weight":10"#, r#""weight":"10""#),
-            r#"routes[0].subsets[1].weight: invalid type: string "10", expected a number (percent)"#,
-        ),
-        (
-            "unknown key",
-            at_10.replace(r#""stickiness""#, r#""stickyness""#),
-            "routes[0].stickyness: unknown field `stickyness`",
-        ),
-        (
-            "weights not summing to 100",
-            at_10.replace(r#""weight":10"#, r#""weight":20"#),
-            "routes[0].subsets: weights must sum to 100, got 110 (v1=90, v2=20)",
-        ),
-        (
-            "duplicate subset",
-            at_10.replace(r#""name":"v2""#, r#""name":"v1""#),
-            r#"routes[0].subsets[1].name: duplicate subset name "v1" (also subsets[0])"#,
-        ),
-        (
-            "no routes",
-            r#"{"routes":[]}"#.to_string(),
-            "routes: must list at least one route",
-        ),
-        (
-            "rule naming an unknown subset",
-            with_rules(r#"[{"subset":"v3","users":["alice"]}]"#),
-            r#"routes[0].rules[0].subset: unknown subset "v3" (this route has "v1", "v2")"#,
-        ),
-        (
-            "bad regex",
-            with_rules(r#"[{"subset":"v2","match":{"cookies":[{"name":"b","regex":"(x"}]}}]"#),
-            "routes[0].rules[0].match.cookies[0].regex: invalid regex:",
-        ),
-        (
-            "bad routing header",
-            at_10.replacen('{', r#"{"routingHeader":"x canary","#, 1),
-            r#"routingHeader: "x canary" is not a valid HTTP header name"#,
-        ),
-        (
-            "token required, none set",
-            with_rules(r#"[{"subset":"v2","requireToken":true,"users":["qa"]}]"#),
-            "routes[0].rules[0].requireToken: no token is configured",
-        ),
-    ];
+    let bad = bad_configs();
 
     let traffic = Traffic::start(envoy.front_port(), background_users());
     let rejected = |e: &Envoy| e.stat(&format!("{ECDS_STATS}update_rejected"));
-    for (round, (name, config, reason)) in bad.iter().enumerate() {
-        assert_ne!(config, &at_10, "case {name} did not change the config");
+    for (
+        round,
+        BadConfig {
+            name,
+            config,
+            reason,
+        },
+    ) in bad.iter().enumerate()
+    {
         envoy.push_ecds(config);
         envoy.wait_for(
             &format!("the push `{name}` to be rejected"),
@@ -248,20 +206,7 @@ fn a_series_of_bad_pushes_costs_no_request() {
     envoy.wait_for("the good push to be taken", Duration::from_secs(15), |e| {
         e.stat(&format!("{ECDS_STATS}update_success")) >= 2
     });
-    let mover = users
-        .iter()
-        .find(|id| oracle(&at_10, id) == "v1" && oracle(&at_30, id) == "v2")
-        .unwrap();
-    envoy.wait_for(
-        "workers to route with the good config",
-        Duration::from_secs(10),
-        |_| {
-            client
-                .get("/", &[("x-user-id", mover.as_bytes())])
-                .served_by()
-                == "v2"
-        },
-    );
+    wait_until_routing_follows(&envoy, &mut client, &users, &at_10, &at_30);
     let recorded = traffic.finish();
     assert_no_failures(&recorded);
     let log = envoy.log();
