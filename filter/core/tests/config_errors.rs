@@ -8,14 +8,14 @@
 //! admin reads in the Envoy log (`path: reason`), in the table style of coraza-proxy-wasm. Then
 //! the good documents: what a valid config compiles to, defaults included.
 
+mod common;
+
+use common::FULL_CONFIG;
 use serde_json::{json, Value};
 use sticky_canary_core::config::{Condition, Fallback, KeySource};
 use sticky_canary_core::matcher::HostPattern;
 use sticky_canary_core::schema::Os;
 use sticky_canary_core::{Config, DEFAULT_ROUTING_HEADER};
-
-/// The full example from the project brief: every field set, valid.
-const FULL_CONFIG: &str = r#"{"routingHeader":"X-Canary-Subset","exposeSubset":true,"routes":[{"name":"service-a","match":{"hosts":["servicea.com","*.svc.cluster.local"],"pathPrefix":"/"},"subsets":[{"name":"v1","weight":90},{"name":"v2","weight":10}],"stickiness":{"keys":[{"header":"x-user-id"},{"cookie":"uid"},{"query":"uid"}],"salt":"service-a","fallback":"random"},"rules":[{"subset":"v2","users":["alice","bob"]},{"subset":"v2","match":{"headers":[{"name":"x-canary","exact":"true"}],"cookies":[{"name":"beta","regex":"^(1|yes)$"}],"query":[{"name":"version","exact":"v2"}],"path":{"prefix":"/api/v2"},"os":["iOS","Android"]}}]}]}"#;
 
 /// The full example with one edit applied. Semantic errors carry no line/column, so the key
 /// order of the re-serialised document does not matter.

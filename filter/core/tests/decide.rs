@@ -8,14 +8,13 @@
 //! read from, content rules against hashing, the fallbacks, hostile client bytes, the frozen
 //! bucket values and the distribution over many users.
 
+mod common;
+
+use common::FULL_CONFIG;
 use std::cell::Cell;
 use std::collections::HashMap;
 
 use sticky_canary_core::{bucket, decide, Config, Decision, Reason, RequestHeaders};
-
-/// The full example from the project brief: 90/10, keys header > cookie > query, salt
-/// "service-a", random fallback, a `users` rule and a five-condition rule, both to v2.
-const FULL_CONFIG: &str = r#"{"routingHeader":"X-Canary-Subset","exposeSubset":true,"routes":[{"name":"service-a","match":{"hosts":["servicea.com","*.svc.cluster.local"],"pathPrefix":"/"},"subsets":[{"name":"v1","weight":90},{"name":"v2","weight":10}],"stickiness":{"keys":[{"header":"x-user-id"},{"cookie":"uid"},{"query":"uid"}],"salt":"service-a","fallback":"random"},"rules":[{"subset":"v2","users":["alice","bob"]},{"subset":"v2","match":{"headers":[{"name":"x-canary","exact":"true"}],"cookies":[{"name":"beta","regex":"^(1|yes)$"}],"query":[{"name":"version","exact":"v2"}],"path":{"prefix":"/api/v2"},"os":["iOS","Android"]}}]}]}"#;
 
 const IPHONE_UA: &str =
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15";
