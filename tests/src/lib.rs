@@ -383,6 +383,33 @@ impl Envoy {
         fs::read_to_string(self.dir.path().join("envoy.log")).unwrap_or_default()
     }
 
+    /// The sum of the filter's own counters (`wasmcustom.sticky_canary.*`) once it has reached
+    /// `at_least`. The filter hands its counts to Envoy on its 1 s tick, so they lag the
+    /// requests; waiting for the expected total means every request so far has been handed over.
+    pub fn settled_filter_counts(&self, at_least: u64) -> HashMap<String, u64> {
+        let total = |stats: &HashMap<String, u64>| -> u64 {
+            stats
+                .iter()
+                .filter(|(name, _)| name.starts_with("wasmcustom.sticky_canary."))
+                .map(|(_, v)| v)
+                .sum()
+        };
+        let mut stats = self.stats();
+        let start = Instant::now();
+        while total(&stats) < at_least {
+            if start.elapsed() > Duration::from_secs(10) {
+                panic!(
+                    "the filter's counters stayed at {} (< {at_least}): {stats:?}\nEnvoy log:\n{}",
+                    total(&stats),
+                    self.log()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+            stats = self.stats();
+        }
+        stats
+    }
+
     /// Waits until `done` holds, polling; fails the test with Envoy's log after `timeout`.
     pub fn wait_for(&self, what: &str, timeout: Duration, mut done: impl FnMut(&Envoy) -> bool) {
         let start = Instant::now();

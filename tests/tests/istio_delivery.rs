@@ -169,7 +169,14 @@ fn the_servicea_wasmplugin_splits_users_50_50_and_its_rules_send_to_v2_in_envoy(
         );
     }
     let prefix = "wasmcustom.sticky_canary.requests_total.route.service-a.subset.v2.reason.";
-    assert_eq!(envoy.stat(&format!("{prefix}rule")), 40);
+    let rule = format!("{prefix}rule");
+    // Counters reach Envoy on the filter's tick (1 s), so they are polled; 40 must not grow.
+    envoy.wait_for(
+        "the 40 rule decisions to be counted",
+        Duration::from_secs(10),
+        |e| e.stat(&rule) >= 40,
+    );
+    assert_eq!(envoy.stat(&rule), 40);
 }
 
 #[test]

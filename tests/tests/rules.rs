@@ -168,7 +168,8 @@ fn decisions_are_counted_per_route_subset_and_reason() {
     }
     client.get("/", &[("host", b"other.example")]); // no route
 
-    let stats = envoy.stats();
+    // 16 requests, each counted once; counters reach Envoy on the filter's tick.
+    let stats = envoy.settled_filter_counts(16);
     let counter = |subset: &str, reason: &str| {
         let name = format!("wasmcustom.sticky_canary.requests_total.route.service-a.subset.{subset}.reason.{reason}");
         *stats.get(&name).unwrap_or_else(|| panic!("no stat {name}"))

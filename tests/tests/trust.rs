@@ -97,10 +97,12 @@ fn only_the_right_token_opens_an_override_rule() {
             assert_eq!(response.served_by(), *want, "{name}");
             assert_eq!(response.received_subset(), Some(*want), "{name}");
         }
-        let rules = envoy
-            .stat("wasmcustom.sticky_canary.requests_total.route.service-a.subset.v2.reason.rule");
-        let users = envoy
-            .stat("wasmcustom.sticky_canary.requests_total.route.service-a.subset.v2.reason.user");
+        let stats = envoy.settled_filter_counts(cases.len() as u64);
+        let stat = |name: &str| stats.get(name).copied().unwrap_or(0);
+        let rules =
+            stat("wasmcustom.sticky_canary.requests_total.route.service-a.subset.v2.reason.rule");
+        let users =
+            stat("wasmcustom.sticky_canary.requests_total.route.service-a.subset.v2.reason.user");
         assert_eq!(
             (rules, users),
             (1, 1),

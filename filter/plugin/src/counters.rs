@@ -1,15 +1,27 @@
 //! One counter per route, subset and decision reason, plus one for requests no route matched.
 //! Counter ids are defined once per configuration; a request adds to exactly one of them.
+//!
+//! A request only adds to a count in the module's memory; [`Counters::flush`] hands the counts to
+//! Envoy on the VM's tick. One host call per request would cost more than the rest of the
+//! request's counting, so Envoy's counters lag the traffic by up to one tick.
+
+use std::cell::Cell;
 
 use sticky_canary_core::{Config, Decision, Reason};
 
 use crate::abi;
 
+struct Slot {
+    id: u32,
+    pending: Cell<i64>,
+}
+
 pub struct Counters {
-    /// Indexed by `(route offset + subset) * reasons + reason`.
-    decided: Vec<Option<u32>>,
+    /// Indexed by `(route offset + subset) * reasons + reason`; `None` where Envoy refused the
+    /// definition, so that counter is skipped.
+    decided: Vec<Option<Slot>>,
     route_offsets: Vec<usize>,
-    unrouted: Option<u32>,
+    unrouted: Option<Slot>,
 }
 
 /// The counter's name as defined in Envoy: `/stats` shows it as `wasmcustom.<name>`; with the
@@ -44,21 +56,35 @@ impl Counters {
     }
 
     pub fn count(&self, decision: Option<&Decision>) {
-        let id = match decision {
-            None => self.unrouted,
+        let slot = match decision {
+            None => self.unrouted.as_ref(),
             Some(d) => self
                 .route_offsets
                 .get(d.route)
                 .map(|offset| (offset + d.subset) * Reason::ALL.len() + d.reason.index())
-                .and_then(|slot| self.decided.get(slot).copied().flatten()),
+                .and_then(|index| self.decided.get(index))
+                .and_then(Option::as_ref),
         };
-        if let Some(id) = id {
-            // A counter that fails to move is no reason to fail a request.
-            let _ = abi::increment_counter(id, 1);
+        if let Some(slot) = slot {
+            slot.pending.set(slot.pending.get() + 1);
+        }
+    }
+
+    /// Adds what was counted since the last flush to Envoy's counters.
+    pub fn flush(&self) {
+        for slot in self.decided.iter().chain([&self.unrouted]).flatten() {
+            let pending = slot.pending.take();
+            if pending > 0 {
+                // A counter that fails to move is no reason to fail anything; its count is lost.
+                let _ = abi::increment_counter(slot.id, pending);
+            }
         }
     }
 }
 
-fn define(name: &str) -> Option<u32> {
-    abi::define_counter(name).ok()
+fn define(name: &str) -> Option<Slot> {
+    abi::define_counter(name).ok().map(|id| Slot {
+        id,
+        pending: Cell::new(0),
+    })
 }

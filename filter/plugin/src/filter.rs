@@ -13,8 +13,9 @@ use crate::vm::VmState;
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 pub const GIT_REVISION: &str = env!("STICKY_CANARY_GIT_REVISION");
 
-/// How often the wasm log level is re-read, so `/logging?wasm=debug` takes effect while running.
-const LOG_LEVEL_REFRESH: Duration = Duration::from_secs(5);
+/// The VM's tick: how far Envoy's counters may lag the requests (counts are handed over on each
+/// tick), and how soon `/logging?wasm=debug` takes effect while running.
+const TICK: Duration = Duration::from_secs(1);
 
 /// Configurations kept per VM. Root contexts are never reported gone (that callback would cost
 /// every request), so the oldest configuration beyond this is dropped; one VM serves one or a
@@ -61,20 +62,33 @@ impl Filter {
 
     pub fn on_configure(&mut self, root: u32) -> bool {
         self.vm.refresh_log_level();
-        let _ = abi::set_tick_period(LOG_LEVEL_REFRESH.as_millis() as u32);
+        let _ = abi::set_tick_period(TICK.as_millis() as u32);
         let Some(active) = configure(&abi::plugin_configuration()) else {
             return false;
         };
-        self.configurations.retain(|(id, _)| *id != root);
+        // A configuration leaving the list hands over its counts first.
+        self.configurations.retain(|(id, replaced)| {
+            let keep = *id != root;
+            if !keep {
+                replaced.counters.flush();
+            }
+            keep
+        });
         if self.configurations.len() >= MAX_CONFIGURATIONS {
-            self.configurations.remove(0);
+            let (_, oldest) = self.configurations.remove(0);
+            oldest.counters.flush();
         }
         self.configurations.push((root, Rc::new(active)));
         true
     }
 
+    /// Every root context ticks; any one of them flushing every configuration's counts keeps
+    /// the lag under one tick.
     pub fn on_tick(&mut self) {
         self.vm.refresh_log_level();
+        for (_, active) in &self.configurations {
+            active.counters.flush();
+        }
     }
 
     pub fn on_context_create(&mut self, context: u32, root: u32) {
