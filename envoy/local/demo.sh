@@ -63,6 +63,7 @@ show() {
   echo "== a forged routing header is overwritten: alice with 'x-canary-subset: v2' -> $(served_by -H 'x-user-id: alice' -H 'x-canary-subset: v2')"
   echo
   echo "== counters ($ADMIN/stats?filter=sticky_canary)"
+  sleep 1.5 # the filter hands its counts to Envoy once a second
   curl -fs "$ADMIN/stats?filter=sticky_canary" | sed 's/^/   /'
   echo
   echo "The demo is running (pid $(cat "$PIDFILE"), log $LOG):"
