@@ -32,7 +32,7 @@ fn per_request_lines_appear_only_at_debug_level() {
     );
 
     envoy.admin_post("/logging?wasm=debug");
-    // The module re-reads the level on its 5 s tick.
+    // The module re-reads the level on its 1 s tick.
     envoy.wait_for(
         "the decision to be logged at debug level",
         Duration::from_secs(15),
