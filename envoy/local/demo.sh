@@ -36,21 +36,12 @@ start() {
   exit 1
 }
 
-served_by() { # served_by [curl args...] -> the subset whose upstream answered
-  curl -fs -o /dev/null -D - "$@" "$FRONT/" | tr -d '\r' | awk -F': ' 'tolower($1)=="x-served-by"{print $2}'
-}
+source envoy/local/requests.sh
 
 show() {
   echo "== split: 500 distinct users (x-user-id: user-1..500), configured v1=90 v2=10"
-  local v1=0 v2=0
-  for i in $(seq 1 500); do
-    case "$(served_by -H "x-user-id: user-$i")" in
-      v1) v1=$((v1 + 1)) ;;
-      v2) v2=$((v2 + 1)) ;;
-      *) echo "unexpected answer for user-$i" >&2; exit 1 ;;
-    esac
-  done
-  echo "   v1 (page A): $v1   v2 (page B): $v2"
+  count_split 500
+  echo "   v1 (page A): $SPLIT_V1   v2 (page B): $SPLIT_V2"
   echo
   echo "== stickiness: the same user, five times each"
   for u in alice bob user-7 user-42; do

@@ -25,9 +25,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-served_by() { # served_by [curl args...] -> the subset whose upstream answered
-  curl -fs -o /dev/null -D - "$@" "$FRONT/" | tr -d '\r' | awk -F': ' 'tolower($1)=="x-served-by"{print $2}'
-}
+source envoy/local/requests.sh
 
 expect() { # expect WHAT GOT WANT
   if [[ $2 != "$3" ]]; then echo "FAIL: $1: got '$2', want '$3'" >&2; exit 1; fi
@@ -58,16 +56,9 @@ run_log "The module started"
 "${COMPOSE[@]}" logs --no-color | grep -m1 -E 'sticky-canary [0-9.]+ \(git [0-9a-z]+\) started'
 
 run_log "Split over 200 users (configured v1=90 v2=10)"
-v1=0 v2=0
-for i in $(seq 1 200); do
-  case "$(served_by -H "x-user-id: user-$i")" in
-    v1) v1=$((v1 + 1)) ;;
-    v2) v2=$((v2 + 1)) ;;
-    *) echo "FAIL: no subset for user-$i" >&2; exit 1 ;;
-  esac
-done
-echo "v1: $v1  v2: $v2"
-if (( v2 == 0 || v1 < v2 )); then echo "FAIL: not a 90/10 split" >&2; exit 1; fi
+count_split 200
+echo "v1: $SPLIT_V1  v2: $SPLIT_V2"
+if (( SPLIT_V2 == 0 || SPLIT_V1 < SPLIT_V2 )); then echo "FAIL: not a 90/10 split" >&2; exit 1; fi
 
 run_log "Stickiness"
 first=$(served_by -H 'x-user-id: alice')
