@@ -3,6 +3,8 @@
 
 use std::cell::OnceCell;
 
+use std::borrow::Cow;
+
 use crate::config::{Condition, Config, Fallback, KeySource, Route, Rule};
 use crate::hash::{bucket, BUCKETS};
 use crate::request::{RequestHeaders, RequestView};
@@ -124,16 +126,17 @@ fn presents_token<H: RequestHeaders + ?Sized>(
     }
 }
 
-/// The first key source that is present and non-empty.
-fn stickiness_key<H: RequestHeaders + ?Sized>(
+/// The first key source that is present and non-empty. A cookie or an unescaped query value is
+/// borrowed from the request's cached headers, not copied.
+fn stickiness_key<'r, H: RequestHeaders + ?Sized>(
     route: &Route,
-    request: &RequestView<'_, H>,
-) -> Option<Vec<u8>> {
+    request: &'r RequestView<'_, H>,
+) -> Option<Cow<'r, [u8]>> {
     route.keys.iter().find_map(|source| {
         let value = match source {
-            KeySource::Header(name) => request.header(name),
-            KeySource::Cookie(name) => request.cookie(name).map(<[u8]>::to_vec),
-            KeySource::Query(name) => request.query(name).map(|v| v.into_owned()),
+            KeySource::Header(name) => request.header(name).map(Cow::Owned),
+            KeySource::Cookie(name) => request.cookie(name).map(Cow::Borrowed),
+            KeySource::Query(name) => request.query(name),
         };
         value.filter(|v| !v.is_empty())
     })
