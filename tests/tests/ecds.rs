@@ -226,3 +226,24 @@ fn a_series_of_bad_pushes_costs_no_request() {
         recorded.served.len()
     );
 }
+
+/// With no config accepted yet there is nothing to route by: Envoy answers 500 (documented for
+/// admins in the README) until the first good push, after which requests are routed.
+#[test]
+fn a_first_config_that_is_rejected_fails_requests_until_a_good_one_arrives() {
+    let bad = service_a_config(10).replace(r#""weight":10"#, r#""weight":20"#);
+    let mut envoy = Envoy::start(Delivery::Ecds, &bad);
+    assert_eq!(envoy.stat(&format!("{ECDS_STATS}update_rejected")), 1);
+    assert_eq!(
+        envoy.front().get("/", &[("x-user-id", b"alice")]).status,
+        500
+    );
+
+    let good = service_a_config(10);
+    envoy.push_ecds(&good);
+    envoy.wait_for("the good config to serve", Duration::from_secs(15), |e| {
+        e.front().get("/", &[("x-user-id", b"alice")]).status == 200
+    });
+    let response = envoy.front().get("/", &[("x-user-id", b"alice")]);
+    assert_eq!(response.served_by(), oracle(&good, "alice"));
+}

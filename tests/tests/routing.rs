@@ -136,4 +136,14 @@ fn requests_without_a_key_fall_back_randomly_by_weight_or_to_the_stable_subset()
         assert_eq!(response.served_by(), "v1");
         assert_eq!(response.received_subset(), Some("v1"));
     }
+    drop(envoy);
+
+    // After a full cutover the stable fallback follows it: the first subset with a weight.
+    let mut cut_over = service_a_json(100);
+    cut_over["routes"][0]["stickiness"]["fallback"] = "stable".into();
+    let envoy = Envoy::start(Delivery::Inline, &cut_over.to_string());
+    let mut client = envoy.front();
+    for _ in 0..50 {
+        assert_eq!(client.get("/", &[]).served_by(), "v2");
+    }
 }
