@@ -364,6 +364,17 @@ impl Envoy {
             .collect()
     }
 
+    /// The stats whose names start with `prefix`, sorted by name, to compare snapshots.
+    pub fn stats_with_prefix(&self, prefix: &str) -> Vec<(String, u64)> {
+        let mut stats: Vec<(String, u64)> = self
+            .stats()
+            .into_iter()
+            .filter(|(name, _)| name.starts_with(prefix))
+            .collect();
+        stats.sort();
+        stats
+    }
+
     pub fn stat(&self, name: &str) -> u64 {
         self.stats().get(name).copied().unwrap_or(0)
     }

@@ -335,12 +335,7 @@ fn key_hashing_to(config: &str, subset: &str) -> String {
 /// Envoy's Wasm VM counters and gauges (`wasm.envoy.wasm.runtime.v8.created` / `.active`):
 /// a VM that crashed and was replaced changes them.
 fn wasm_stats(envoy: &Envoy) -> Vec<(String, u64)> {
-    let mut stats: Vec<(String, u64)> = envoy
-        .stats()
-        .into_iter()
-        .filter(|(name, _)| name.starts_with("wasm."))
-        .collect();
-    stats.sort();
+    let stats = envoy.stats_with_prefix("wasm.");
     assert!(
         stats
             .iter()

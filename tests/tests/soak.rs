@@ -220,11 +220,5 @@ fn a_million_requests_under_a_ramp() {
 }
 
 fn wasm_vm_stats(envoy: &Envoy) -> Vec<(String, u64)> {
-    let mut stats: Vec<(String, u64)> = envoy
-        .stats()
-        .into_iter()
-        .filter(|(name, _)| name.starts_with("wasm.envoy.wasm.runtime.v8."))
-        .collect();
-    stats.sort();
-    stats
+    envoy.stats_with_prefix("wasm.envoy.wasm.runtime.v8.")
 }
