@@ -7,42 +7,17 @@
 pub struct Status(u32);
 
 const STATUS_OK: u32 = 0;
-pub const STATUS_NOT_FOUND: Status = Status(1);
 
 pub const MAP_REQUEST_HEADERS: u32 = 0;
 pub const MAP_RESPONSE_HEADERS: u32 = 2;
 const BUFFER_PLUGIN_CONFIGURATION: u32 = 7;
 const METRIC_COUNTER: u32 = 0;
 
-/// Envoy's log levels, lowest first.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum LogLevel {
-    Trace = 0,
-    Debug = 1,
-    Info = 2,
-    Warn = 3,
-    Error = 4,
-    Critical = 5,
-}
-
-impl LogLevel {
-    fn from_host(level: u32) -> Option<LogLevel> {
-        Some(match level {
-            0 => LogLevel::Trace,
-            1 => LogLevel::Debug,
-            2 => LogLevel::Info,
-            3 => LogLevel::Warn,
-            4 => LogLevel::Error,
-            5 => LogLevel::Critical,
-            _ => return None,
-        })
-    }
-}
-
 extern "C" {
     fn proxy_log(level: u32, message_data: *const u8, message_size: usize) -> u32;
     fn proxy_get_log_level(return_level: *mut u32) -> u32;
     fn proxy_set_tick_period_milliseconds(period: u32) -> u32;
+    fn proxy_get_current_time_nanoseconds(return_time: *mut u64) -> u32;
     fn proxy_get_buffer_bytes(
         buffer_type: u32,
         start: usize,
@@ -72,14 +47,6 @@ extern "C" {
         return_id: *mut u32,
     ) -> u32;
     fn proxy_increment_metric(metric_id: u32, offset: i64) -> u32;
-    fn proxy_call_foreign_function(
-        function_name_data: *const u8,
-        function_name_size: usize,
-        arguments_data: *const u8,
-        arguments_size: usize,
-        return_results_data: *mut *mut u8,
-        return_results_size: *mut usize,
-    ) -> u32;
 }
 
 fn check(status: u32) -> Result<(), Status> {
@@ -104,21 +71,30 @@ pub fn allocate(size: usize) -> *mut u8 {
     Box::into_raw(vec![0u8; size].into_boxed_slice()).cast::<u8>()
 }
 
-pub fn log(level: LogLevel, message: &str) -> Result<(), Status> {
+/// Envoy's log levels: trace 0, debug 1, info 2, warn 3, error 4, critical 5.
+pub fn log(level: u32, message: &str) -> Result<(), Status> {
     // SAFETY: pointer and length describe a live string for the duration of the call.
-    check(unsafe { proxy_log(level as u32, message.as_ptr(), message.len()) })
+    check(unsafe { proxy_log(level, message.as_ptr(), message.len()) })
 }
 
-pub fn log_level() -> Option<LogLevel> {
+pub fn log_level() -> Option<u32> {
     let mut level = 0u32;
     // SAFETY: the host writes one u32 through a valid pointer.
     let status = unsafe { proxy_get_log_level(&mut level) };
-    check(status).ok().and_then(|()| LogLevel::from_host(level))
+    check(status).ok().map(|()| level)
 }
 
 pub fn set_tick_period(period_ms: u32) -> Result<(), Status> {
     // SAFETY: plain value call.
     check(unsafe { proxy_set_tick_period_milliseconds(period_ms) })
+}
+
+pub fn current_time_nanos() -> Option<u64> {
+    let mut time = 0u64;
+    // SAFETY: the host writes one u64 through a valid pointer.
+    check(unsafe { proxy_get_current_time_nanoseconds(&mut time) })
+        .ok()
+        .map(|()| time)
 }
 
 pub fn plugin_configuration() -> Vec<u8> {
@@ -139,7 +115,6 @@ pub fn plugin_configuration() -> Vec<u8> {
     }
 }
 
-/// The first value of a header; bytes, since a value need not be UTF-8.
 pub fn header(map: u32, name: &str) -> Option<Vec<u8>> {
     let (mut data, mut size) = (std::ptr::null_mut(), 0usize);
     // SAFETY: as for `plugin_configuration`; the name lives for the call.
@@ -170,22 +145,4 @@ pub fn define_counter(name: &str) -> Result<u32, Status> {
 pub fn increment_counter(id: u32, by: i64) -> Result<(), Status> {
     // SAFETY: plain value call.
     check(unsafe { proxy_increment_metric(id, by) })
-}
-
-/// Calls a function the host registered by name, with no arguments; its result is dropped.
-pub fn call_foreign_function(name: &str) -> Result<(), Status> {
-    let (mut data, mut size) = (std::ptr::null_mut(), 0usize);
-    // SAFETY: the name lives for the call; an empty argument list is a valid (ptr, 0) pair; a
-    // result, if any, comes from `allocate` and is freed by `take`.
-    let status = unsafe {
-        proxy_call_foreign_function(
-            name.as_ptr(),
-            name.len(),
-            std::ptr::NonNull::<u8>::dangling().as_ptr(),
-            0,
-            &mut data,
-            &mut size,
-        )
-    };
-    check(status).map(|()| drop(take(data, size)))
 }

@@ -2,23 +2,44 @@
 //! Counter ids are defined once per configuration; a request adds to exactly one of them.
 //!
 //! A request only adds to a count in the module's memory; [`Counters::flush`] hands the counts to
-//! Envoy on the VM's tick. One host call per request would cost more than the rest of the
-//! request's counting, so Envoy's counters lag the traffic by up to one tick.
+//! the host on the VM's tick. One host call per request would cost more than the rest of the
+//! request's counting, so the host's counters lag the traffic by up to one tick.
 
 use std::cell::Cell;
 
 use sticky_canary_core::{Config, Decision, Reason};
 
-use crate::abi;
+use crate::host::Host;
 
-struct Slot {
+/// A counter the host defined, with what was counted since the last flush.
+pub struct Slot {
     id: u32,
-    pending: Cell<i64>,
+    pending: Cell<u64>,
+}
+
+impl Slot {
+    /// `None` where the host refused the definition: that counter is skipped.
+    pub fn define(host: &impl Host, name: &str) -> Option<Slot> {
+        host.define_counter(name).map(|id| Slot {
+            id,
+            pending: Cell::new(0),
+        })
+    }
+
+    pub fn add_one(&self) {
+        self.pending.set(self.pending.get() + 1);
+    }
+
+    pub fn flush(&self, host: &impl Host) {
+        let pending = self.pending.take();
+        if pending > 0 {
+            host.increment_counter(self.id, pending);
+        }
+    }
 }
 
 pub struct Counters {
-    /// Indexed by `(route offset + subset) * reasons + reason`; `None` where Envoy refused the
-    /// definition, so that counter is skipped.
+    /// Indexed by `(route offset + subset) * reasons + reason`.
     decided: Vec<Option<Slot>>,
     route_offsets: Vec<usize>,
     unrouted: Option<Slot>,
@@ -36,22 +57,27 @@ pub fn decided_name(route: &str, subset: &str, reason: Reason) -> String {
 
 pub const UNROUTED_NAME: &str = "sticky_canary.unrouted_total";
 
+/// Requests whose filter instance has no configuration in this VM. Envoy never creates a stream
+/// for a plugin whose configuration failed, so anything but 0 here is a bug worth reporting.
+pub const UNCONFIGURED_NAME: &str = "sticky_canary.unconfigured_total";
+
 impl Counters {
-    pub fn define(config: &Config) -> Self {
+    pub fn define(host: &impl Host, config: &Config) -> Self {
         let mut decided = Vec::new();
         let mut route_offsets = Vec::with_capacity(config.routes.len());
         for route in &config.routes {
             route_offsets.push(decided.len() / Reason::ALL.len());
             for subset in &route.subsets {
                 for reason in Reason::ALL {
-                    decided.push(define(&decided_name(&route.name, &subset.name, reason)));
+                    let name = decided_name(&route.name, &subset.name, reason);
+                    decided.push(Slot::define(host, &name));
                 }
             }
         }
         Counters {
             decided,
             route_offsets,
-            unrouted: define(UNROUTED_NAME),
+            unrouted: Slot::define(host, UNROUTED_NAME),
         }
     }
 
@@ -66,25 +92,14 @@ impl Counters {
                 .and_then(Option::as_ref),
         };
         if let Some(slot) = slot {
-            slot.pending.set(slot.pending.get() + 1);
+            slot.add_one();
         }
     }
 
-    /// Adds what was counted since the last flush to Envoy's counters.
-    pub fn flush(&self) {
+    /// Adds what was counted since the last flush to the host's counters.
+    pub fn flush(&self, host: &impl Host) {
         for slot in self.decided.iter().chain([&self.unrouted]).flatten() {
-            let pending = slot.pending.take();
-            if pending > 0 {
-                // A counter that fails to move is no reason to fail anything; its count is lost.
-                let _ = abi::increment_counter(slot.id, pending);
-            }
+            slot.flush(host);
         }
     }
-}
-
-fn define(name: &str) -> Option<Slot> {
-    abi::define_counter(name).ok().map(|id| Slot {
-        id,
-        pending: Cell::new(0),
-    })
 }

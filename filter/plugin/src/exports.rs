@@ -5,18 +5,21 @@
 use std::cell::RefCell;
 
 use crate::abi;
+use crate::envoy_host::{EnvoyHost, EnvoyLogger};
 use crate::filter::Filter;
 
 thread_local! {
-    static FILTER: RefCell<Filter> = RefCell::new(Filter::new());
+    static FILTER: RefCell<Filter<EnvoyHost>> = RefCell::new(Filter::new(EnvoyHost));
 }
+
+static LOGGER: EnvoyLogger = EnvoyLogger;
 
 /// Action::Continue.
 const CONTINUE: u32 = 0;
 
 /// Runs `f` on the VM's filter state. The host never re-enters a callback that uses it, so the
 /// borrow always succeeds; if it ever did not, the request would pass unchanged.
-fn with_filter<R>(otherwise: R, f: impl FnOnce(&mut Filter) -> R) -> R {
+fn with_filter<R>(otherwise: R, f: impl FnOnce(&mut Filter<EnvoyHost>) -> R) -> R {
     FILTER.with(|cell| match cell.try_borrow_mut() {
         Ok(mut filter) => f(&mut filter),
         Err(_) => otherwise,
@@ -33,6 +36,8 @@ pub extern "C" fn proxy_on_memory_allocate(size: usize) -> *mut u8 {
 
 #[no_mangle]
 pub extern "C" fn proxy_on_vm_start(_root_context: u32, _vm_configuration_size: usize) -> u32 {
+    // Fails only if a logger is already set, which is then this one.
+    let _ = log::set_logger(&LOGGER);
     with_filter(1, |filter| u32::from(filter.on_vm_start()))
 }
 
@@ -42,8 +47,8 @@ pub extern "C" fn proxy_on_configure(root_context: u32, _plugin_configuration_si
 }
 
 #[no_mangle]
-pub extern "C" fn proxy_on_tick(_root_context: u32) {
-    with_filter((), Filter::on_tick);
+pub extern "C" fn proxy_on_tick(root_context: u32) {
+    with_filter((), |filter| filter.on_tick(root_context));
 }
 
 #[no_mangle]

@@ -1,146 +1,130 @@
-//! The VM's state and what each callback does with it: configurations by root context, and
-//! which configuration each request belongs to.
+//! What each callback does with the VM's state: configurations by root context, streams by
+//! context, and the tick that hands over counts and forgets what is gone.
 
-use std::rc::Rc;
 use std::time::Duration;
 
-use crate::abi::{self, LogLevel};
+use crate::active::configure;
+use crate::counters::{Slot, UNCONFIGURED_NAME};
+use crate::host::Host;
 use crate::http;
-use crate::log::log;
-use crate::root::{configure, Active};
-use crate::vm::VmState;
+use crate::roots::Roots;
+use crate::streams::{Opened, Streams};
+use crate::vm::{refresh_log_level, VmState};
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 pub const GIT_REVISION: &str = env!("STICKY_CANARY_GIT_REVISION");
 
-/// The VM's tick: how far Envoy's counters may lag the requests (counts are handed over on each
-/// tick), and how soon `/logging?wasm=debug` takes effect while running.
-const TICK: Duration = Duration::from_secs(1);
+/// The VM's tick: how far the host's counters may lag the requests (counts are handed over on
+/// each tick), how soon `/logging?wasm=debug` takes effect, and the unit in which gone roots
+/// are noticed.
+pub const TICK: Duration = Duration::from_secs(1);
 
-/// Configurations kept per VM. Root contexts are never reported gone (that callback would cost
-/// every request), so the oldest configuration beyond this is dropped; one VM serves one or a
-/// few, plus one per update while old streams drain.
-const MAX_CONFIGURATIONS: usize = 32;
-
-/// Requests remembered between context creation and response headers, by context id modulo
-/// this. Ids are handed out in sequence, so a slot is only reused after this many newer
-/// requests; a request whose slot was reused falls back to the newest configuration and, with
-/// `exposeSubset`, goes without the response header.
-const STREAM_SLOTS: usize = 1024;
-
-#[derive(Clone, Copy, Default)]
-struct StreamSlot {
-    context: u32,
-    root: u32,
-    /// `(route, subset)` to echo on the response, set only under `exposeSubset`.
-    chosen: Option<(u32, u32)>,
-}
-
-pub struct Filter {
+pub struct Filter<H: Host> {
+    host: H,
     vm: VmState,
-    /// `(root context id, configuration)`, oldest first.
-    configurations: Vec<(u32, Rc<Active>)>,
-    streams: Vec<StreamSlot>,
+    roots: Roots,
+    streams: Streams,
+    /// The host's clock at the last tick or configuration: requests read this, not the host.
+    clock: Duration,
+    unconfigured: Option<Slot>,
 }
 
-impl Filter {
-    pub fn new() -> Self {
+impl<H: Host> Filter<H> {
+    pub fn new(host: H) -> Self {
         Filter {
+            host,
             vm: VmState::new(),
-            configurations: Vec::new(),
-            streams: vec![StreamSlot::default(); STREAM_SLOTS],
+            roots: Roots::default(),
+            streams: Streams::default(),
+            clock: Duration::ZERO,
+            unconfigured: None,
         }
     }
 
+    pub fn host(&self) -> &H {
+        &self.host
+    }
+
     pub fn on_vm_start(&mut self) -> bool {
-        log(
-            LogLevel::Info,
-            &format!("sticky-canary {VERSION} (git {GIT_REVISION}) started"),
-        );
+        refresh_log_level(&self.host);
+        log::info!("sticky-canary {VERSION} (git {GIT_REVISION}) started");
         true
     }
 
     pub fn on_configure(&mut self, root: u32) -> bool {
-        self.vm.refresh_log_level();
-        let _ = abi::set_tick_period(TICK.as_millis() as u32);
-        let Some(active) = configure(&abi::plugin_configuration()) else {
+        refresh_log_level(&self.host);
+        self.clock = self.host.now();
+        let Some(active) = configure(&self.host, &self.host.plugin_configuration()) else {
             return false;
         };
-        // A configuration leaving the list hands over its counts first.
-        self.configurations.retain(|(id, replaced)| {
-            let keep = *id != root;
-            if !keep {
-                replaced.counters.flush();
-            }
-            keep
-        });
-        if self.configurations.len() >= MAX_CONFIGURATIONS {
-            let (_, oldest) = self.configurations.remove(0);
-            oldest.counters.flush();
+        if self.unconfigured.is_none() {
+            self.unconfigured = Slot::define(&self.host, UNCONFIGURED_NAME);
         }
-        self.configurations.push((root, Rc::new(active)));
+        self.host.set_tick_period(TICK);
+        self.roots.configure(&self.host, root, active);
         true
     }
 
-    /// Every root context ticks; any one of them flushing every configuration's counts keeps
-    /// the lag under one tick.
-    pub fn on_tick(&mut self) {
-        self.vm.refresh_log_level();
-        for (_, active) in &self.configurations {
-            active.counters.flush();
+    pub fn on_tick(&mut self, root: u32) {
+        refresh_log_level(&self.host);
+        self.clock = self.host.now();
+        self.roots.tick(&self.host, root);
+        self.streams.expire(self.clock);
+        // Any root's tick hands over every configuration's counts: the lag stays under a tick.
+        for active in self.roots.all() {
+            active.counters.flush(&self.host);
+        }
+        if let Some(slot) = &self.unconfigured {
+            slot.flush(&self.host);
         }
     }
 
+    /// `root` is 0 when the context created is itself a root context.
     pub fn on_context_create(&mut self, context: u32, root: u32) {
-        if let Some(slot) = self.streams.get_mut(slot_index(context)) {
-            *slot = StreamSlot {
-                context,
-                root,
-                chosen: None,
-            };
+        if root != 0 {
+            let active = self.roots.get(root).cloned();
+            self.streams.create(context, active, self.clock);
         }
     }
 
     pub fn on_request_headers(&mut self, context: u32) {
-        let index = slot_index(context);
-        let root = self
-            .streams
-            .get(index)
-            .filter(|slot| slot.context == context)
-            .map(|slot| slot.root);
-        let Some(active) = self.configuration(root) else {
+        let Opened::Configured(active) = self.streams.open(context) else {
+            // Deciding by any other configuration could route by another plugin's rules, or
+            // leave its routing header forged: the request passes untouched and is counted.
+            if let Some(slot) = &self.unconfigured {
+                slot.add_one();
+            }
             return;
         };
-        let decision = http::on_request_headers(&self.vm, &active);
+        let decision = http::on_request_headers(&self.host, &self.vm, &active);
         if active.config.expose_subset {
-            if let Some(slot) = self.streams.get_mut(index) {
-                if slot.context == context {
-                    slot.chosen = decision.map(|d| (d.route as u32, d.subset as u32));
+            if let Some(d) = decision {
+                if let (Ok(route), Ok(subset)) = (u16::try_from(d.route), u16::try_from(d.subset)) {
+                    self.streams
+                        .await_response(context, active, (route, subset), self.clock);
                 }
             }
         }
     }
 
     pub fn on_response_headers(&mut self, context: u32) {
-        let Some(slot) = self.streams.get(slot_index(context)).copied() else {
-            return;
-        };
-        if slot.context != context {
-            return;
-        }
-        if let (Some(chosen), Some(active)) = (slot.chosen, self.configuration(Some(slot.root))) {
-            http::on_response_headers(&active, chosen);
+        if let Some(stream) = self.streams.respond(context) {
+            http::on_response_headers(
+                &self.host,
+                &stream.active,
+                usize::from(stream.route),
+                usize::from(stream.subset),
+            );
         }
     }
 
-    /// The configuration of this root context, else the newest one.
-    fn configuration(&self, root: Option<u32>) -> Option<Rc<Active>> {
-        root.and_then(|root| self.configurations.iter().find(|(id, _)| *id == root))
-            .or(self.configurations.last())
-            .map(|(_, active)| Rc::clone(active))
+    /// Root context ids that have a configuration, oldest first.
+    pub fn configured_roots(&self) -> Vec<u32> {
+        self.roots.ids()
     }
-}
 
-fn slot_index(context: u32) -> usize {
-    context as usize % STREAM_SLOTS
+    /// Streams held: `(waiting for request headers, waiting for response headers)`.
+    pub fn streams_held(&self) -> (usize, usize) {
+        self.streams.held()
+    }
 }

@@ -1,13 +1,35 @@
-//! The request headers as the core sees them, read from Envoy on demand.
+//! What the filter needs from its host, as a trait: Envoy through the proxy-wasm ABI in the
+//! module (`envoy_host`), a fake in the native tests. Log lines go through the `log` facade
+//! instead (`logger`). Every call is infallible from the
+//! filter's point of view: a host error is no reason to fail a request.
 
-use sticky_canary_core::RequestHeaders;
+use std::time::Duration;
 
-use crate::abi;
+use log::LevelFilter;
 
-pub struct EnvoyRequestHeaders;
+/// Which header map a header call works on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Map {
+    Request,
+    Response,
+}
 
-impl RequestHeaders for EnvoyRequestHeaders {
-    fn header(&self, name: &str) -> Option<Vec<u8>> {
-        abi::header(abi::MAP_REQUEST_HEADERS, name)
-    }
+pub trait Host {
+    /// The wasm log level the host wants now; `None` when it cannot say.
+    fn log_level(&self) -> Option<LevelFilter>;
+    /// Asks for `proxy_on_tick` of the root context being configured, every `period`.
+    fn set_tick_period(&self, period: Duration);
+    /// The host's clock.
+    fn now(&self) -> Duration;
+    /// The pluginConfig of the root context being configured.
+    fn plugin_configuration(&self) -> Vec<u8>;
+    /// An environment variable of the VM (Envoy's `vm_config.environment_variables`).
+    fn env_var(&self, name: &str) -> Option<Vec<u8>>;
+    /// The first value of a header of the current stream; bytes, as a value need not be UTF-8.
+    fn header(&self, map: Map, name: &str) -> Option<Vec<u8>>;
+    fn set_header(&self, map: Map, name: &str, value: &[u8]);
+    fn remove_header(&self, map: Map, name: &str);
+    /// A counter's id, `None` if the host refused to define it.
+    fn define_counter(&self, name: &str) -> Option<u32>;
+    fn increment_counter(&self, id: u32, by: u64);
 }

@@ -1,50 +1,44 @@
-//! One request: decide, write the routing header, count.
+//! One request: decide, write the routing header, count; and the response side of
+//! `exposeSubset`.
 
-use sticky_canary_core::{decide, Decision};
+use sticky_canary_core::{decide, Decision, RequestHeaders};
 
-use crate::abi::{self, LogLevel};
-use crate::host::EnvoyRequestHeaders;
-use crate::log::{enabled, log};
-use crate::root::Active;
+use crate::active::Active;
+use crate::host::{Host, Map};
 use crate::vm::VmState;
 
-pub fn on_request_headers(vm: &VmState, active: &Active) -> Option<Decision> {
+/// The request headers as the core sees them, read from the host on demand.
+struct HostRequestHeaders<'h, H>(&'h H);
+
+impl<H: Host> RequestHeaders for HostRequestHeaders<'_, H> {
+    fn header(&self, name: &str) -> Option<Vec<u8>> {
+        self.0.header(Map::Request, name)
+    }
+}
+
+pub fn on_request_headers(host: &impl Host, vm: &VmState, active: &Active) -> Option<Decision> {
     let config = &active.config;
-    let decision = decide(config, &EnvoyRequestHeaders, || vm.next_random());
+    let decision = decide(config, &HostRequestHeaders(host), || vm.next_random());
     let header = config.routing_header.as_str();
-    let value = decision.and_then(|d| subset_value(active, d.route, d.subset));
-    // Replacing or removing also drops a routing header forged by the client.
-    let _ = match value {
-        Some(value) => abi::replace_header(abi::MAP_REQUEST_HEADERS, header, value),
-        None => abi::remove_header(abi::MAP_REQUEST_HEADERS, header),
-    };
-    // Envoy 1.40 re-matches the route after any request header change by itself; newer Envoys
-    // may leave that to this call (the forged-header tests prove routing follows the filter).
-    vm.clear_route_cache();
+    // Replacing or removing also drops a routing header forged by the client. The module
+    // declares ABI 0.2.1, for which Envoy re-matches the route after a filter changed a request
+    // header; a module declaring a newer ABI would have to ask (`clear_route_cache`).
+    match decision.and_then(|d| active.subset_value(d.route, d.subset)) {
+        Some(value) => host.set_header(Map::Request, header, value),
+        None => host.remove_header(Map::Request, header),
+    }
     active.counters.count(decision.as_ref());
-    if enabled(vm.log_level(), LogLevel::Debug) {
-        log(LogLevel::Debug, &describe(active, decision.as_ref()));
+    if log::log_enabled!(log::Level::Debug) {
+        log::debug!("{}", describe(active, decision.as_ref()));
     }
     decision
 }
 
 /// Echoes the chosen subset on the response (`exposeSubset`).
-pub fn on_response_headers(active: &Active, (route, subset): (u32, u32)) {
-    if let Some(value) = subset_value(active, route as usize, subset as usize) {
-        let _ = abi::replace_header(
-            abi::MAP_RESPONSE_HEADERS,
-            &active.config.routing_header,
-            value,
-        );
+pub fn on_response_headers(host: &impl Host, active: &Active, route: usize, subset: usize) {
+    if let Some(value) = active.subset_value(route, subset) {
+        host.set_header(Map::Response, &active.config.routing_header, value);
     }
-}
-
-fn subset_value(active: &Active, route: usize, subset: usize) -> Option<&[u8]> {
-    active
-        .subset_values
-        .get(route)
-        .and_then(|subsets| subsets.get(subset))
-        .map(Vec::as_slice)
 }
 
 fn describe(active: &Active, decision: Option<&Decision>) -> String {

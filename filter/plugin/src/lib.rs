@@ -1,15 +1,27 @@
 //! sticky-canary as a proxy-wasm HTTP filter. This crate is only glue: it reads the request
 //! headers the core asks for, writes the core's decision into the routing header, and counts it.
-//! It speaks the proxy-wasm ABI itself (`abi`, `exports`) instead of through the SDK, so that
-//! Envoy calls into the module only where the filter has work to do; every host error is a
-//! value, since a panic would kill the VM for every request.
+//! The host sits behind the [`host::Host`] trait, so the VM-wide state (roots, streams,
+//! configurations) is tested natively against a fake host (`tests/`). In the module it speaks
+//! the proxy-wasm ABI itself (`abi`, `exports`) instead of through the SDK, so that Envoy calls
+//! into the module only where the filter has work to do; every host error is a value, since a
+//! panic would kill the VM for every request.
 
+#[cfg(target_family = "wasm")]
 mod abi;
+mod active;
 mod counters;
+#[cfg(target_family = "wasm")]
+mod envoy_host;
+#[cfg(target_family = "wasm")]
 mod exports;
-mod filter;
-mod host;
+pub mod filter;
+pub mod host;
 mod http;
-mod log;
-mod root;
+mod roots;
+mod streams;
 mod vm;
+
+pub use counters::{decided_name, UNCONFIGURED_NAME, UNROUTED_NAME};
+pub use filter::{Filter, TICK};
+pub use roots::{GONE_AFTER_TICKS, MAX_ROOTS};
+pub use streams::{MAX_AWAITING, RESPONSE_WAIT};

@@ -1,22 +1,11 @@
-//! State of the whole VM, shared by every root and HTTP context it runs.
+//! State of the whole VM that is not tied to one root or stream.
 
 use std::cell::Cell;
 
-use crate::abi::{self, LogLevel};
-
-/// Whether the host offers the `clear_route_cache` foreign function (Envoy PR #36671 proposed it
-/// in place of re-matching the route by itself whenever a filter changes a request header).
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum RouteCacheFunction {
-    Unknown,
-    Available,
-    Missing,
-}
+use crate::host::Host;
 
 pub struct VmState {
     rng: Cell<u64>,
-    log_level: Cell<LogLevel>,
-    route_cache_function: Cell<RouteCacheFunction>,
 }
 
 impl VmState {
@@ -28,8 +17,6 @@ impl VmState {
         }
         VmState {
             rng: Cell::new(u64::from_le_bytes(seed) | 1),
-            log_level: Cell::new(LogLevel::Info),
-            route_cache_function: Cell::new(RouteCacheFunction::Unknown),
         }
     }
 
@@ -42,28 +29,18 @@ impl VmState {
         self.rng.set(x);
         (x.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 32) as u32
     }
+}
 
-    /// Asks the host to re-match the route after the routing header changed, so routing follows
-    /// the filter on hosts that stop doing it by themselves. "Not found" is remembered: a host
-    /// without the function pays for one call per VM.
-    pub fn clear_route_cache(&self) {
-        if self.route_cache_function.get() == RouteCacheFunction::Missing {
-            return;
-        }
-        let known = match abi::call_foreign_function("clear_route_cache") {
-            Err(abi::STATUS_NOT_FOUND) => RouteCacheFunction::Missing,
-            _ => RouteCacheFunction::Available,
-        };
-        self.route_cache_function.set(known);
+/// Follows the host's wasm log level (`/logging?wasm=debug` in Envoy). Read on configure and on
+/// each tick, never per request: a request only compares against `log::max_level()`.
+pub fn refresh_log_level(host: &impl Host) {
+    if let Some(level) = host.log_level() {
+        log::set_max_level(level);
     }
+}
 
-    pub fn log_level(&self) -> LogLevel {
-        self.log_level.get()
-    }
-
-    pub fn refresh_log_level(&self) {
-        if let Some(level) = abi::log_level() {
-            self.log_level.set(level);
-        }
+impl Default for VmState {
+    fn default() -> Self {
+        VmState::new()
     }
 }

@@ -3,9 +3,8 @@
 use sticky_canary_core::config::percent;
 use sticky_canary_core::{Config, Secret, TOKEN_ENV};
 
-use crate::abi::LogLevel;
 use crate::counters::Counters;
-use crate::log::log;
+use crate::host::Host;
 
 /// What every request of one configuration shares.
 pub struct Active {
@@ -15,17 +14,22 @@ pub struct Active {
     pub subset_values: Vec<Vec<Vec<u8>>>,
 }
 
+impl Active {
+    pub fn subset_value(&self, route: usize, subset: usize) -> Option<&[u8]> {
+        self.subset_values
+            .get(route)
+            .and_then(|subsets| subsets.get(subset))
+            .map(Vec::as_slice)
+    }
+}
+
 /// Compiles a pluginConfig, logging the one line that says what was accepted or why not.
-pub fn configure(bytes: &[u8]) -> Option<Active> {
-    // WASI environ: Envoy's vm_config.environment_variables, Istio's WasmPlugin vmConfig.env.
-    let token = std::env::var_os(TOKEN_ENV);
-    let token = Secret::new(token.as_ref().map(|t| t.as_encoded_bytes()));
+pub fn configure(host: &impl Host, bytes: &[u8]) -> Option<Active> {
+    let token = host.env_var(TOKEN_ENV);
+    let token = Secret::new(token.as_deref());
     match Config::from_json_with_token(bytes, token) {
         Ok(config) => {
-            log(
-                LogLevel::Info,
-                &format!("sticky-canary: configured {}", summary(&config)),
-            );
+            log::info!("sticky-canary: configured {}", summary(&config));
             let subset_values = config
                 .routes
                 .iter()
@@ -37,16 +41,13 @@ pub fn configure(bytes: &[u8]) -> Option<Active> {
                 })
                 .collect();
             Some(Active {
-                counters: Counters::define(&config),
+                counters: Counters::define(host, &config),
                 config,
                 subset_values,
             })
         }
         Err(err) => {
-            log(
-                LogLevel::Error,
-                &format!("sticky-canary: invalid pluginConfig: {err}"),
-            );
+            log::error!("sticky-canary: invalid pluginConfig: {err}");
             None
         }
     }

@@ -1,0 +1,225 @@
+//! A host for the filter's VM-wide state, in memory: one VM's root contexts, streams, headers,
+//! counters, clock and log, so the glue is tested natively in milliseconds.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, dead_code)]
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::time::Duration;
+
+use log::{Level, LevelFilter, Log, Metadata, Record};
+use sticky_canary::host::{Host, Map};
+use sticky_canary::{Filter, TICK};
+
+#[derive(Default)]
+pub struct State {
+    pub now: Duration,
+    pub level: Option<LevelFilter>,
+    pub configuration: Vec<u8>,
+    pub env: HashMap<String, Vec<u8>>,
+    /// The current stream's headers, lowercase names, in order.
+    pub request: Vec<(String, Vec<u8>)>,
+    pub response: Vec<(String, Vec<u8>)>,
+    /// Counter names by id, and their values.
+    pub counters: Vec<(String, u64)>,
+    pub tick_period: Option<Duration>,
+}
+
+#[derive(Default)]
+pub struct FakeHost(pub RefCell<State>);
+
+impl FakeHost {
+    fn map(&self, map: Map) -> std::cell::RefMut<'_, Vec<(String, Vec<u8>)>> {
+        std::cell::RefMut::map(self.0.borrow_mut(), |s| match map {
+            Map::Request => &mut s.request,
+            Map::Response => &mut s.response,
+        })
+    }
+}
+
+impl Host for FakeHost {
+    fn log_level(&self) -> Option<LevelFilter> {
+        self.0.borrow().level
+    }
+    fn set_tick_period(&self, period: Duration) {
+        self.0.borrow_mut().tick_period = Some(period);
+    }
+    fn now(&self) -> Duration {
+        self.0.borrow().now
+    }
+    fn plugin_configuration(&self) -> Vec<u8> {
+        self.0.borrow().configuration.clone()
+    }
+    fn env_var(&self, name: &str) -> Option<Vec<u8>> {
+        self.0.borrow().env.get(name).cloned()
+    }
+    fn header(&self, map: Map, name: &str) -> Option<Vec<u8>> {
+        HOST_CALLS.with(|c| c.borrow_mut().push(format!("get {name}")));
+        self.map(map)
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+    }
+    fn set_header(&self, map: Map, name: &str, value: &[u8]) {
+        HOST_CALLS.with(|c| c.borrow_mut().push(format!("set {name}")));
+        let mut headers = self.map(map);
+        headers.retain(|(n, _)| n != name);
+        headers.push((name.to_string(), value.to_vec()));
+    }
+    fn remove_header(&self, map: Map, name: &str) {
+        HOST_CALLS.with(|c| c.borrow_mut().push(format!("remove {name}")));
+        self.map(map).retain(|(n, _)| n != name);
+    }
+    fn define_counter(&self, name: &str) -> Option<u32> {
+        let mut state = self.0.borrow_mut();
+        if let Some(id) = state.counters.iter().position(|(n, _)| n == name) {
+            return Some(id as u32);
+        }
+        state.counters.push((name.to_string(), 0));
+        Some(state.counters.len() as u32 - 1)
+    }
+    fn increment_counter(&self, id: u32, by: u64) {
+        HOST_CALLS.with(|c| c.borrow_mut().push(format!("increment {id}")));
+        self.0.borrow_mut().counters[id as usize].1 += by;
+    }
+}
+
+thread_local! {
+    /// Log lines the filter wrote on this thread.
+    static LINES: RefCell<Vec<(Level, String)>> = const { RefCell::new(Vec::new()) };
+    /// Header and counter calls the filter made on this thread.
+    static HOST_CALLS: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
+}
+
+struct CapturingLogger;
+
+impl Log for CapturingLogger {
+    fn enabled(&self, metadata: &Metadata) -> bool {
+        metadata.level() <= log::max_level()
+    }
+    fn log(&self, record: &Record) {
+        if self.enabled(record.metadata()) {
+            LINES.with(|l| {
+                l.borrow_mut()
+                    .push((record.level(), record.args().to_string()))
+            });
+        }
+    }
+    fn flush(&self) {}
+}
+
+/// One VM with the filter in it, driven callback by callback as Envoy drives it.
+pub struct Vm {
+    pub filter: Filter<FakeHost>,
+    next_context: u32,
+    /// `log::max_level` is process-wide: tests that run a VM take turns.
+    _serial: MutexGuard<'static, ()>,
+}
+
+/// The first context id Envoy gives a VM's contexts; roots and streams share the sequence.
+const FIRST_CONTEXT: u32 = 1;
+
+impl Vm {
+    pub fn new() -> Vm {
+        static SERIAL: Mutex<()> = Mutex::new(());
+        static LOGGER: OnceLock<()> = OnceLock::new();
+        let serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+        LOGGER.get_or_init(|| log::set_logger(&CapturingLogger).unwrap());
+        LINES.with(|l| l.borrow_mut().clear());
+        let host = FakeHost::default();
+        host.0.borrow_mut().level = Some(LevelFilter::Info);
+        let mut vm = Vm {
+            filter: Filter::new(host),
+            next_context: FIRST_CONTEXT,
+            _serial: serial,
+        };
+        assert!(vm.filter.on_vm_start());
+        vm
+    }
+
+    pub fn state(&self) -> std::cell::RefMut<'_, State> {
+        self.filter.host().0.borrow_mut()
+    }
+
+    pub fn next_context(&mut self) -> u32 {
+        let id = self.next_context;
+        self.next_context += 1;
+        id
+    }
+
+    /// A new root context configured with `config`, as Envoy does for each push; its id.
+    pub fn add_root(&mut self, config: &str) -> Option<u32> {
+        let root = self.next_context();
+        self.filter.on_context_create(root, 0);
+        self.state().configuration = config.as_bytes().to_vec();
+        self.filter.on_configure(root).then_some(root)
+    }
+
+    /// One tick period later, each of `roots` ticks once (Envoy: each live root's own timer).
+    pub fn tick(&mut self, roots: &[u32]) {
+        self.advance(TICK);
+        for &root in roots {
+            self.filter.on_tick(root);
+        }
+    }
+
+    pub fn advance(&mut self, by: Duration) {
+        self.state().now += by;
+    }
+
+    /// Creates a stream of `root` and runs its request headers; returns the stream's context id
+    /// and the request headers as the filter left them.
+    pub fn request(
+        &mut self,
+        root: u32,
+        headers: &[(&str, &str)],
+    ) -> (u32, Vec<(String, Vec<u8>)>) {
+        let context = self.next_context();
+        self.filter.on_context_create(context, root);
+        self.request_headers(context, headers);
+        (context, self.state().request.clone())
+    }
+
+    /// Runs the request headers callback of an already created stream.
+    pub fn request_headers(&mut self, context: u32, headers: &[(&str, &str)]) {
+        self.state().request = headers
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.as_bytes().to_vec()))
+            .collect();
+        self.filter.on_request_headers(context);
+    }
+
+    /// Runs a stream's response headers; returns the response headers as the filter left them.
+    pub fn response(&mut self, context: u32) -> Vec<(String, Vec<u8>)> {
+        self.state().response = vec![(":status".to_string(), b"200".to_vec())];
+        self.filter.on_response_headers(context);
+        self.state().response.clone()
+    }
+
+    pub fn counter(&self, name: &str) -> u64 {
+        let state = self.filter.host().0.borrow();
+        state
+            .counters
+            .iter()
+            .find(|(n, _)| n == name)
+            .map_or(0, |(_, v)| *v)
+    }
+}
+
+/// The value of `name` among `headers`, as text.
+pub fn value(headers: &[(String, Vec<u8>)], name: &str) -> Option<String> {
+    headers
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| String::from_utf8(v.clone()).unwrap())
+}
+
+/// Log lines written on this thread since the VM was made, and forgets them.
+pub fn take_log_lines() -> Vec<(Level, String)> {
+    LINES.with(|l| std::mem::take(&mut *l.borrow_mut()))
+}
+
+/// Header and counter calls made on this thread, and forgets them.
+pub fn take_host_calls() -> Vec<String> {
+    HOST_CALLS.with(|c| std::mem::take(&mut *c.borrow_mut()))
+}
