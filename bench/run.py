@@ -60,6 +60,11 @@ REALISTIC_CONFIG = {
     }]
 }
 
+# (6): the plugin with the same route restricted to a host no request carries: what the filter
+# costs on a route it does not serve (entry, a host read, removing the routing header).
+UNMATCHED_CONFIG = {"routes": [dict(REALISTIC_CONFIG["routes"][0],
+                                    match={"hosts": ["not-served.invalid"]})]}
+
 # (name, label, filter kind, upstream mode). Direct: the listener answers itself by a
 # direct_response chosen by the routing header, so the filter's cost is not hidden behind an
 # upstream. Proxied: the route table sends to clusters v1/v2 (two more listeners in this Envoy).
@@ -68,6 +73,7 @@ VARIANTS = [
     ("lua", "(3) Lua murmur3", "lua", "direct"),
     ("floor", "(4) do-nothing wasm", "floor", "direct"),
     ("plugin", "(5) sticky-canary", "plugin", "direct"),
+    ("unmatched", "(6) sticky-canary, no route matches", "unmatched", "direct"),
     ("none_p", "(1) no filter", "none", "proxied"),
     ("native_p", "(2) Envoy weighted_clusters + hash", "native", "proxied"),
     ("lua_p", "(3) Lua murmur3", "lua", "proxied"),
@@ -151,6 +157,8 @@ def filters_for(kind, variant, floor_module):
         return [wasm_filter("floor_" + variant, floor_module, "{}")]
     if kind == "plugin":
         return [wasm_filter("sticky_canary_" + variant, MODULE, json.dumps(REALISTIC_CONFIG))]
+    if kind == "unmatched":
+        return [wasm_filter("sticky_canary_" + variant, MODULE, json.dumps(UNMATCHED_CONFIG))]
     if kind.startswith("module:"):
         return [wasm_filter("sticky_canary_" + variant, kind[len("module:"):],
                             json.dumps(REALISTIC_CONFIG))]
