@@ -1,0 +1,122 @@
+//! What a config change may do to the traffic that flows through it: a ramp moves users only
+//! forward, and a worker switches from the old config to the new one once, between two requests.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::ops::RangeInclusive;
+
+use crate::oracle::subset_of;
+use crate::traffic::Recorded;
+
+/// Each user's furthest subset so far, in a ramp that only ever gives weight to later subsets
+/// (v1 -> v2): a user may move forward, never back.
+pub struct ForwardOnly {
+    order: Vec<String>,
+    furthest: Vec<Option<usize>>,
+}
+
+impl ForwardOnly {
+    /// `order`: the subsets, earliest first; users are indexes below `users`.
+    pub fn new(order: &[&str], users: usize) -> ForwardOnly {
+        ForwardOnly {
+            order: order.iter().map(|s| s.to_string()).collect(),
+            furthest: vec![None; users],
+        }
+    }
+
+    /// Records that `user` was served by `subset`; an error says how it moved back.
+    pub fn observe(&mut self, user: usize, subset: &str) -> Result<(), String> {
+        let Some(now) = self.order.iter().position(|s| s == subset) else {
+            return Err(format!("user {user}: unknown subset {subset:?}"));
+        };
+        match self.furthest[user] {
+            Some(before) if before > now => Err(format!(
+                "user {user} moved back from {} to {subset}",
+                self.order[before]
+            )),
+            _ => {
+                self.furthest[user] = Some(now);
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Checks a recording through one worker across one config change from `old` to `new`: there is
+/// an index k such that every request before k got its user's subset under `old` and every
+/// request from k on its subset under `new` (a worker switches once, between two requests), and k
+/// lies in `window` (requests answered before the push could only see `old`, requests sent after
+/// the new config was seen routing only `new`). Every user must appear before and after the
+/// window, so some users' requests tell the configs apart on both sides. Returns the possible k.
+pub fn assert_one_switch(
+    recorded: &Recorded,
+    users: &[String],
+    old: &str,
+    new: &str,
+    window: RangeInclusive<usize>,
+) -> RangeInclusive<usize> {
+    recorded.assert_no_failures();
+    let under: Vec<(String, String)> = users
+        .iter()
+        .map(|id| (subset_of(old, id), subset_of(new, id)))
+        .collect();
+    let served = &recorded.served;
+    let describe = |i: usize| {
+        let (user, got) = &served[i];
+        let (before, after) = &under[*user];
+        format!(
+            "request #{i} (user {}) got {got}; old config: {before}, new config: {after}",
+            users[*user]
+        )
+    };
+    let movers = |range: &[(usize, String)]| {
+        range
+            .iter()
+            .filter(|(user, _)| under[*user].0 != under[*user].1)
+            .count()
+    };
+    assert!(
+        *window.start() <= *window.end() && *window.end() <= served.len(),
+        "window {window:?} outside the {} requests",
+        served.len()
+    );
+    assert!(
+        movers(&served[..*window.start()]) > 0 && movers(&served[*window.end()..]) > 0,
+        "no request before or after the window {window:?} tells the configs apart"
+    );
+
+    // Valid switch points: after the last request that does not fit `new`, up to the first
+    // that does not fit `old`.
+    let first_not_old = served
+        .iter()
+        .position(|(user, got)| *got != under[*user].0)
+        .unwrap_or(served.len());
+    let after_last_not_new = served
+        .iter()
+        .rposition(|(user, got)| *got != under[*user].1)
+        .map_or(0, |i| i + 1);
+    assert!(
+        after_last_not_new <= first_not_old,
+        "not one switch: {} (so the new config was in force), yet later {}",
+        describe(first_not_old),
+        describe(after_last_not_new - 1)
+    );
+    let possible = after_last_not_new.max(*window.start())..=first_not_old.min(*window.end());
+    assert!(
+        possible.start() <= possible.end(),
+        "the switch happened at {after_last_not_new}..={first_not_old}, outside the push window {window:?}"
+    );
+    possible
+}
+
+/// Checks that every recorded request got its user's subset under `config`.
+pub fn assert_all_under(recorded: &Recorded, users: &[String], config: &str) {
+    recorded.assert_no_failures();
+    let expected: Vec<String> = users.iter().map(|id| subset_of(config, id)).collect();
+    for (i, (user, got)) in recorded.served.iter().enumerate() {
+        assert_eq!(
+            *got, expected[*user],
+            "request #{i} (user {})",
+            users[*user]
+        );
+    }
+}
