@@ -157,8 +157,8 @@ impl EnvoyOptions {
                     .as_str()
                     .expect("extension without a name");
                 let mut bootstrap = Bootstrap::load(ECDS_BOOTSTRAP);
-                bootstrap.rename_ecds_filter(name);
                 let file = bootstrap.set_ecds_dir(&ecds_dir);
+                bootstrap.rename_ecds_filter(name);
                 (bootstrap, Some(EcdsFeed::new(name, &ecds_dir, &file, &[])))
             }
         };

@@ -120,3 +120,83 @@ pub fn assert_all_under(recorded: &Recorded, users: &[String], config: &str) {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixtures::service_a_config;
+
+    #[test]
+    fn a_user_may_move_forward_but_not_back() {
+        let mut forward = ForwardOnly::new(&["v1", "v2"], 2);
+        assert_eq!(forward.observe(0, "v1"), Ok(()));
+        assert_eq!(forward.observe(0, "v2"), Ok(()));
+        assert_eq!(forward.observe(0, "v2"), Ok(()));
+        assert_eq!(
+            forward.observe(0, "v1"),
+            Err("user 0 moved back from v2 to v1".to_string())
+        );
+        assert_eq!(forward.observe(1, "v2"), Ok(()));
+        assert!(forward.observe(1, "v3").is_err());
+    }
+
+    /// Users, and a recording of them round-robin: `switch` requests under 10 %, then 50 %.
+    fn recording(switch: usize, total: usize) -> (Vec<String>, Recorded, String, String) {
+        let (old, new) = (service_a_config(10), service_a_config(50));
+        let users: Vec<String> = (0..100).map(|i| format!("u-{i}")).collect();
+        let served = (0..total)
+            .map(|i| {
+                let user = i % users.len();
+                let config = if i < switch { &old } else { &new };
+                (user, subset_of(config, &users[user]))
+            })
+            .collect();
+        let recorded = Recorded {
+            served,
+            failures: Vec::new(),
+        };
+        (users, recorded, old, new)
+    }
+
+    #[test]
+    fn one_switch_inside_the_window_passes() {
+        let (users, recorded, old, new) = recording(250, 500);
+        let possible = assert_one_switch(&recorded, &users, &old, &new, 200..=300);
+        assert!(possible.contains(&250), "{possible:?}");
+    }
+
+    #[test]
+    #[should_panic(expected = "outside the push window")]
+    fn a_switch_before_the_push_fails() {
+        let (users, recorded, old, new) = recording(150, 500);
+        assert_one_switch(&recorded, &users, &old, &new, 200..=300);
+    }
+
+    #[test]
+    #[should_panic(expected = "not one switch")]
+    fn a_request_back_on_the_old_config_fails() {
+        let (users, mut recorded, old, new) = recording(250, 500);
+        let mover = (260..500)
+            .find(|&i| {
+                let user = &users[recorded.served[i].0];
+                subset_of(&old, user) != subset_of(&new, user)
+            })
+            .unwrap();
+        let user = recorded.served[mover].0;
+        recorded.served[mover].1 = subset_of(&old, &users[user]);
+        assert_one_switch(&recorded, &users, &old, &new, 200..=300);
+    }
+
+    #[test]
+    #[should_panic(expected = "request #")]
+    fn a_request_on_neither_config_fails_the_steady_check() {
+        let (users, mut recorded, old, _) = recording(500, 500);
+        let user = recorded.served[7].0;
+        recorded.served[7].1 = if subset_of(&old, &users[user]) == "v1" {
+            "v2".into()
+        } else {
+            "v1".into()
+        };
+        assert_all_under(&recorded, &users, &old);
+    }
+}

@@ -69,9 +69,14 @@ impl Document {
     pub fn load(relative: &str) -> Document {
         let text = fs::read_to_string(repo_root().join(relative))
             .unwrap_or_else(|e| panic!("{relative}: {e}"));
-        let root = yaml_serde::from_str(&text).unwrap_or_else(|e| panic!("{relative}: {e}"));
+        Document::parse(relative, &text)
+    }
+
+    /// Parses YAML text; `file` names it in error messages.
+    pub fn parse(file: &str, text: &str) -> Document {
+        let root = yaml_serde::from_str(text).unwrap_or_else(|e| panic!("{file}: {e}"));
         Document {
-            file: relative.to_string(),
+            file: file.to_string(),
             root,
         }
     }
@@ -414,5 +419,117 @@ impl EcdsResource {
 
     pub fn render(&self) -> String {
         self.0.render()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every address in a rendered document: (JSON pointer, address).
+    fn addresses(value: &Value, at: String, out: &mut Vec<(String, Value)>) {
+        match value {
+            Value::Object(map) => {
+                for (key, v) in map {
+                    let here = format!("{at}/{key}");
+                    if key == "address" && v.is_object() {
+                        out.push((here.clone(), v.clone()));
+                    }
+                    addresses(v, here, out);
+                }
+            }
+            Value::Array(items) => {
+                for (i, v) in items.iter().enumerate() {
+                    addresses(v, format!("{at}/{i}"), out);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn a_test_copy_binds_only_port_0_and_sockets_in_its_directory() {
+        let dir = Path::new("/tmp/t");
+        for file in [LOCAL_BOOTSTRAP, ECDS_BOOTSTRAP] {
+            let mut bootstrap = Bootstrap::load(file);
+            bootstrap.bind_for_test(dir);
+            let rendered: Value = yaml_serde::from_str(&bootstrap.render()).unwrap();
+            let mut found = Vec::new();
+            addresses(&rendered, String::new(), &mut found);
+            // admin, front, two stand-in listeners, two cluster endpoints
+            assert_eq!(found.len(), 6, "{file}: {found:?}");
+            for (at, address) in &found {
+                let tcp_port_0 = address["socket_address"]["port_value"] == 0;
+                let socket_here = address["pipe"]["path"]
+                    .as_str()
+                    .is_some_and(|p| Path::new(p).parent() == Some(dir));
+                assert!(tcp_port_0 || socket_here, "{file}: {at} = {address}");
+            }
+            let v1 = |at: &str| rendered.pointer(at).cloned().unwrap();
+            assert_eq!(
+                v1("/static_resources/listeners/1/address"),
+                v1("/static_resources/clusters/0/load_assignment/endpoints/0/lb_endpoints/0/endpoint/address"),
+                "{file}: the v1 cluster points at the v1 listener"
+            );
+        }
+    }
+
+    #[test]
+    fn a_missing_structure_is_named() {
+        let text = "static_resources:\n  listeners:\n  - name: front\n    filter_chains: []\n";
+        let mut bootstrap = Bootstrap(Document::parse("x.yaml", text));
+        let failure = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            bootstrap.set_plugin_config("{}")
+        }))
+        .unwrap_err();
+        assert_eq!(
+            failure.downcast_ref::<String>().unwrap(),
+            "x.yaml: no `.static_resources.listeners[name=front].filter_chains[0]`"
+        );
+    }
+
+    #[test]
+    fn a_cluster_pointing_outside_the_scenario_is_refused() {
+        let text = r#"
+admin: {address: {socket_address: {address: 127.0.0.1, port_value: 9901}}}
+static_resources:
+  listeners:
+  - name: front
+    address: {socket_address: {address: 127.0.0.1, port_value: 10000}}
+  clusters:
+  - name: elsewhere
+    load_assignment:
+      endpoints:
+      - lb_endpoints:
+        - endpoint: {address: {socket_address: {address: 10.0.0.1, port_value: 80}}}
+"#;
+        let mut bootstrap = Bootstrap(Document::parse("x.yaml", text));
+        let failure = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            bootstrap.bind_for_test(Path::new("/tmp/t"))
+        }))
+        .unwrap_err();
+        let message = failure.downcast_ref::<String>().unwrap();
+        assert!(
+            message.starts_with("x.yaml: cluster elsewhere points at"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn plugin_config_env_and_module_land_in_the_resource() {
+        let mut resource = EcdsResource::load();
+        resource.set_version(7);
+        resource.set_plugin_config(r#"{"routes":[]}"#);
+        resource.set_vm_env(&[("K".into(), "v'1".into())]);
+        resource.set_module(Path::new("/m.wasm"));
+        let rendered: Value = yaml_serde::from_str(&resource.render()).unwrap();
+        let config = &rendered["resources"][0]["typed_config"]["config"];
+        assert_eq!(rendered["version_info"], "7");
+        assert_eq!(config["configuration"]["value"], r#"{"routes":[]}"#);
+        assert_eq!(
+            config["vm_config"]["environment_variables"],
+            json!({"key_values": {"K": "v'1"}})
+        );
+        assert_eq!(config["vm_config"]["code"]["local"]["filename"], "/m.wasm");
     }
 }
