@@ -3,9 +3,49 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::ops::RangeInclusive;
+use std::time::Duration;
 
-use crate::oracle::subset_of;
-use crate::traffic::Recorded;
+use crate::envoy::Envoy;
+use crate::oracle::{subset_of, user_moving};
+use crate::traffic::{Recorded, Traffic};
+
+/// Makes `push` (an ECDS push from `old` to `new`) while `traffic` flows over `background`: waits
+/// until every background user was served before it, until ECDS accepts it, until the worker
+/// routes with it (a user whom `new` moves from v1 to v2 is served by v2 on another connection),
+/// and until every background user was served once more. Returns the window the switch must lie
+/// in (see [`assert_one_switch`]).
+pub fn push_while_flowing(
+    envoy: &mut Envoy,
+    traffic: &Traffic,
+    background: &[String],
+    (old, new): (&str, &str),
+    push: impl FnOnce(&mut Envoy),
+) -> RangeInclusive<usize> {
+    traffic.wait_until_answered(background.len());
+    let accepted = envoy.ecds_stat("update_success");
+    let before_push = traffic.answered();
+    push(envoy);
+    envoy.wait_for(
+        "the new config to be accepted",
+        Duration::from_secs(15),
+        |e| e.ecds_stat("update_success") > accepted,
+    );
+    let mover = user_moving(background, old, new, ("v1", "v2"));
+    let mut client = envoy.front();
+    envoy.wait_for(
+        "the worker to route with the new config",
+        Duration::from_secs(15),
+        |_| {
+            client
+                .get("/", &[("x-user-id", mover.as_bytes())])
+                .served_by()
+                == "v2"
+        },
+    );
+    let following = traffic.answered();
+    traffic.wait_until_answered(following + 1 + background.len());
+    before_push..=following + 1
+}
 
 /// Each user's furthest subset so far, in a ramp that only ever gives weight to later subsets
 /// (v1 -> v2): a user may move forward, never back.

@@ -144,10 +144,6 @@ impl Document {
     pub fn render(&self) -> String {
         yaml_serde::to_string(&self.root).unwrap()
     }
-
-    pub fn value(&self) -> &Value {
-        &self.root
-    }
 }
 
 /// What the Wasm filter's `config` (an Envoy `PluginConfig`) holds that a test sets.

@@ -5,9 +5,11 @@
 use std::time::Duration;
 
 use sticky_canary_e2e::bad_configs::{bad_configs, BadConfig};
-use sticky_canary_e2e::ramp::{assert_all_under, assert_one_switch, ForwardOnly};
+use sticky_canary_e2e::ramp::{
+    assert_all_under, assert_one_switch, push_while_flowing, ForwardOnly,
+};
 use sticky_canary_e2e::traffic::Traffic;
-use sticky_canary_e2e::{service_a_config, subset_of, user_moving, Client, Delivery, Envoy};
+use sticky_canary_e2e::{service_a_config, subset_of, Client, Delivery, Envoy};
 
 fn user(i: usize) -> String {
     format!("ramp-user-{i}")
@@ -15,42 +17,6 @@ fn user(i: usize) -> String {
 
 fn background_users() -> Vec<String> {
     (0..500).map(|i| format!("bg-{i}")).collect()
-}
-
-/// Pushes `new` while `traffic` flows over `background` and waits until the workers route with
-/// it (a user whom `new` moves from v1 to v2 is served by v2), then until every background user
-/// has been served once more. Returns the window the switch must lie in (see
-/// [`assert_one_switch`]).
-fn push_and_follow(
-    envoy: &mut Envoy,
-    traffic: &Traffic,
-    background: &[String],
-    (old, new): (&str, &str),
-) -> std::ops::RangeInclusive<usize> {
-    traffic.wait_until_answered(background.len());
-    let accepted = envoy.ecds_stat("update_success");
-    let before_push = traffic.answered();
-    envoy.push_ecds(new);
-    envoy.wait_for(
-        "the new config to be accepted",
-        Duration::from_secs(15),
-        |e| e.ecds_stat("update_success") > accepted,
-    );
-    let mover = user_moving(background, old, new, ("v1", "v2"));
-    let mut client = envoy.front();
-    envoy.wait_for(
-        "workers to route with the new config",
-        Duration::from_secs(15),
-        |_| {
-            client
-                .get("/", &[("x-user-id", mover.as_bytes())])
-                .served_by()
-                == "v2"
-        },
-    );
-    let following = traffic.answered();
-    traffic.wait_until_answered(following + 1 + background.len());
-    before_push..=following + 1
 }
 
 fn subsets_of(client: &mut Client, users: &[String]) -> Vec<String> {
@@ -83,7 +49,9 @@ fn ramping_the_canary_moves_users_only_forward_without_failing_a_request() {
 
     let background = background_users();
     let traffic = Traffic::start(envoy.front_port(), background.clone());
-    let window = push_and_follow(&mut envoy, &traffic, &background, (&at_10, &at_50));
+    let window = push_while_flowing(&mut envoy, &traffic, &background, (&at_10, &at_50), |e| {
+        e.push_ecds(&at_50)
+    });
     let recorded = traffic.finish();
     let switch = assert_one_switch(&recorded, &background, &at_10, &at_50, window);
     eprintln!(
@@ -194,7 +162,9 @@ fn a_series_of_bad_pushes_costs_no_request() {
     assert_eq!(envoy.ecds_stat("update_rejected") as usize, bad.len());
 
     let at_30 = service_a_config(30);
-    let window = push_and_follow(&mut envoy, &traffic, &background, (&at_10, &at_30));
+    let window = push_while_flowing(&mut envoy, &traffic, &background, (&at_10, &at_30), |e| {
+        e.push_ecds(&at_30)
+    });
     let recorded = traffic.finish();
     assert_one_switch(&recorded, &background, &at_10, &at_30, window);
     let log = envoy.log();

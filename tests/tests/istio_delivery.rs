@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use sticky_canary_e2e::manifests::load_file;
-use sticky_canary_e2e::ramp::{assert_one_switch, ForwardOnly};
+use sticky_canary_e2e::ramp::{assert_one_switch, push_while_flowing, ForwardOnly};
 use sticky_canary_e2e::traffic::Traffic;
 use sticky_canary_e2e::{
-    expected_subset, istio, repo_root, subset_of, user_moving, wasm_module, Client, Envoy,
+    expected_subset, istio, repo_root, subset_of, users_on, wasm_module, Client, Envoy,
     EnvoyOptions,
 };
 
@@ -139,12 +139,7 @@ fn the_servicea_wasmplugin_splits_users_50_50_and_its_rules_send_to_v2_in_envoy(
         "50/50 by user: {count:?}"
     );
 
-    let on_v1: Vec<&String> = all
-        .iter()
-        .filter(|id| subset_of(&config, id) == "v1")
-        .take(20)
-        .collect();
-    for id in on_v1 {
+    for id in users_on(&config, "v1", 20) {
         let key = ("x-user-id", id.as_bytes());
         assert_eq!(served(&mut client, "/", &[key]), "v1", "user {id}");
         assert_eq!(
@@ -189,34 +184,17 @@ fn ramping_to_the_10_90_slider_by_ecds_while_traffic_flows_fails_nothing_and_mov
     let mut envoy = Envoy::start_extension(&at_50);
     let background = users("bg", 300);
     let traffic = Traffic::start(envoy.front_port(), background.clone());
-    traffic.wait_until_answered(background.len());
-    let accepted = envoy.ecds_stat("update_success");
-    let before_push = traffic.answered();
-    envoy.push_extension(&at_90);
-    envoy.wait_for(
-        "the 10/90 config to be accepted",
-        Duration::from_secs(15),
-        |e| e.ecds_stat("update_success") > accepted,
+    let window = push_while_flowing(
+        &mut envoy,
+        &traffic,
+        &background,
+        (&config_50, &config_90),
+        |e| e.push_extension(&at_90),
     );
-    let mut client = envoy.front();
-    let mover = user_moving(&background, &config_50, &config_90, ("v1", "v2"));
-    envoy.wait_for(
-        "workers to route with 10/90",
-        Duration::from_secs(15),
-        |_| served(&mut client, "/", &[("x-user-id", mover.as_bytes())]) == "v2",
-    );
-    let following = traffic.answered();
-    traffic.wait_until_answered(following + 1 + background.len());
     let recorded = traffic.finish();
 
     // Every request got the subset of the config in force, which changed once.
-    assert_one_switch(
-        &recorded,
-        &background,
-        &config_50,
-        &config_90,
-        before_push..=following + 1,
-    );
+    assert_one_switch(&recorded, &background, &config_50, &config_90, window);
     let mut forward = ForwardOnly::new(&["v1", "v2"], background.len());
     for (user, subset) in &recorded.served {
         forward.observe(*user, subset).unwrap();
@@ -229,6 +207,7 @@ fn ramping_to_the_10_90_slider_by_ecds_while_traffic_flows_fails_nothing_and_mov
         moved > 80,
         "only {moved} of 300 users move from 50 % to 90 %"
     );
+    let mut client = envoy.front();
     for id in &background {
         assert_eq!(
             served(&mut client, "/", &[("x-user-id", id.as_bytes())]),
