@@ -38,9 +38,9 @@ impl Manifest {
 
 /// The documents of a YAML stream (`---`-separated), empty ones as `Null`.
 pub fn parse_stream(text: &str) -> Result<Vec<Value>, String> {
-    serde_yaml::Deserializer::from_str(text)
+    yaml_serde::Deserializer::from_str(text)
         .map(|doc| {
-            let yaml = serde_yaml::Value::deserialize(doc).map_err(|e| e.to_string())?;
+            let yaml = yaml_serde::Value::deserialize(doc).map_err(|e| e.to_string())?;
             serde_json::to_value(yaml).map_err(|e| e.to_string())
         })
         .collect()

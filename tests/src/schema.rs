@@ -87,7 +87,7 @@ pub fn crd_schemas(yaml: &str) -> Vec<KindSchema> {
 
 /// The project's own schemas of standard kinds (`tests/schemas/kubernetes-core.yaml`).
 pub fn core_schemas(yaml: &str) -> Vec<KindSchema> {
-    let doc: Value = serde_yaml::from_str(yaml).unwrap();
+    let doc: Value = yaml_serde::from_str(yaml).unwrap();
     doc["kinds"]
         .as_array()
         .unwrap()
@@ -253,8 +253,8 @@ fn check_scalar(schema: &Map<String, Value>, value: &Value, path: &str, errors: 
     }
     if let Some(format) = schema.get("format").and_then(Value::as_str) {
         let fits = match format {
-            "int32" => value.as_i64().map_or(true, |n| i32::try_from(n).is_ok()),
-            "uint32" => value.as_i64().map_or(true, |n| u32::try_from(n).is_ok()),
+            "int32" => value.as_i64().is_none_or(|n| i32::try_from(n).is_ok()),
+            "uint32" => value.as_i64().is_none_or(|n| u32::try_from(n).is_ok()),
             "int64" | "double" | "float" | "byte" | "date-time" | "string" => true,
             other => {
                 errors.push(format!(

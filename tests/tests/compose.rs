@@ -15,7 +15,7 @@ const COMPOSE_FILE: &str = "envoy/local/docker-compose.yaml";
 
 fn compose() -> Value {
     let text = fs::read_to_string(repo_root().join(COMPOSE_FILE)).unwrap();
-    serde_yaml::from_str(&text).unwrap()
+    yaml_serde::from_str(&text).unwrap()
 }
 
 /// `${NAME:-default}` -> (NAME, default); anything else is a literal.
@@ -134,7 +134,7 @@ fn a_compose_client_parses_the_file_without_an_engine() {
             "{client:?} config failed:\n{text}{}",
             String::from_utf8_lossy(&out.stderr)
         );
-        let resolved: Value = serde_yaml::from_str(&text).unwrap();
+        let resolved: Value = yaml_serde::from_str(&text).unwrap();
         let expected_image = image
             .map(str::to_string)
             .unwrap_or_else(|| format!("envoyproxy/envoy:v{}", pinned_envoy_version()));

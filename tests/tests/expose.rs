@@ -2,16 +2,7 @@
 //! filter owns (and only that one).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use sticky_canary_e2e::{expected_subset, service_a_config, service_a_json, Delivery, Envoy};
-
-fn user_on(config: &str, subset: &str) -> String {
-    (0..)
-        .map(|i| format!("user-{i}"))
-        .find(|id| {
-            expected_subset(config, "/", &[("x-user-id", id.as_bytes())]).as_deref() == Some(subset)
-        })
-        .unwrap()
-}
+use sticky_canary_e2e::{service_a_config, service_a_json, user_on, Delivery, Envoy};
 
 #[test]
 fn the_chosen_subset_is_echoed_on_the_response_only_when_asked() {

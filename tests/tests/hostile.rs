@@ -3,7 +3,7 @@
 
 use sticky_canary_e2e::http::build_request;
 use sticky_canary_e2e::{
-    expected_outcome, expected_subset, service_a_json, Delivery, Envoy, Expected, Header,
+    expected_outcome, expected_subset, service_a_json, user_on, Delivery, Envoy, Expected, Header,
 };
 
 #[test]
@@ -116,7 +116,7 @@ fn hostile_requests_are_all_served_as_documented() {
     let config = config.to_string();
     let envoy = Envoy::start(Delivery::Inline, &config);
     let mut client = envoy.front();
-    let wasm_before = wasm_stats(&envoy);
+    let wasm_before = envoy.wasm_vm_stats();
 
     let cookie_60k = [b"uid=".as_slice(), &vec![b'c'; 60 * 1024 - 4]].concat();
     let cookie_60k_binary = [b"uid=".as_slice(), &vec![0xa5; 60 * 1024 - 4]].concat();
@@ -130,7 +130,7 @@ fn hostile_requests_are_all_served_as_documented() {
     let long_query = format!("/?{}uid=q-last", "x=%zz&".repeat(2000));
     // Where reading the wrong one of two values would go unnoticed under a v1 answer, the
     // value that must be ignored (or used) hashes to v2.
-    let to_v2 = key_hashing_to(&config, "v2");
+    let to_v2 = user_on(&config, "v2");
     let second_cookie = format!("uid={to_v2}");
     let cases: Vec<(&str, String, Vec<Header>)> = vec![
         // Bytes that are not UTF-8.
@@ -304,7 +304,7 @@ fn hostile_requests_are_all_served_as_documented() {
     assert_eq!(by_subset.len(), 2, "{by_subset:?}");
 
     assert_eq!(
-        wasm_stats(&envoy),
+        envoy.wasm_vm_stats(),
         wasm_before,
         "the Wasm VM was recreated or failed"
     );
@@ -321,37 +321,13 @@ fn hostile_requests_are_all_served_as_documented() {
     assert!(!log.contains("panicked"), "{log}");
 }
 
-/// A user id the core puts in `subset` under this config.
-fn key_hashing_to(config: &str, subset: &str) -> String {
-    (0..1000)
-        .map(|i| format!("user-{i}"))
-        .find(|id| {
-            expected_outcome(config, "/", &[("x-user-id", id.as_bytes())])
-                == Expected::Subset(subset.to_string())
-        })
-        .unwrap()
-}
-
-/// Envoy's Wasm VM counters and gauges (`wasm.envoy.wasm.runtime.v8.created` / `.active`):
-/// a VM that crashed and was replaced changes them.
-fn wasm_stats(envoy: &Envoy) -> Vec<(String, u64)> {
-    let stats = envoy.stats_with_prefix("wasm.");
-    assert!(
-        stats
-            .iter()
-            .any(|(n, v)| n == "wasm.envoy.wasm.runtime.v8.active" && *v >= 1),
-        "no active V8 VM: {stats:?}"
-    );
-    stats
-}
-
 /// Raw bytes outside visible ASCII in the request target never reach the filter: Envoy's
 /// HTTP/1 codec answers 400 itself. Percent-encoded, the same bytes are routed (see above).
 #[test]
 fn raw_non_ascii_in_the_request_line_is_refused_by_envoy_before_the_filter() {
     let config = service_a_json(50).to_string();
     let envoy = Envoy::start(Delivery::Inline, &config);
-    let wasm_before = wasm_stats(&envoy);
+    let wasm_before = envoy.wasm_vm_stats();
     for path in [
         &b"/?uid=\xff\xfe"[..],
         b"/\xc3\xa9?uid=\xc3\xa9",
@@ -372,5 +348,5 @@ fn raw_non_ascii_in_the_request_line_is_refused_by_envoy_before_the_filter() {
         .map(|(_, v)| v)
         .sum();
     assert_eq!(decided, 1, "the filter saw a request the codec refused");
-    assert_eq!(wasm_stats(&envoy), wasm_before);
+    assert_eq!(envoy.wasm_vm_stats(), wasm_before);
 }

@@ -8,8 +8,12 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use sticky_canary_e2e::manifests::load_file;
+use sticky_canary_e2e::ramp::{assert_one_switch, push_while_flowing, ForwardOnly};
 use sticky_canary_e2e::traffic::Traffic;
-use sticky_canary_e2e::{expected_subset, istio, repo_root, wasm_module, Client, Envoy};
+use sticky_canary_e2e::{
+    expected_subset, istio, repo_root, subset_of, users_on, wasm_module, Client, Envoy,
+    EnvoyOptions,
+};
 
 const SERVICEA: &str = "examples/servicea/wasmplugin.yaml";
 const SLIDER: &str = "examples/servicea/slider/wasmplugin-10-90.yaml";
@@ -21,13 +25,6 @@ fn manifest(file: &str) -> Value {
 
 fn extension(file: &str) -> Value {
     istio::extension_config(&manifest(file), wasm_module().to_str().unwrap()).unwrap()
-}
-
-fn ecds_stat(extension: &Value, counter: &str) -> String {
-    format!(
-        "extension_config_discovery.http_filter.{}.{counter}",
-        extension["name"].as_str().unwrap()
-    )
 }
 
 fn users(prefix: &str, n: usize) -> Vec<String> {
@@ -104,8 +101,9 @@ fn the_servicea_wasmplugin_splits_users_50_50_and_its_rules_send_to_v2_in_envoy(
     let extension = extension(SERVICEA);
     let config = istio::plugin_config_json(&manifest(SERVICEA)).unwrap();
     let envoy = Envoy::start_extension(&extension);
-    assert_eq!(envoy.stat(&ecds_stat(&extension, "update_success")), 1);
-    assert_eq!(envoy.stat(&ecds_stat(&extension, "update_rejected")), 0);
+    assert_eq!(envoy.ecds_filter(), extension["name"]);
+    assert_eq!(envoy.ecds_stat("update_success"), 1);
+    assert_eq!(envoy.ecds_stat("update_rejected"), 0);
     let started = format!("sticky-canary {} (git ", env!("CARGO_PKG_VERSION"));
     let line = envoy
         .log()
@@ -141,14 +139,7 @@ fn the_servicea_wasmplugin_splits_users_50_50_and_its_rules_send_to_v2_in_envoy(
         "50/50 by user: {count:?}"
     );
 
-    let on_v1: Vec<&String> = all
-        .iter()
-        .filter(|id| {
-            expected_subset(&config, "/", &[("x-user-id", id.as_bytes())]).unwrap() == "v1"
-        })
-        .take(20)
-        .collect();
-    for id in on_v1 {
+    for id in users_on(&config, "v1", 20) {
         let key = ("x-user-id", id.as_bytes());
         assert_eq!(served(&mut client, "/", &[key]), "v1", "user {id}");
         assert_eq!(
@@ -189,81 +180,93 @@ fn ramping_to_the_10_90_slider_by_ecds_while_traffic_flows_fails_nothing_and_mov
     );
     let config_50 = istio::plugin_config_json(&manifest(SERVICEA)).unwrap();
     let config_90 = istio::plugin_config_json(&manifest(SLIDER)).unwrap();
-    let oracle = |config: &str, id: &str| {
-        expected_subset(config, "/", &[("x-user-id", id.as_bytes())]).unwrap()
-    };
 
     let mut envoy = Envoy::start_extension(&at_50);
     let background = users("bg", 300);
     let traffic = Traffic::start(envoy.front_port(), background.clone());
-    let accepted = envoy.stat(&ecds_stat(&at_50, "update_success"));
-    envoy.push_extension(&at_90);
-    envoy.wait_for(
-        "the 10/90 config to be accepted",
-        Duration::from_secs(15),
-        |e| e.stat(&ecds_stat(&at_90, "update_success")) > accepted,
+    let window = push_while_flowing(
+        &mut envoy,
+        &traffic,
+        &background,
+        (&config_50, &config_90),
+        |e| e.push_extension(&at_90),
     );
-    let mut client = envoy.front();
-    let mover = background
-        .iter()
-        .find(|id| oracle(&config_50, id) == "v1" && oracle(&config_90, id) == "v2")
-        .unwrap()
-        .clone();
-    envoy.wait_for(
-        "workers to route with 10/90",
-        Duration::from_secs(10),
-        |_| served(&mut client, "/", &[("x-user-id", mover.as_bytes())]) == "v2",
-    );
-    std::thread::sleep(Duration::from_millis(300));
     let recorded = traffic.finish();
 
-    assert!(
-        !recorded.served.is_empty() && recorded.failures.is_empty(),
-        "{} of {} requests failed: {:?}",
-        recorded.failures.len(),
-        recorded.served.len() + recorded.failures.len(),
-        &recorded.failures[..recorded.failures.len().min(5)]
-    );
-    // Every user's history during the ramp: its 50/50 subset, then at most one move, to v2.
-    let mut history: Vec<Vec<&str>> = vec![Vec::new(); background.len()];
+    // Every request got the subset of the config in force, which changed once.
+    assert_one_switch(&recorded, &background, &config_50, &config_90, window);
+    let mut forward = ForwardOnly::new(&["v1", "v2"], background.len());
     for (user, subset) in &recorded.served {
-        if history[*user].last() != Some(&subset.as_str()) {
-            history[*user].push(subset);
-        }
+        forward.observe(*user, subset).unwrap();
     }
-    let mut moved = 0;
-    for (id, seen) in background.iter().zip(&history) {
-        let (before, after) = (oracle(&config_50, id), oracle(&config_90, id));
-        let allowed: Vec<&str> = if before == after {
-            vec![&before]
-        } else {
-            vec![&before, &after]
-        };
-        let steps: Option<Vec<usize>> = seen
-            .iter()
-            .map(|s| allowed.iter().position(|a| a == s))
-            .collect();
-        assert!(
-            steps.is_some_and(|steps| steps.windows(2).all(|w| w[0] < w[1])),
-            "user {id} went {seen:?} (ramp {before} -> {after})"
-        );
-        moved += usize::from(before != after);
-    }
+    let moved = background
+        .iter()
+        .filter(|id| subset_of(&config_50, id) != subset_of(&config_90, id))
+        .count();
     assert!(
         moved > 80,
         "only {moved} of 300 users move from 50 % to 90 %"
     );
+    let mut client = envoy.front();
     for id in &background {
         assert_eq!(
             served(&mut client, "/", &[("x-user-id", id.as_bytes())]),
-            oracle(&config_90, id),
+            subset_of(&config_90, id),
             "user {id}"
         );
     }
     assert!(envoy.log().contains("routes: service-a [v1=10 v2=90]"));
-    assert_eq!(envoy.stat(&ecds_stat(&at_90, "update_rejected")), 0);
+    assert_eq!(envoy.ecds_stat("update_rejected"), 0);
 }
 
+/// JSON text of `value` with the keys of every object in reverse order.
+fn with_keys_reversed(value: &Value) -> String {
+    match value {
+        Value::Object(map) => {
+            let members: Vec<String> = map
+                .iter()
+                .rev()
+                .map(|(k, v)| format!("{}:{}", Value::from(k.as_str()), with_keys_reversed(v)))
+                .collect();
+            format!("{{{}}}", members.join(","))
+        }
+        Value::Array(items) => {
+            let items: Vec<String> = items.iter().map(with_keys_reversed).collect();
+            format!("[{}]", items.join(","))
+        }
+        scalar => scalar.to_string(),
+    }
+}
+
+/// Keep-alive clients of the front listener, one per worker thread: connections are opened
+/// until each worker has accepted one (the kernel spreads them over the workers' sockets), and
+/// the worker whose accept count rose owns the connection.
+fn one_client_per_worker(envoy: &Envoy) -> Vec<Client> {
+    let workers = envoy.concurrency() as usize;
+    let mut clients: Vec<Option<Client>> = (0..workers).map(|_| None).collect();
+    for _ in 0..500 {
+        let before = envoy.front_connections_per_worker();
+        let mut client = envoy.front();
+        assert_eq!(client.get("/", &[]).status, 200);
+        let after = envoy.front_connections_per_worker();
+        let grew: Vec<usize> = (0..workers).filter(|&w| after[w] > before[w]).collect();
+        assert_eq!(
+            grew.len(),
+            1,
+            "one connection, one worker: {before:?} -> {after:?}"
+        );
+        clients[grew[0]].get_or_insert(client);
+        if clients.iter().all(Option::is_some) {
+            return clients.into_iter().flatten().collect();
+        }
+    }
+    panic!("500 connections did not reach all {workers} workers");
+}
+
+/// Two sidecars differ where real ones do: the second proxy runs two workers, starts after the
+/// first was restarted, and gets the pluginConfig JSON with its keys in another order (protojson
+/// key order is no contract). Every user gets the same subset from the restarted first, from each
+/// of the second's workers, and from the oracle.
 #[test]
 fn two_sidecars_with_the_same_wasmplugin_give_every_user_the_same_subset() {
     let extension = extension(SIDECAR);
@@ -272,11 +275,29 @@ fn two_sidecars_with_the_same_wasmplugin_give_every_user_the_same_subset() {
         "extensions.istio.io/wasmplugin/default.sticky-canary-client"
     );
     let config = istio::plugin_config_json(&manifest(SIDECAR)).unwrap();
-    let (first, second) = (
-        Envoy::start_extension(&extension),
-        Envoy::start_extension(&extension),
+    let mut first = Envoy::start_extension(&extension);
+    first.restart();
+    assert_eq!(
+        first.ecds_stat("update_success"),
+        1,
+        "read again at restart"
     );
-    let (mut a, mut b) = (first.front(), second.front());
+
+    let reordered = with_keys_reversed(&serde_json::from_str(&config).unwrap());
+    assert_ne!(reordered, config);
+    assert_eq!(
+        serde_json::from_str::<Value>(&reordered).unwrap(),
+        serde_json::from_str::<Value>(&config).unwrap()
+    );
+    let mut other = extension.clone();
+    other["typed_config"]["config"]["configuration"]["value"] = json!(reordered);
+    let second = EnvoyOptions::extension(&other).concurrency(2).start();
+    assert_eq!(second.ecds_stat("update_success"), 1);
+    assert!(second.log().contains("routes: service-a [v1=90 v2=10]"));
+
+    let mut a = first.front();
+    let mut workers = one_client_per_worker(&second);
+    let accepted = second.front_connections_per_worker();
     let mut on_v2 = 0;
     for (i, id) in users("caller", 600).iter().enumerate() {
         // Callers name the service in several ways; the port is not part of the match.
@@ -286,21 +307,30 @@ fn two_sidecars_with_the_same_wasmplugin_give_every_user_the_same_subset() {
             _ => b"service-a.default",
         };
         let headers = [("host", host), ("x-user-id", id.as_bytes())];
-        let (from_a, from_b) = (served(&mut a, "/", &headers), served(&mut b, "/", &headers));
-        assert_eq!(from_a, from_b, "user {id} differs between the two sidecars");
+        let want = expected_subset(&config, "/", &headers).unwrap();
         assert_eq!(
-            from_a,
-            expected_subset(&config, "/", &headers).unwrap(),
-            "user {id}"
+            served(&mut a, "/", &headers),
+            want,
+            "user {id}, first sidecar"
         );
-        on_v2 += usize::from(from_a == "v2");
+        for (worker, client) in workers.iter_mut().enumerate() {
+            assert_eq!(
+                served(client, "/", &headers),
+                want,
+                "user {id}, second sidecar's worker {worker}"
+            );
+        }
+        on_v2 += usize::from(want == "v2");
     }
     assert!(
         (30..=90).contains(&on_v2),
         "{on_v2} of 600 callers on v2 at 90/10"
     );
-    for client in [&mut a, &mut b] {
-        let qa = [("host", &b"service-a"[..]), ("x-user-id", &b"qa-bot"[..])];
+    let qa = [("host", &b"service-a"[..]), ("x-user-id", &b"qa-bot"[..])];
+    assert_eq!(served(&mut a, "/", &qa), "v2", "qa-bot is always on v2");
+    for client in &mut workers {
         assert_eq!(served(client, "/", &qa), "v2", "qa-bot is always on v2");
     }
+    // No client reconnected, so each worker answered every user.
+    assert_eq!(second.front_connections_per_worker(), accepted);
 }

@@ -1,7 +1,9 @@
 //! Routing in the real Envoy follows the filter's decision (inline pluginConfig).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use sticky_canary_e2e::{expected_subset, service_a_config, service_a_json, Delivery, Envoy};
+use sticky_canary_e2e::{
+    expected_subset, service_a_config, service_a_json, users_on, Delivery, Envoy,
+};
 
 fn user(i: usize) -> String {
     format!("user-{i:05}")
@@ -66,17 +68,6 @@ fn a_user_gets_the_same_subset_every_time() {
             first
         );
     }
-}
-
-/// Users whose expected subset under `config` is `subset`.
-fn users_on(config: &str, subset: &str, count: usize) -> Vec<String> {
-    (0..)
-        .map(user)
-        .filter(|id| {
-            expected_subset(config, "/", &[("x-user-id", id.as_bytes())]).as_deref() == Some(subset)
-        })
-        .take(count)
-        .collect()
 }
 
 #[test]

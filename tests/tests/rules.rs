@@ -1,7 +1,9 @@
 //! Content rules win over hashing, unmatched requests pass, and every decision is counted.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use sticky_canary_e2e::{expected_subset, service_a_config, Delivery, Envoy, Header};
+use sticky_canary_e2e::{
+    expected_subset, service_a_config, subset_of, user_on, Delivery, Envoy, Header,
+};
 
 const RULES_CONFIG: &str = r#"{
   "routes": [{
@@ -27,12 +29,12 @@ const WINDOWS: &[u8] = b"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/5
 
 /// Where hashing alone would put this user (same route name, so same salt, and same weights).
 fn hashed(user: &str) -> String {
-    expected_subset(
-        &service_a_config(10),
-        "/",
-        &[("x-user-id", user.as_bytes())],
-    )
-    .unwrap()
+    subset_of(&service_a_config(10), user)
+}
+
+/// A user that hashing alone puts on v2.
+fn canary_user() -> String {
+    user_on(&service_a_config(10), "v2")
 }
 
 #[test]
@@ -40,10 +42,7 @@ fn each_kind_of_content_rule_wins_over_hashing() {
     // The chosen users hash to the opposite of what the rules send them to.
     assert_eq!(hashed("alice"), "v1");
     assert_eq!(hashed("bob"), "v1");
-    let canary_user = (0..)
-        .map(|i| format!("u{i}"))
-        .find(|u| hashed(u) == "v2")
-        .unwrap();
+    let canary_user = canary_user();
 
     let envoy = Envoy::start(Delivery::Inline, RULES_CONFIG);
     let mut client = envoy.front();
@@ -149,10 +148,7 @@ fn a_request_no_route_matches_passes_with_the_forged_header_removed() {
 fn decisions_are_counted_per_route_subset_and_reason() {
     let envoy = Envoy::start(Delivery::Inline, RULES_CONFIG);
     let mut client = envoy.front();
-    let canary_user = (0..)
-        .map(|i| format!("u{i}"))
-        .find(|u| hashed(u) == "v2")
-        .unwrap();
+    let canary_user = canary_user();
     for _ in 0..3 {
         client.get("/", &[("x-user-id", b"alice")]); // user -> v2
     }

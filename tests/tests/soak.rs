@@ -12,13 +12,12 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use sticky_canary_e2e::{expected_subset, service_a_config, Client, Delivery, Envoy};
+use sticky_canary_e2e::ramp::ForwardOnly;
+use sticky_canary_e2e::{service_a_config, subset_of, Client, Delivery, Envoy};
 
 const CONNECTIONS: usize = 4;
 const USERS: usize = 40_000;
 const WARM_UP_SHARE: u64 = 10;
-const ECDS_STATS: &str =
-    "extension_config_discovery.http_filter.extensions.istio.io/wasmplugin/default.sticky-canary.";
 
 fn env_u64(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -43,8 +42,7 @@ fn drive(port: u16, lane: usize, quota: u64, done: Arc<AtomicU64>, stop: Arc<Ato
         .step_by(CONNECTIONS)
         .map(|i| format!("soak-user-{i}"))
         .collect();
-    // 0: not seen yet, 1: v1, 2: v2.
-    let mut seen = vec![0u8; users.len()];
+    let mut forward = ForwardOnly::new(&["v1", "v2"], users.len());
     let mut client = Client::new(port);
     let mut tally = Tally::default();
     let mut rng: u64 = 0x9e37_79b9_7f4a_7c15 ^ (lane as u64 + 1);
@@ -78,16 +76,14 @@ fn drive(port: u16, lane: usize, quota: u64, done: Arc<AtomicU64>, stop: Arc<Ato
                 ),
             );
         }
-        let now = match served {
-            "v1" => 1,
-            "v2" => 2,
-            _ => 0,
-        };
-        if seen[index] == 2 && now == 1 {
-            tally.backwards += 1;
-            note(&mut tally, format!("{id}: moved back from v2 to v1"));
+        // A missing x-served-by is counted as mismatched above.
+        if served.is_empty() {
+            continue;
         }
-        seen[index] = seen[index].max(now);
+        if let Err(moved_back) = forward.observe(index, served) {
+            tally.backwards += 1;
+            note(&mut tally, format!("{id}: {moved_back}"));
+        }
     }
     tally
 }
@@ -99,7 +95,7 @@ fn a_million_requests_under_a_ramp() {
     let push_every = Duration::from_secs(env_u64("SOAK_PUSH_SECONDS", 3));
     let mut weight = 0;
     let mut envoy = Envoy::start_without_access_log(Delivery::Ecds, &service_a_config(weight));
-    let wasm_at_start = wasm_vm_stats(&envoy);
+    let wasm_at_start = envoy.wasm_vm_stats();
 
     let done = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));
@@ -126,12 +122,12 @@ fn a_million_requests_under_a_ramp() {
         if last_push.elapsed() >= push_every && weight < 100 {
             // Up by 2 points every push: the ramp only ever moves users forward.
             weight += 2;
-            let accepted = envoy.stat(&format!("{ECDS_STATS}update_success"));
+            let accepted = envoy.ecds_stat("update_success");
             envoy.push_ecds(&service_a_config(weight));
             pushes += 1;
             last_push = Instant::now();
             envoy.wait_for("the ramp step to be taken", Duration::from_secs(15), |e| {
-                e.stat(&format!("{ECDS_STATS}update_success")) > accepted
+                e.ecds_stat("update_success") > accepted
             });
         }
     }
@@ -155,7 +151,7 @@ fn a_million_requests_under_a_ramp() {
     let mut final_wrong = 0;
     for i in (0..USERS).step_by(7) {
         let id = format!("soak-user-{i}");
-        let want = expected_subset(&final_config, "/", &[("x-user-id", id.as_bytes())]).unwrap();
+        let want = subset_of(&final_config, &id);
         if client.get("/", &[("x-user-id", id.as_bytes())]).served_by() != want {
             final_wrong += 1;
         }
@@ -163,7 +159,7 @@ fn a_million_requests_under_a_ramp() {
 
     let (rss_warm, warm_at) = rss_after_warm_up.expect("warm-up never ended");
     let rss_change = (rss_end as f64 - rss_warm as f64) / rss_warm as f64 * 100.0;
-    let rejected = envoy.stat(&format!("{ECDS_STATS}update_rejected"));
+    let rejected = envoy.ecds_stat("update_rejected");
     println!(
         "soak: {sent} requests in {:.1} s ({:.0}/s) over {CONNECTIONS} connections, {USERS} users",
         elapsed.as_secs_f64(),
@@ -177,7 +173,7 @@ fn a_million_requests_under_a_ramp() {
     println!("soak: Envoy RSS {rss_warm} KiB after warm-up ({warm_at} requests), {rss_end} KiB at the end ({rss_change:+.2} %), peak {rss_peak} KiB");
     println!(
         "soak: Wasm VM stats at start {wasm_at_start:?}, at the end {:?}",
-        wasm_vm_stats(&envoy)
+        envoy.wasm_vm_stats()
     );
 
     assert_eq!(sent, per_lane * CONNECTIONS as u64);
@@ -202,7 +198,7 @@ fn a_million_requests_under_a_ramp() {
             .find(|(n, _)| n.ends_with(name))
             .map_or(0, |(_, v)| *v)
     };
-    let wasm_at_end = wasm_vm_stats(&envoy);
+    let wasm_at_end = envoy.wasm_vm_stats();
     assert_eq!(
         stat(&wasm_at_end, ".active"),
         stat(&wasm_at_start, ".active")
@@ -217,8 +213,4 @@ fn a_million_requests_under_a_ramp() {
         !log.contains("panicked") && !log.contains("failed"),
         "{log}"
     );
-}
-
-fn wasm_vm_stats(envoy: &Envoy) -> Vec<(String, u64)> {
-    envoy.stats_with_prefix("wasm.envoy.wasm.runtime.v8.")
 }

@@ -50,7 +50,7 @@ fn main() -> ExitCode {
                 "# ECDS update for {manifest_path}, as Istio would push it (resource {}).",
                 extension["name"]
             );
-            print!("{}", serde_yaml::to_string(&response).unwrap_or_default());
+            print!("{}", yaml_serde::to_string(&response).unwrap_or_default());
             ExitCode::SUCCESS
         }
         Err(e) => {

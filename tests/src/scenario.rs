@@ -1,0 +1,531 @@
+//! The `envoy/` scenario files as data, pointed at one test's own addresses, files and
+//! pluginConfig. Every edit names the path it expects in the parsed document, so a scenario whose
+//! structure changed fails with that path instead of leaving a copy silently unchanged.
+//!
+//! The scenarios keep their fixed demo ports; a test's copy binds nothing known in advance: the
+//! admin and the front listener bind port 0 (the harness asks Envoy which port it got), and the
+//! stand-in upstream listeners, with the clusters that point at them, become Unix sockets in the
+//! test's own directory.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde_json::{json, Map, Value};
+
+use crate::artifacts::{repo_root, SCENARIO_WASM_PATH};
+
+pub const LOCAL_BOOTSTRAP: &str = "envoy/local/envoy.yaml";
+pub const ECDS_BOOTSTRAP: &str = "envoy/ecds/envoy.yaml";
+pub const ECDS_RESOURCE: &str = "envoy/ecds/filters/sticky-canary.yaml";
+/// The filter (and ECDS resource) name in `envoy/ecds/envoy.yaml`.
+pub const SCENARIO_ECDS_FILTER: &str = "extensions.istio.io/wasmplugin/default.sticky-canary";
+/// The listener clients talk to; every other listener is a stand-in upstream.
+pub const FRONT_LISTENER: &str = "front";
+/// The front listener's address in the scenarios, kept in the test's copy (only the port changes).
+pub const FRONT_ADDRESS: &str = "127.0.0.1";
+/// The inline Wasm filter's name in `envoy/local/envoy.yaml`.
+const INLINE_FILTER: &str = "sticky_canary";
+const HTTP_CONNECTION_MANAGER: &str = "envoy.filters.network.http_connection_manager";
+const STRING_VALUE_TYPE: &str = "type.googleapis.com/google.protobuf.StringValue";
+/// `sun_path` holds 108 bytes with the terminating NUL.
+const MAX_UNIX_SOCKET_PATH: usize = 107;
+
+/// One step into a parsed document.
+#[derive(Clone, Copy, Debug)]
+pub enum Step<'a> {
+    /// A mapping key.
+    Key(&'a str),
+    /// A sequence position.
+    Index(usize),
+    /// The one sequence entry whose `name` is this.
+    Named(&'a str),
+}
+
+use Step::{Index, Key, Named};
+
+fn describe(path: &[Step]) -> String {
+    path.iter()
+        .map(|step| match step {
+            Key(key) => format!(".{key}"),
+            Index(i) => format!("[{i}]"),
+            Named(name) => format!("[name={name}]"),
+        })
+        .collect()
+}
+
+fn joined<'a>(base: &[Step<'a>], more: &[Step<'a>]) -> Vec<Step<'a>> {
+    base.iter().chain(more).copied().collect()
+}
+
+/// A YAML file of the repository, parsed, with the file's name for error messages.
+pub struct Document {
+    file: String,
+    root: Value,
+}
+
+impl Document {
+    /// Parses a file of the repository (path relative to its root).
+    pub fn load(relative: &str) -> Document {
+        let text = fs::read_to_string(repo_root().join(relative))
+            .unwrap_or_else(|e| panic!("{relative}: {e}"));
+        Document::parse(relative, &text)
+    }
+
+    /// Parses YAML text; `file` names it in error messages.
+    pub fn parse(file: &str, text: &str) -> Document {
+        let root = yaml_serde::from_str(text).unwrap_or_else(|e| panic!("{file}: {e}"));
+        Document {
+            file: file.to_string(),
+            root,
+        }
+    }
+
+    /// The value at `path`; fails naming the first step that is missing.
+    pub fn at(&mut self, path: &[Step]) -> &mut Value {
+        let file = &self.file;
+        let mut here = &mut self.root;
+        for (depth, step) in path.iter().enumerate() {
+            let walked = &path[..=depth];
+            let missing = || -> ! { panic!("{file}: no `{}`", describe(walked)) };
+            here = match *step {
+                Key(key) => here.get_mut(key).unwrap_or_else(|| missing()),
+                Index(i) => here.get_mut(i).unwrap_or_else(|| missing()),
+                Named(name) => {
+                    let entries = here.as_array_mut().unwrap_or_else(|| missing());
+                    let matching: Vec<usize> = (0..entries.len())
+                        .filter(|&i| entries[i]["name"] == name)
+                        .collect();
+                    match matching[..] {
+                        [i] => &mut entries[i],
+                        [] => missing(),
+                        _ => panic!(
+                            "{file}: {} entries match `{}`",
+                            matching.len(),
+                            describe(walked)
+                        ),
+                    }
+                }
+            };
+        }
+        here
+    }
+
+    /// The mapping at `path`.
+    pub fn mapping(&mut self, path: &[Step]) -> &mut Map<String, Value> {
+        let file = self.file.clone();
+        self.at(path)
+            .as_object_mut()
+            .unwrap_or_else(|| panic!("{file}: `{}` is not a mapping", describe(path)))
+    }
+
+    /// The sequence at `path`.
+    pub fn sequence(&mut self, path: &[Step]) -> &mut Vec<Value> {
+        let file = self.file.clone();
+        self.at(path)
+            .as_array_mut()
+            .unwrap_or_else(|| panic!("{file}: `{}` is not a sequence", describe(path)))
+    }
+
+    /// Replaces the value at `path` (which must exist), checking what it was.
+    fn replace(&mut self, path: &[Step], expected: &Value, new: Value) {
+        let file = self.file.clone();
+        let value = self.at(path);
+        assert_eq!(
+            value,
+            expected,
+            "{file}: `{}` is not what the harness expects",
+            describe(path)
+        );
+        *value = new;
+    }
+
+    /// The document as YAML.
+    pub fn render(&self) -> String {
+        yaml_serde::to_string(&self.root).unwrap()
+    }
+}
+
+/// What the Wasm filter's `config` (an Envoy `PluginConfig`) holds that a test sets.
+fn set_plugin_config(doc: &mut Document, config: &[Step], plugin_config: &str) {
+    let configuration = joined(config, &[Key("configuration")]);
+    let file = doc.file.clone();
+    let any = doc.mapping(&configuration);
+    assert_eq!(
+        any.get("@type"),
+        Some(&json!(STRING_VALUE_TYPE)),
+        "{file}: `{}` must be a StringValue",
+        describe(&configuration)
+    );
+    any.insert("value".into(), json!(plugin_config));
+}
+
+/// WASI environment variables as `vm_config.environment_variables.key_values` (what Istio renders
+/// from a WasmPlugin's `vmConfig.env` with `valueFrom: INLINE`); none removes them.
+fn set_vm_env(doc: &mut Document, config: &[Step], env: &[(String, String)]) {
+    let vm_config = doc.mapping(&joined(config, &[Key("vm_config")]));
+    if env.is_empty() {
+        vm_config.remove("environment_variables");
+    } else {
+        let key_values: Map<String, Value> =
+            env.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
+        vm_config.insert(
+            "environment_variables".into(),
+            json!({ "key_values": key_values }),
+        );
+    }
+}
+
+fn set_module(doc: &mut Document, config: &[Step], module: &Path) {
+    doc.replace(
+        &joined(
+            config,
+            &[Key("vm_config"), Key("code"), Key("local"), Key("filename")],
+        ),
+        &json!(SCENARIO_WASM_PATH),
+        json!(module.to_str().unwrap()),
+    );
+}
+
+/// An Envoy bootstrap: `envoy/local/envoy.yaml` or `envoy/ecds/envoy.yaml`.
+pub struct Bootstrap(pub Document);
+
+const FRONT_HCM: &[Step] = &[
+    Key("static_resources"),
+    Key("listeners"),
+    Named(FRONT_LISTENER),
+    Key("filter_chains"),
+    Index(0),
+    Key("filters"),
+    Named(HTTP_CONNECTION_MANAGER),
+    Key("typed_config"),
+];
+
+fn inline_wasm_config() -> Vec<Step<'static>> {
+    joined(
+        FRONT_HCM,
+        &[
+            Key("http_filters"),
+            Named(INLINE_FILTER),
+            Key("typed_config"),
+            Key("config"),
+        ],
+    )
+}
+
+impl Bootstrap {
+    pub fn load(relative: &str) -> Bootstrap {
+        Bootstrap(Document::load(relative))
+    }
+
+    /// The inline pluginConfig (local scenario).
+    pub fn set_plugin_config(&mut self, plugin_config: &str) {
+        set_plugin_config(&mut self.0, &inline_wasm_config(), plugin_config);
+    }
+
+    /// The inline filter's VM environment (local scenario).
+    pub fn set_vm_env(&mut self, env: &[(String, String)]) {
+        set_vm_env(&mut self.0, &inline_wasm_config(), env);
+    }
+
+    /// The inline filter's module file (local scenario).
+    pub fn set_module(&mut self, module: &Path) {
+        set_module(&mut self.0, &inline_wasm_config(), module);
+    }
+
+    /// Drops the front listener's access log, for load runs where a line per request would cost
+    /// more than the filter.
+    pub fn drop_access_log(&mut self) {
+        let file = self.0.file.clone();
+        self.0
+            .mapping(FRONT_HCM)
+            .remove("access_log")
+            .unwrap_or_else(|| panic!("{file}: no `{}.access_log`", describe(FRONT_HCM)));
+    }
+
+    /// Points the ECDS subscription (ECDS scenario) at `dir`; returns the resource file's name
+    /// in it.
+    pub fn set_ecds_dir(&mut self, dir: &Path) -> String {
+        let source = joined(
+            FRONT_HCM,
+            &[
+                Key("http_filters"),
+                Named(SCENARIO_ECDS_FILTER),
+                Key("config_discovery"),
+                Key("config_source"),
+                Key("path_config_source"),
+            ],
+        );
+        let file = self.0.file.clone();
+        let watched_path = joined(&source, &[Key("watched_directory"), Key("path")]);
+        let watched = self.0.at(&watched_path).as_str().map(PathBuf::from);
+        let resource_path = joined(&source, &[Key("path")]);
+        let resource = self.0.at(&resource_path).as_str().map(PathBuf::from);
+        let (Some(watched), Some(resource)) = (watched, resource) else {
+            panic!(
+                "{file}: `{}` must name a file and its directory",
+                describe(&source)
+            );
+        };
+        assert_eq!(
+            resource.parent(),
+            Some(watched.as_path()),
+            "{file}: the ECDS file must be in the watched directory"
+        );
+        let name = resource.file_name().unwrap().to_str().unwrap().to_string();
+        *self.0.at(&watched_path) = json!(dir.to_str().unwrap());
+        *self.0.at(&resource_path) = json!(dir.join(&name).to_str().unwrap());
+        name
+    }
+
+    /// Renames the ECDS filter (ECDS scenario), as Istio names it after the WasmPlugin.
+    pub fn rename_ecds_filter(&mut self, name: &str) {
+        let filter = joined(
+            FRONT_HCM,
+            &[Key("http_filters"), Named(SCENARIO_ECDS_FILTER)],
+        );
+        self.0.mapping(&filter).insert("name".into(), json!(name));
+    }
+
+    /// Binds nothing known in advance: admin and front listener on port 0, every other listener
+    /// on a Unix socket in `dir`, and each cluster endpoint that named such a listener's address
+    /// on its socket. A cluster endpoint naming an address no listener has fails: a test must not
+    /// depend on anything outside its Envoy.
+    pub fn bind_for_test(&mut self, dir: &Path) {
+        let file = self.0.file.clone();
+        let loopback_port_0 =
+            json!({"socket_address": {"address": FRONT_ADDRESS, "port_value": 0}});
+        let admin = [Key("admin"), Key("address"), Key("socket_address")];
+        self.0.at(&admin);
+        *self.0.at(&admin[..2]) = loopback_port_0.clone();
+
+        let listeners = [Key("static_resources"), Key("listeners")];
+        let names: Vec<String> = self
+            .0
+            .sequence(&listeners)
+            .iter()
+            .map(|l| l["name"].as_str().unwrap_or_default().to_string())
+            .collect();
+        assert!(
+            names.iter().any(|n| n == FRONT_LISTENER),
+            "{file}: no listener named {FRONT_LISTENER}"
+        );
+        let mut upstreams: Vec<(Value, Value)> = Vec::new();
+        for name in &names {
+            let address_path = joined(&listeners, &[Named(name), Key("address")]);
+            if name == FRONT_LISTENER {
+                let front = joined(&address_path, &[Key("socket_address"), Key("address")]);
+                self.0
+                    .replace(&front, &json!(FRONT_ADDRESS), json!(FRONT_ADDRESS));
+                *self.0.at(&address_path) = loopback_port_0.clone();
+                continue;
+            }
+            let socket = dir.join(format!("{name}.sock"));
+            assert!(
+                socket.as_os_str().len() <= MAX_UNIX_SOCKET_PATH,
+                "{} is too long for a Unix socket: set TMPDIR to a shorter directory",
+                socket.display()
+            );
+            let pipe = json!({"pipe": {"path": socket.to_str().unwrap()}});
+            let original = std::mem::replace(self.0.at(&address_path), pipe.clone());
+            upstreams.push((original, pipe));
+        }
+
+        let clusters = [Key("static_resources"), Key("clusters")];
+        let cluster_names: Vec<String> = self
+            .0
+            .sequence(&clusters)
+            .iter()
+            .map(|c| c["name"].as_str().unwrap_or_default().to_string())
+            .collect();
+        for cluster in &cluster_names {
+            let endpoints = joined(
+                &clusters,
+                &[Named(cluster), Key("load_assignment"), Key("endpoints")],
+            );
+            for locality in self.0.sequence(&endpoints).iter_mut() {
+                let lb_endpoints = locality
+                    .get_mut("lb_endpoints")
+                    .and_then(Value::as_array_mut)
+                    .unwrap_or_else(|| {
+                        panic!(
+                            "{file}: cluster {cluster} has an endpoint group without lb_endpoints"
+                        )
+                    });
+                for endpoint in lb_endpoints {
+                    let address = endpoint
+                        .pointer_mut("/endpoint/address")
+                        .unwrap_or_else(|| {
+                            panic!("{file}: cluster {cluster} has an endpoint without an address")
+                        });
+                    let (_, pipe) = upstreams
+                        .iter()
+                        .find(|(original, _)| original == address)
+                        .unwrap_or_else(|| {
+                            panic!("{file}: cluster {cluster} points at {address}, which no listener of the scenario has")
+                        });
+                    *address = pipe.clone();
+                }
+            }
+        }
+    }
+
+    pub fn render(&self) -> String {
+        self.0.render()
+    }
+}
+
+/// The ECDS resource file (`envoy/ecds/filters/sticky-canary.yaml`): a `DiscoveryResponse` with
+/// one `TypedExtensionConfig`.
+pub struct EcdsResource(pub Document);
+
+const RESOURCE_WASM_CONFIG: &[Step] = &[
+    Key("resources"),
+    Index(0),
+    Key("typed_config"),
+    Key("config"),
+];
+
+impl EcdsResource {
+    pub fn load() -> EcdsResource {
+        let mut doc = Document::load(ECDS_RESOURCE);
+        let count = doc.sequence(&[Key("resources")]).len();
+        assert_eq!(count, 1, "{ECDS_RESOURCE}: expected one resource");
+        EcdsResource(doc)
+    }
+
+    pub fn set_version(&mut self, version: u32) {
+        let file = self.0.file.clone();
+        let info = self.0.at(&[Key("version_info")]);
+        assert!(info.is_string(), "{file}: version_info must be a string");
+        *info = json!(version.to_string());
+    }
+
+    pub fn set_plugin_config(&mut self, plugin_config: &str) {
+        set_plugin_config(&mut self.0, RESOURCE_WASM_CONFIG, plugin_config);
+    }
+
+    pub fn set_vm_env(&mut self, env: &[(String, String)]) {
+        set_vm_env(&mut self.0, RESOURCE_WASM_CONFIG, env);
+    }
+
+    pub fn set_module(&mut self, module: &Path) {
+        set_module(&mut self.0, RESOURCE_WASM_CONFIG, module);
+    }
+
+    pub fn render(&self) -> String {
+        self.0.render()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every address in a rendered document: (JSON pointer, address).
+    fn addresses(value: &Value, at: String, out: &mut Vec<(String, Value)>) {
+        match value {
+            Value::Object(map) => {
+                for (key, v) in map {
+                    let here = format!("{at}/{key}");
+                    if key == "address" && v.is_object() {
+                        out.push((here.clone(), v.clone()));
+                    }
+                    addresses(v, here, out);
+                }
+            }
+            Value::Array(items) => {
+                for (i, v) in items.iter().enumerate() {
+                    addresses(v, format!("{at}/{i}"), out);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn a_test_copy_binds_only_port_0_and_sockets_in_its_directory() {
+        let dir = Path::new("/tmp/t");
+        for file in [LOCAL_BOOTSTRAP, ECDS_BOOTSTRAP] {
+            let mut bootstrap = Bootstrap::load(file);
+            bootstrap.bind_for_test(dir);
+            let rendered: Value = yaml_serde::from_str(&bootstrap.render()).unwrap();
+            let mut found = Vec::new();
+            addresses(&rendered, String::new(), &mut found);
+            // admin, front, two stand-in listeners, two cluster endpoints
+            assert_eq!(found.len(), 6, "{file}: {found:?}");
+            for (at, address) in &found {
+                let tcp_port_0 = address["socket_address"]["port_value"] == 0;
+                let socket_here = address["pipe"]["path"]
+                    .as_str()
+                    .is_some_and(|p| Path::new(p).parent() == Some(dir));
+                assert!(tcp_port_0 || socket_here, "{file}: {at} = {address}");
+            }
+            let v1 = |at: &str| rendered.pointer(at).cloned().unwrap();
+            assert_eq!(
+                v1("/static_resources/listeners/1/address"),
+                v1("/static_resources/clusters/0/load_assignment/endpoints/0/lb_endpoints/0/endpoint/address"),
+                "{file}: the v1 cluster points at the v1 listener"
+            );
+        }
+    }
+
+    #[test]
+    fn a_missing_structure_is_named() {
+        let text = "static_resources:\n  listeners:\n  - name: front\n    filter_chains: []\n";
+        let mut bootstrap = Bootstrap(Document::parse("x.yaml", text));
+        let failure = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            bootstrap.set_plugin_config("{}")
+        }))
+        .unwrap_err();
+        assert_eq!(
+            failure.downcast_ref::<String>().unwrap(),
+            "x.yaml: no `.static_resources.listeners[name=front].filter_chains[0]`"
+        );
+    }
+
+    #[test]
+    fn a_cluster_pointing_outside_the_scenario_is_refused() {
+        let text = r#"
+admin: {address: {socket_address: {address: 127.0.0.1, port_value: 9901}}}
+static_resources:
+  listeners:
+  - name: front
+    address: {socket_address: {address: 127.0.0.1, port_value: 10000}}
+  clusters:
+  - name: elsewhere
+    load_assignment:
+      endpoints:
+      - lb_endpoints:
+        - endpoint: {address: {socket_address: {address: 10.0.0.1, port_value: 80}}}
+"#;
+        let mut bootstrap = Bootstrap(Document::parse("x.yaml", text));
+        let failure = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            bootstrap.bind_for_test(Path::new("/tmp/t"))
+        }))
+        .unwrap_err();
+        let message = failure.downcast_ref::<String>().unwrap();
+        assert!(
+            message.starts_with("x.yaml: cluster elsewhere points at"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn plugin_config_env_and_module_land_in_the_resource() {
+        let mut resource = EcdsResource::load();
+        resource.set_version(7);
+        resource.set_plugin_config(r#"{"routes":[]}"#);
+        resource.set_vm_env(&[("K".into(), "v'1".into())]);
+        resource.set_module(Path::new("/m.wasm"));
+        let rendered: Value = yaml_serde::from_str(&resource.render()).unwrap();
+        let config = &rendered["resources"][0]["typed_config"]["config"];
+        assert_eq!(rendered["version_info"], "7");
+        assert_eq!(config["configuration"]["value"], r#"{"routes":[]}"#);
+        assert_eq!(
+            config["vm_config"]["environment_variables"],
+            json!({"key_values": {"K": "v'1"}})
+        );
+        assert_eq!(config["vm_config"]["code"]["local"]["filename"], "/m.wasm");
+    }
+}
