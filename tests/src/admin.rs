@@ -94,6 +94,31 @@ impl Envoy {
             .collect()
     }
 
+    /// Keep-alive clients of the front listener, one per worker thread: connections are opened
+    /// until each worker has accepted one (the kernel spreads them over the workers' sockets),
+    /// and the worker whose accept count rose owns the connection.
+    pub fn one_client_per_worker(&self) -> Vec<Client> {
+        let workers = self.concurrency() as usize;
+        let mut clients: Vec<Option<Client>> = (0..workers).map(|_| None).collect();
+        for _ in 0..500 {
+            let before = self.front_connections_per_worker();
+            let mut client = self.front();
+            assert_eq!(client.get("/", &[]).status, 200);
+            let after = self.front_connections_per_worker();
+            let grew: Vec<usize> = (0..workers).filter(|&w| after[w] > before[w]).collect();
+            assert_eq!(
+                grew.len(),
+                1,
+                "one connection, one worker: {before:?} -> {after:?}"
+            );
+            clients[grew[0]].get_or_insert(client);
+            if clients.iter().all(Option::is_some) {
+                return clients.into_iter().flatten().collect();
+            }
+        }
+        panic!("500 connections did not reach all {workers} workers");
+    }
+
     /// The filter's own counters (`wasmcustom.sticky_canary.*`) once their sum has reached
     /// `at_least`. The filter hands its counts to Envoy on its 1 s tick, so they lag the
     /// requests; waiting for the expected total means every request so far has been handed over.

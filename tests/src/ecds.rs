@@ -11,7 +11,7 @@ use serde_json::Value;
 use crate::artifacts::wasm_module;
 use crate::envoy::Envoy;
 use crate::istio;
-use crate::scenario::EcdsResource;
+use crate::scenario::{EcdsResource, ECDS_RESOURCE};
 
 /// The full name of an ECDS counter of the HTTP filter named `filter`.
 pub fn ecds_stat_name(filter: &str, counter: &str) -> String {
@@ -21,6 +21,8 @@ pub fn ecds_stat_name(filter: &str, counter: &str) -> String {
 /// The watched file of one Envoy and what was pushed into it.
 pub(crate) struct EcdsFeed {
     filter: String,
+    /// The scenario's resource file that pushes are made from.
+    template: String,
     dir: PathBuf,
     file_name: String,
     version: u32,
@@ -36,6 +38,7 @@ impl EcdsFeed {
     ) -> EcdsFeed {
         EcdsFeed {
             filter: filter.to_string(),
+            template: ECDS_RESOURCE.to_string(),
             dir: dir.to_path_buf(),
             file_name: file_name.to_string(),
             version: 0,
@@ -43,10 +46,16 @@ impl EcdsFeed {
         }
     }
 
+    /// Pushes made from another resource file of the scenario.
+    pub(crate) fn with_template(mut self, relative: &str) -> EcdsFeed {
+        self.template = relative.to_string();
+        self
+    }
+
     /// The scenario's resource with this pluginConfig and the current VM environment.
     pub(crate) fn push_plugin_config(&mut self, plugin_config: &str) {
         self.version += 1;
-        let mut resource = EcdsResource::load();
+        let mut resource = EcdsResource::load_from(&self.template);
         resource.set_version(self.version);
         resource.set_plugin_config(plugin_config);
         resource.set_vm_env(&self.vm_env);
@@ -66,6 +75,23 @@ impl EcdsFeed {
         self.install(&serde_json::to_string_pretty(&response).unwrap());
     }
 
+    /// The filter without Wasm: an allow-all RBAC filter in its place, as Istio pushes for a
+    /// WasmPlugin whose module cannot be used under FAIL_OPEN. The filter's root in the VM goes.
+    pub(crate) fn push_no_wasm(&mut self) {
+        self.version += 1;
+        let response = serde_json::json!({
+            "version_info": self.version.to_string(),
+            "resources": [{
+                "@type": "type.googleapis.com/envoy.config.core.v3.TypedExtensionConfig",
+                "name": self.filter,
+                "typed_config": {
+                    "@type": "type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC"
+                }
+            }]
+        });
+        self.install(&serde_json::to_string_pretty(&response).unwrap());
+    }
+
     /// Envoy only sees an ECDS file replaced by an atomic rename.
     fn install(&self, text: &str) {
         let staged = self.dir.join(format!(".{}.tmp", self.file_name));
@@ -77,8 +103,31 @@ impl EcdsFeed {
 impl Envoy {
     fn feed(&mut self) -> &mut EcdsFeed {
         self.ecds
-            .as_mut()
+            .first_mut()
             .expect("this Envoy has its config inline: start it with Delivery::Ecds")
+    }
+
+    fn feed_of(&mut self, filter: &str) -> &mut EcdsFeed {
+        self.ecds
+            .iter_mut()
+            .find(|feed| feed.filter == filter)
+            .unwrap_or_else(|| panic!("no ECDS filter {filter}"))
+    }
+
+    /// Pushes this pluginConfig to the ECDS filter named `filter` (scenarios with several).
+    pub fn push_ecds_to(&mut self, filter: &str, plugin_config: &str) {
+        self.feed_of(filter).push_plugin_config(plugin_config);
+    }
+
+    /// Takes the Wasm out of the ECDS filter named `filter` (see `push_no_wasm`); a later
+    /// [`Envoy::push_ecds_to`] puts it back.
+    pub fn push_no_wasm_to(&mut self, filter: &str) {
+        self.feed_of(filter).push_no_wasm();
+    }
+
+    /// One ECDS counter of the filter named `filter`, e.g. `update_success`.
+    pub fn ecds_stat_of(&self, filter: &str, counter: &str) -> u64 {
+        self.stat(&ecds_stat_name(filter, counter))
     }
 
     /// Pushes the scenario's ECDS resource with this pluginConfig (and the VM environment of the
@@ -106,7 +155,7 @@ impl Envoy {
     pub fn ecds_filter(&self) -> &str {
         &self
             .ecds
-            .as_ref()
+            .first()
             .expect("this Envoy has its config inline")
             .filter
     }

@@ -7,6 +7,7 @@ use std::fs;
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -15,7 +16,10 @@ use tempfile::TempDir;
 use crate::artifacts::{envoy_binary, repo_root, wasm_module};
 use crate::ecds::EcdsFeed;
 use crate::http::Client;
-use crate::scenario::{Bootstrap, ECDS_BOOTSTRAP, LOCAL_BOOTSTRAP, SCENARIO_ECDS_FILTER};
+use crate::scenario::{
+    Bootstrap, ECDS_BOOTSTRAP, LOCAL_BOOTSTRAP, SCENARIO_ECDS_FILTER, SHARED_VM_BOOTSTRAP,
+    SHARED_VM_FILTERS,
+};
 
 /// How the tests run Envoy, after `-c <config>`; envoy/local/docker-compose.yaml runs it the same
 /// way (a test checks). [`EnvoyOptions::concurrency`] replaces the worker count.
@@ -55,7 +59,12 @@ enum Source {
     },
     /// The ECDS scenario fed with an extension config as Istio pushes it (see [`crate::istio`]).
     Extension(Value),
+    /// `envoy/shared-vm/envoy.yaml`: one pluginConfig for each of its two ECDS filters.
+    SharedVm([String; 2]),
 }
+
+/// An edit of the test's bootstrap after its addresses were bound, given the test's directory.
+pub type BootstrapEdit = Arc<dyn Fn(&mut Bootstrap, &Path) + Send + Sync>;
 
 /// What to start; [`EnvoyOptions::start`] starts it.
 #[derive(Clone)]
@@ -65,6 +74,7 @@ pub struct EnvoyOptions {
     envoy_binary: Option<PathBuf>,
     access_log: bool,
     vm_env: Vec<(String, String)>,
+    edit: Option<BootstrapEdit>,
 }
 
 impl EnvoyOptions {
@@ -80,7 +90,28 @@ impl EnvoyOptions {
             envoy_binary: None,
             access_log: true,
             vm_env: Vec::new(),
+            edit: None,
         }
+    }
+
+    /// `envoy/shared-vm/envoy.yaml`: two filters in one VM, `service_a` for the one routing on
+    /// `x-canary-subset`, `blue_green` for the one writing `x-bg-subset` (see
+    /// [`crate::scenario::SHARED_VM_FILTERS`]).
+    pub fn shared_vm(service_a: &str, blue_green: &str) -> EnvoyOptions {
+        EnvoyOptions {
+            source: Source::SharedVm([service_a.to_string(), blue_green.to_string()]),
+            ..EnvoyOptions::scenario(Delivery::Ecds, "")
+        }
+    }
+
+    /// Edits the test's bootstrap once its addresses are bound (e.g. a cluster pointed at a
+    /// test's own upstream).
+    pub fn edit_bootstrap(
+        mut self,
+        edit: impl Fn(&mut Bootstrap, &Path) + Send + Sync + 'static,
+    ) -> Self {
+        self.edit = Some(Arc::new(edit));
+        self
     }
 
     /// The ECDS scenario fed with this extension config (resource name, VM environment and all,
@@ -137,7 +168,7 @@ impl EnvoyOptions {
                 bootstrap.set_plugin_config(plugin_config);
                 bootstrap.set_vm_env(&self.vm_env);
                 bootstrap.set_module(&wasm_module());
-                (bootstrap, None)
+                (bootstrap, Vec::new())
             }
             Source::Scenario {
                 delivery: Delivery::Ecds,
@@ -146,7 +177,7 @@ impl EnvoyOptions {
                 let mut bootstrap = Bootstrap::load(ECDS_BOOTSTRAP);
                 let file = bootstrap.set_ecds_dir(&ecds_dir);
                 let feed = EcdsFeed::new(SCENARIO_ECDS_FILTER, &ecds_dir, &file, &self.vm_env);
-                (bootstrap, Some(feed))
+                (bootstrap, vec![feed])
             }
             Source::Extension(extension) => {
                 assert!(
@@ -159,21 +190,39 @@ impl EnvoyOptions {
                 let mut bootstrap = Bootstrap::load(ECDS_BOOTSTRAP);
                 let file = bootstrap.set_ecds_dir(&ecds_dir);
                 bootstrap.rename_ecds_filter(name);
-                (bootstrap, Some(EcdsFeed::new(name, &ecds_dir, &file, &[])))
+                (bootstrap, vec![EcdsFeed::new(name, &ecds_dir, &file, &[])])
+            }
+            Source::SharedVm(_) => {
+                let mut bootstrap = Bootstrap::load(SHARED_VM_BOOTSTRAP);
+                let feeds = SHARED_VM_FILTERS
+                    .iter()
+                    .map(|(filter, template)| {
+                        let file = bootstrap.set_ecds_dir_of(filter, &ecds_dir);
+                        EcdsFeed::new(filter, &ecds_dir, &file, &self.vm_env)
+                            .with_template(template)
+                    })
+                    .collect();
+                (bootstrap, feeds)
             }
         };
         if !self.access_log {
             bootstrap.drop_access_log();
         }
         bootstrap.bind_for_test(dir.path());
+        if let Some(edit) = &self.edit {
+            edit(&mut bootstrap, dir.path());
+        }
         fs::write(dir.path().join(CONFIG_FILE), bootstrap.render()).unwrap();
 
         // Envoy reads the ECDS file while starting, so it must be there first.
-        if let Some(feed) = ecds.as_mut() {
+        if !ecds.is_empty() {
             fs::create_dir_all(&ecds_dir).unwrap();
+        }
+        for (i, feed) in ecds.iter_mut().enumerate() {
             match &self.source {
                 Source::Scenario { plugin_config, .. } => feed.push_plugin_config(plugin_config),
                 Source::Extension(extension) => feed.push_extension(extension),
+                Source::SharedVm(configs) => feed.push_plugin_config(&configs[i]),
             }
         }
 
@@ -197,7 +246,8 @@ pub struct Envoy {
     child: Child,
     pub(crate) admin_port: u16,
     front_port: u16,
-    pub(crate) ecds: Option<EcdsFeed>,
+    /// One feed per ECDS filter, in the order of the scenario's filter chain.
+    pub(crate) ecds: Vec<EcdsFeed>,
 }
 
 impl Envoy {
@@ -246,6 +296,11 @@ impl Envoy {
 
     pub fn front_port(&self) -> u16 {
         self.front_port
+    }
+
+    /// The test's own directory: Envoy's files, sockets and log.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
     }
 
     /// The worker threads it runs (`--concurrency`).

@@ -92,6 +92,28 @@ impl Client {
     }
 }
 
+/// A request sent on a connection of its own, its response read later: many such requests are
+/// in flight at once.
+pub struct Pending(BufReader<TcpStream>);
+
+impl Pending {
+    pub fn send(port: u16, path: &str, headers: &[(&str, &[u8])]) -> Pending {
+        let mut stream = TcpStream::connect(("127.0.0.1", port))
+            .unwrap_or_else(|e| panic!("connect to port {port}: {e}"));
+        stream
+            .set_read_timeout(Some(Duration::from_secs(60)))
+            .unwrap();
+        stream
+            .write_all(&build_request(path.as_bytes(), headers))
+            .unwrap();
+        Pending(BufReader::new(stream))
+    }
+
+    pub fn response(mut self) -> Response {
+        read_response(&mut self.0).unwrap_or_else(|e| panic!("no response: {e}"))
+    }
+}
+
 pub fn build_request(path: &[u8], headers: &[(&str, &[u8])]) -> Vec<u8> {
     let mut raw = Vec::with_capacity(256);
     raw.extend_from_slice(b"GET ");

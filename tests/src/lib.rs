@@ -17,12 +17,13 @@ pub mod ramp;
 pub mod scenario;
 pub mod schema;
 pub mod traffic;
+pub mod upstream;
 
 pub use artifacts::{envoy_binary, repo_root, wasm_module, SCENARIO_WASM_PATH};
 pub use ecds::ecds_stat_name;
 pub use envoy::{validate, Delivery, Envoy, EnvoyOptions, ENVOY_RUN_FLAGS};
 pub use fixtures::{service_a_config, service_a_json};
-pub use http::{Client, Header, Response};
+pub use http::{Client, Header, Pending, Response};
 pub use oracle::{
     expected_outcome, expected_outcome_with_token, expected_subset, expected_subset_with_token,
     subset_of, user_moving, user_on, users_on, Expected,

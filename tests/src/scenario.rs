@@ -18,6 +18,18 @@ use crate::artifacts::{repo_root, SCENARIO_WASM_PATH};
 pub const LOCAL_BOOTSTRAP: &str = "envoy/local/envoy.yaml";
 pub const ECDS_BOOTSTRAP: &str = "envoy/ecds/envoy.yaml";
 pub const ECDS_RESOURCE: &str = "envoy/ecds/filters/sticky-canary.yaml";
+pub const SHARED_VM_BOOTSTRAP: &str = "envoy/shared-vm/envoy.yaml";
+/// The two filters of `envoy/shared-vm/envoy.yaml`, with their ECDS resource files.
+pub const SHARED_VM_FILTERS: [(&str, &str); 2] = [
+    (
+        "extensions.istio.io/wasmplugin/default.service-a",
+        "envoy/shared-vm/filters/service-a.yaml",
+    ),
+    (
+        "extensions.istio.io/wasmplugin/default.blue-green",
+        "envoy/shared-vm/filters/blue-green.yaml",
+    ),
+];
 /// The filter (and ECDS resource) name in `envoy/ecds/envoy.yaml`.
 pub const SCENARIO_ECDS_FILTER: &str = "extensions.istio.io/wasmplugin/default.sticky-canary";
 /// The listener clients talk to; every other listener is a stand-in upstream.
@@ -246,11 +258,17 @@ impl Bootstrap {
     /// Points the ECDS subscription (ECDS scenario) at `dir`; returns the resource file's name
     /// in it.
     pub fn set_ecds_dir(&mut self, dir: &Path) -> String {
+        self.set_ecds_dir_of(SCENARIO_ECDS_FILTER, dir)
+    }
+
+    /// Points the ECDS subscription of the front listener's filter `filter` at `dir`; returns the
+    /// resource file's name in it.
+    pub fn set_ecds_dir_of(&mut self, filter: &str, dir: &Path) -> String {
         let source = joined(
             FRONT_HCM,
             &[
                 Key("http_filters"),
-                Named(SCENARIO_ECDS_FILTER),
+                Named(filter),
                 Key("config_discovery"),
                 Key("config_source"),
                 Key("path_config_source"),
@@ -388,9 +406,14 @@ const RESOURCE_WASM_CONFIG: &[Step] = &[
 
 impl EcdsResource {
     pub fn load() -> EcdsResource {
-        let mut doc = Document::load(ECDS_RESOURCE);
+        EcdsResource::load_from(ECDS_RESOURCE)
+    }
+
+    /// Another scenario's ECDS resource file.
+    pub fn load_from(relative: &str) -> EcdsResource {
+        let mut doc = Document::load(relative);
         let count = doc.sequence(&[Key("resources")]).len();
-        assert_eq!(count, 1, "{ECDS_RESOURCE}: expected one resource");
+        assert_eq!(count, 1, "{relative}: expected one resource");
         EcdsResource(doc)
     }
 

@@ -2,7 +2,12 @@
 //! filter owns (and only that one).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use sticky_canary_e2e::{service_a_config, service_a_json, user_on, Delivery, Envoy};
+use serde_json::json;
+use sticky_canary_e2e::scenario::Step::{Key, Named};
+use sticky_canary_e2e::upstream::HeldUpstream;
+use sticky_canary_e2e::{
+    service_a_config, service_a_json, subset_of, user_on, Delivery, Envoy, EnvoyOptions, Pending,
+};
 
 #[test]
 fn the_chosen_subset_is_echoed_on_the_response_only_when_asked() {
@@ -13,8 +18,13 @@ fn the_chosen_subset_is_echoed_on_the_response_only_when_asked() {
     let mut client = envoy.front();
     for subset in ["v1", "v2"] {
         let id = user_on(&exposed, subset);
-        let response = client.get("/", &[("x-user-id", id.as_bytes())]);
+        let forged: &[u8] = if subset == "v1" { b"v2" } else { b"v1" };
+        let response = client.get(
+            "/",
+            &[("x-user-id", id.as_bytes()), ("x-canary-subset", forged)],
+        );
         assert_eq!(response.served_by(), subset);
+        assert_eq!(response.received_subset(), Some(subset), "user {id}");
         assert_eq!(
             response.header("x-canary-subset"),
             Some(subset),
@@ -29,6 +39,7 @@ fn the_chosen_subset_is_echoed_on_the_response_only_when_asked() {
         .front()
         .get("/", &[("x-user-id", user_on(&quiet, "v2").as_bytes())]);
     assert_eq!(response.served_by(), "v2");
+    assert_eq!(response.received_subset(), Some("v2"));
     assert_eq!(response.header("x-canary-subset"), None);
 }
 
@@ -49,4 +60,77 @@ fn a_custom_routing_header_is_the_one_written_and_echoed() {
     );
     assert_eq!(response.received_subset(), Some("v1"));
     assert_eq!(response.header("x-release"), Some("v2"));
+}
+
+/// More requests in flight than any fixed table of streams would hold: each request's choice is
+/// kept until its own response, which the upstream sends only once all of them have arrived.
+#[test]
+fn every_request_gets_its_subset_echoed_with_1100_in_flight_on_a_slow_upstream() {
+    const IN_FLIGHT: usize = 1100;
+    const SOCKET: &str = "held.sock";
+    let mut config = service_a_json(50);
+    config["exposeSubset"] = true.into();
+    let config = config.to_string();
+    let envoy = EnvoyOptions::scenario(Delivery::Inline, &config)
+        .access_log(false)
+        .edit_bootstrap(|bootstrap, dir| {
+            // Both subsets' clusters lead to the held upstream; Envoy's default circuit breakers
+            // (1024 connections and requests per cluster) would refuse the rest.
+            let held = json!({"pipe": {"path": dir.join(SOCKET).to_str().unwrap()}});
+            for cluster in ["service-a-v1", "service-a-v2"] {
+                let cluster = bootstrap.0.mapping(&[
+                    Key("static_resources"),
+                    Key("clusters"),
+                    Named(cluster),
+                ]);
+                cluster["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]
+                    ["address"] = held.clone();
+                let limit = 4 * IN_FLIGHT;
+                cluster.insert(
+                    "circuit_breakers".into(),
+                    json!({"thresholds": [{"max_connections": limit, "max_pending_requests": limit,
+                                           "max_requests": limit}]}),
+                );
+            }
+        })
+        .start();
+    let upstream = HeldUpstream::start(&envoy.dir().join(SOCKET), IN_FLIGHT);
+    let users: Vec<String> = (0..IN_FLIGHT).map(|i| format!("held-{i}")).collect();
+    let mut pending = Vec::with_capacity(IN_FLIGHT);
+    for (i, user) in users.iter().enumerate() {
+        pending.push(Pending::send(
+            envoy.front_port(),
+            "/",
+            &[
+                ("x-user-id", user.as_bytes()),
+                ("x-canary-subset", b"forged"),
+            ],
+        ));
+        // Paced to the upstream's listen backlog.
+        if i % 64 == 63 {
+            upstream.wait_until_held(i + 1);
+        }
+    }
+    let responses: Vec<_> = pending.into_iter().map(Pending::response).collect();
+    let received = upstream.finish();
+    assert_eq!(received.len(), IN_FLIGHT);
+    for received in &received {
+        let user = received.user.as_deref().unwrap();
+        assert_eq!(
+            received.routing_header.as_deref(),
+            Some(subset_of(&config, user).as_str()),
+            "what the upstream received for {user}"
+        );
+    }
+    for (user, response) in users.iter().zip(&responses) {
+        let subset = subset_of(&config, user);
+        assert_eq!(response.status, 200, "{user}");
+        assert_eq!(response.served_by(), "held");
+        assert_eq!(response.received_subset(), Some(subset.as_str()), "{user}");
+        assert_eq!(
+            response.header("x-canary-subset"),
+            Some(subset.as_str()),
+            "{user}: the subset echoed on the response"
+        );
+    }
 }

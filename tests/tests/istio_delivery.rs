@@ -238,31 +238,6 @@ fn with_keys_reversed(value: &Value) -> String {
     }
 }
 
-/// Keep-alive clients of the front listener, one per worker thread: connections are opened
-/// until each worker has accepted one (the kernel spreads them over the workers' sockets), and
-/// the worker whose accept count rose owns the connection.
-fn one_client_per_worker(envoy: &Envoy) -> Vec<Client> {
-    let workers = envoy.concurrency() as usize;
-    let mut clients: Vec<Option<Client>> = (0..workers).map(|_| None).collect();
-    for _ in 0..500 {
-        let before = envoy.front_connections_per_worker();
-        let mut client = envoy.front();
-        assert_eq!(client.get("/", &[]).status, 200);
-        let after = envoy.front_connections_per_worker();
-        let grew: Vec<usize> = (0..workers).filter(|&w| after[w] > before[w]).collect();
-        assert_eq!(
-            grew.len(),
-            1,
-            "one connection, one worker: {before:?} -> {after:?}"
-        );
-        clients[grew[0]].get_or_insert(client);
-        if clients.iter().all(Option::is_some) {
-            return clients.into_iter().flatten().collect();
-        }
-    }
-    panic!("500 connections did not reach all {workers} workers");
-}
-
 /// Two sidecars differ where real ones do: the second proxy runs two workers, starts after the
 /// first was restarted, and gets the pluginConfig JSON with its keys in another order (protojson
 /// key order is no contract). Every user gets the same subset from the restarted first, from each
@@ -296,7 +271,7 @@ fn two_sidecars_with_the_same_wasmplugin_give_every_user_the_same_subset() {
     assert!(second.log().contains("routes: service-a [v1=90 v2=10]"));
 
     let mut a = first.front();
-    let mut workers = one_client_per_worker(&second);
+    let mut workers = second.one_client_per_worker();
     let accepted = second.front_connections_per_worker();
     let mut on_v2 = 0;
     for (i, id) in users("caller", 600).iter().enumerate() {
