@@ -21,7 +21,7 @@ WASM_BINDGEN_VERSION := $(shell awk '/^name = "wasm-bindgen"$$/ {getline; gsub(/
 WASM_TEST_RUNNER     := .tools/bin/wasm-bindgen-test-runner
 
 .PHONY: all tools wasm-target envoy binaryen bench-tools umoci compose-client build image ecds bench \
-        test test-core test-wasm wasm-test-runner test-e2e lint fmt demo demo-stop clean \
+        test test-core test-wasm wasm-test-runner test-e2e lint fmt demo clean \
         fuzz-tools fuzz fuzz-smoke soak
 
 all: build
@@ -46,12 +46,16 @@ bench-tools: binaryen
 	@command -v wrk >/dev/null || ($(APT) update -qq && $(APT) install -y -qq wrk)
 
 # The module Envoy loads, built for wasm32-wasip1, shrunk by wasm-opt and written where the
-# scenario files expect it.
+# scenario files expect it. wasm-opt takes seconds, so it runs only when cargo relinked the
+# module (cargo leaves a fresh one untouched) or this file changed.
 build: wasm-target binaryen
 	cargo build --release --target $(WASM_TARGET) -p sticky-canary
+	@$(MAKE) --no-print-directory $(WASM)
+	@ls -l $(WASM)
+
+$(WASM): $(WASM_OUT) Makefile
 	@mkdir -p build
 	wasm-opt $(WASM_OPT_FLAGS) $(WASM_OUT) -o $(WASM)
-	@ls -l $(WASM)
 
 # The plugin image (same shape as the Dockerfile) as an OCI image layout in build/image, built
 # without a Docker daemon; prints the digests a WasmPlugin's `sha256` would carry.
@@ -111,13 +115,10 @@ lint: wasm-target
 fmt:
 	cargo fmt --all
 
-# Starts the local scenario on 127.0.0.1 (front :10000, admin :9901), shows the split and
-# stickiness, and leaves Envoy running. `make demo-stop` ends it.
+# Runs the local scenario on 127.0.0.1 (front :10000, admin :9901) in the foreground: shows the
+# split and stickiness, prints what to open, and serves until Ctrl-C, which stops Envoy.
 demo: tools build
-	envoy/local/demo.sh start
-
-demo-stop:
-	envoy/local/demo.sh stop
+	envoy/local/demo.sh
 
 # Fuzzing (cargo-fuzz, nightly): each target in $(FUZZ_TARGETS) runs $(FUZZ_SECONDS) s, starting
 # from the committed seeds (fuzz/seeds/<target>, crash regressions included) and growing its

@@ -5,13 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-FRONT_PORT=${FRONT_PORT:-10000}
-V1_PORT=${V1_PORT:-10001}
-V2_PORT=${V2_PORT:-10002}
-ADMIN_PORT=${ADMIN_PORT:-9901}
+source envoy/local/ports.sh
 COMPOSE=(docker compose -f envoy/local/docker-compose.yaml -p sticky-canary-verify)
-FRONT=http://127.0.0.1:$FRONT_PORT
-ADMIN=http://127.0.0.1:$ADMIN_PORT
 passed=no
 
 run_log() { printf '\n== %s\n' "$*"; }
@@ -35,12 +30,9 @@ expect() { # expect WHAT GOT WANT
 run_log "Module"
 [[ -f build/sticky_canary.wasm ]] || make build
 
-if [[ "$FRONT_PORT:$V1_PORT:$V2_PORT:$ADMIN_PORT" != "10000:10001:10002:9901" ]]; then
+if ! default_ports; then
   run_log "Rendering envoy.yaml with ports $FRONT_PORT/$V1_PORT/$V2_PORT/$ADMIN_PORT (as the tests do)"
-  mkdir -p build/compose
-  sed -e "s/port_value: 10000}/port_value: $FRONT_PORT}/" -e "s/port_value: 10001}/port_value: $V1_PORT}/" \
-      -e "s/port_value: 10002}/port_value: $V2_PORT}/" -e "s/port_value: 9901}/port_value: $ADMIN_PORT}/" \
-      envoy/local/envoy.yaml >build/compose/envoy.yaml
+  render_envoy_yaml build/compose/envoy.yaml
   export ENVOY_CONFIG=build/compose/envoy.yaml
 fi
 

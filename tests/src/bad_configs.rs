@@ -97,6 +97,11 @@ pub fn bad_configs() -> Vec<BadConfig> {
             r#"routingHeader: "x canary" is not a valid HTTP header name"#,
         ),
         case(
+            "routing header is the key header",
+            good.replacen('{', r#"{"routingHeader":"X-User-Id","#, 1),
+            r#"routingHeader: "x-user-id" is also routes[0].stickiness.keys[0].header; the filter would overwrite the key it hashes"#,
+        ),
+        case(
             "token required, none set",
             with_rules(r#"[{"subset":"v2","requireToken":true,"users":["qa"]}]"#),
             "routes[0].rules[0].requireToken: no token is configured",

@@ -170,27 +170,39 @@ fn json_reason(err: &serde_json::Error) -> String {
 }
 
 fn compile(raw: PluginConfig, token: Option<Secret>) -> Result<Config, ConfigError> {
-    let routing_header = match raw.routing_header {
-        Some(name) => header_name("routingHeader", &name)?,
-        None => DEFAULT_ROUTING_HEADER.to_string(),
+    let routing = match &raw.routing_header {
+        Some(name) => RoutingHeader {
+            name: routing_header_name(name)?,
+            named: true,
+        },
+        None => RoutingHeader {
+            name: DEFAULT_ROUTING_HEADER.to_string(),
+            named: false,
+        },
     };
-    let token_header = match raw.token_header {
-        Some(name) => header_name("tokenHeader", &name)?,
+    let token_header = match &raw.token_header {
+        Some(name) => header_name("tokenHeader", name)?,
         None => DEFAULT_TOKEN_HEADER.to_string(),
     };
-    if token_header == routing_header {
+    // The same name twice: the error goes to the one the admin wrote (routingHeader if both).
+    if token_header == routing.name && raw.token_header.is_some() && !routing.named {
         return Err(ConfigError::new(
             "tokenHeader",
             format!("\"{token_header}\" is the routing header, which the filter overwrites"),
         ));
     }
+    let token_field = match raw.token_header {
+        Some(_) => "tokenHeader",
+        None => "the default tokenHeader",
+    };
+    routing.must_differ(&token_header, token_field, "the token it checks")?;
     if raw.routes.is_empty() {
         return Err(ConfigError::new("routes", "must list at least one route"));
     }
     let mut routes: Vec<Route> = Vec::with_capacity(raw.routes.len());
     for (index, route) in raw.routes.into_iter().enumerate() {
         let path = format!("routes[{index}]");
-        let route = compile_route(&path, route, token.is_some())?;
+        let route = compile_route(&path, route, &routing, token.is_some())?;
         if let Some(first) = routes.iter().position(|r| r.name == route.name) {
             return Err(ConfigError::new(
                 format!("{path}.name"),
@@ -203,7 +215,7 @@ fn compile(raw: PluginConfig, token: Option<Secret>) -> Result<Config, ConfigErr
         routes.push(route);
     }
     Ok(Config {
-        routing_header,
+        routing_header: routing.name,
         expose_subset: raw.expose_subset.unwrap_or(false),
         token_header,
         token,
@@ -211,7 +223,58 @@ fn compile(raw: PluginConfig, token: Option<Secret>) -> Result<Config, ConfigErr
     })
 }
 
-fn compile_route(path: &str, raw: RouteConfig, has_token: bool) -> Result<Route, ConfigError> {
+/// The routing header, and whether the admin named it or it is the default: the filter writes it
+/// on every routed request, so it must not be a header the filter or the routing reads.
+struct RoutingHeader {
+    /// Lowercase.
+    name: String,
+    named: bool,
+}
+
+impl RoutingHeader {
+    /// Refuses a routing header equal to `header` (lowercase), which `field` reads.
+    fn must_differ(&self, header: &str, field: &str, lost: &str) -> Result<(), ConfigError> {
+        if header != self.name {
+            return Ok(());
+        }
+        let default = if self.named { "" } else { " (the default)" };
+        Err(ConfigError::new(
+            "routingHeader",
+            format!(
+                "\"{}\"{default} is also {field}; the filter would overwrite {lost}",
+                self.name
+            ),
+        ))
+    }
+}
+
+/// The routing header's name: an HTTP header, and not one that routing itself depends on.
+fn routing_header_name(name: &str) -> Result<String, ConfigError> {
+    const PATH: &str = "routingHeader";
+    if name
+        .strip_prefix(':')
+        .is_some_and(|rest| header_name(PATH, rest).is_ok())
+    {
+        return Err(ConfigError::new(
+            PATH,
+            format!("\"{name}\" is a pseudo-header, part of the request itself; the routing header must be an ordinary header"),
+        ));
+    }
+    let name = header_name(PATH, name)?;
+    let reason = match name.as_str() {
+        "host" => "is the request's authority (:authority), which routes[].match.hosts and Envoy's virtual hosts match; the filter would overwrite it",
+        "cookie" => "holds all of the request's cookies; the filter would overwrite them",
+        _ => return Ok(name),
+    };
+    Err(ConfigError::new(PATH, format!("\"{name}\" {reason}")))
+}
+
+fn compile_route(
+    path: &str,
+    raw: RouteConfig,
+    routing: &RoutingHeader,
+    has_token: bool,
+) -> Result<Route, ConfigError> {
     check_name(&format!("{path}.name"), &raw.name)?;
     let (hosts, path_prefix) = match raw.route_match {
         None => (Vec::new(), None),
@@ -263,6 +326,12 @@ fn compile_route(path: &str, raw: RouteConfig, has_token: bool) -> Result<Route,
         .enumerate()
         .map(|(i, key)| key_source(&format!("{path}.stickiness.keys[{i}]"), key))
         .collect::<Result<Vec<_>, _>>()?;
+    for (i, key) in keys.iter().enumerate() {
+        if let KeySource::Header(name) = key {
+            let field = format!("{path}.stickiness.keys[{i}].header");
+            routing.must_differ(name, &field, "the key it hashes")?;
+        }
+    }
     let salt = match stick.salt {
         Some(salt) if salt.is_empty() => {
             return Err(ConfigError::new(
@@ -282,7 +351,10 @@ fn compile_route(path: &str, raw: RouteConfig, has_token: bool) -> Result<Route,
         .rules
         .into_iter()
         .enumerate()
-        .map(|(i, rule)| compile_rule(&format!("{path}.rules[{i}]"), rule, &subsets, has_token))
+        .map(|(i, rule)| {
+            let here = format!("{path}.rules[{i}]");
+            compile_rule(&here, rule, &subsets, routing, has_token)
+        })
         .collect::<Result<Vec<_>, _>>()?;
 
     let stable_subset = subsets.iter().position(|s| s.weight > 0).unwrap_or(0);
@@ -405,6 +477,7 @@ fn compile_rule(
     path: &str,
     raw: RuleConfig,
     subsets: &[Subset],
+    routing: &RoutingHeader,
     has_token: bool,
 ) -> Result<Rule, ConfigError> {
     let subset = subsets
@@ -444,7 +517,7 @@ fn compile_rule(
     };
     let conditions = match raw.rule_match {
         None => Vec::new(),
-        Some(m) => compile_conditions(&format!("{path}.match"), m)?,
+        Some(m) => compile_conditions(&format!("{path}.match"), m, routing)?,
     };
     if users.is_none() && conditions.is_empty() {
         return Err(ConfigError::new(
@@ -467,12 +540,19 @@ fn compile_rule(
     })
 }
 
-fn compile_conditions(path: &str, raw: RuleMatchConfig) -> Result<Vec<Condition>, ConfigError> {
+fn compile_conditions(
+    path: &str,
+    raw: RuleMatchConfig,
+    routing: &RoutingHeader,
+) -> Result<Vec<Condition>, ConfigError> {
+    const LOST: &str = "the header the rule matches";
     let mut conditions = Vec::new();
     for (i, named) in raw.headers.into_iter().enumerate() {
         let here = format!("{path}.headers[{i}]");
         let (name, m) = named.into_parts();
-        let name = header_name(&format!("{here}.name"), &name)?;
+        let field = format!("{here}.name");
+        let name = header_name(&field, &name)?;
+        routing.must_differ(&name, &field, LOST)?;
         conditions.push(Condition::Header(name, string_matcher(&here, m)?));
     }
     for (i, named) in raw.cookies.into_iter().enumerate() {
@@ -500,6 +580,8 @@ fn compile_conditions(path: &str, raw: RuleMatchConfig) -> Result<Vec<Condition>
         if os.is_empty() {
             return Err(ConfigError::new(format!("{path}.os"), "must not be empty"));
         }
+        let field = format!("the header {path}.os reads");
+        routing.must_differ("user-agent", &field, LOST)?;
         conditions.push(Condition::Os(os));
     }
     Ok(conditions)

@@ -1,8 +1,11 @@
 //! How the bucket space is laid over the subsets' weights.
 //!
 //! The last-listed (newest) subset owns `[0, w_last)`, the one listed before it the next range,
-//! and the first-listed (stable) subset the top. Raising a newer subset's weight at the expense of
-//! older ones only extends its range upwards, so a user only ever moves to a newer subset.
+//! and the first-listed (stable) subset the top: subset `i` owns `[S(i+1), S(i))`, where `S(i)`
+//! is the weight of `i` and of every newer subset. Weight moved only from older subsets to newer
+//! ones shrinks no `S(i)`, so a user only ever moves to a newer subset. With three or more
+//! subsets the ranges in between shift, so such a ramp can move more users than the weight it
+//! moves (`tests/layout_ramp.rs` pins exactly how many).
 
 use crate::hash::BUCKETS;
 

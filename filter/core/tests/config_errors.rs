@@ -288,11 +288,6 @@ fn invalid_settings_are_rejected_with_path_and_reason() {
             r#"routingHeader: "X Canary" is not a valid HTTP header name"#,
         ),
         (
-            "routing header is a pseudo-header",
-            full_config_with(|c| c["routingHeader"] = json!(":authority")),
-            r#"routingHeader: ":authority" is not a valid HTTP header name"#,
-        ),
-        (
             "key header with a colon",
             full_config_with(|c| {
                 c["routes"][0]["stickiness"]["keys"][0]["header"] = json!("x-user-id:")
@@ -397,6 +392,100 @@ fn invalid_settings_are_rejected_with_path_and_reason() {
         ),
     ];
     assert_rejections(&cases);
+}
+
+/// The filter writes the routing header on every routed request, so it must not be a header that
+/// the filter reads (key, rule, token, cookies) or that routing reads (authority, pseudo-headers).
+/// The error names the field that reads it, and says when the routing header is the default.
+#[test]
+fn routing_header_must_not_be_a_header_the_filter_or_routing_reads() {
+    let cases: Vec<(&str, String, &str)> = vec![
+        (
+            ":authority",
+            full_config_with(|c| c["routingHeader"] = json!(":authority")),
+            r#"routingHeader: ":authority" is a pseudo-header, part of the request itself; the routing header must be an ordinary header"#,
+        ),
+        (
+            ":path",
+            full_config_with(|c| c["routingHeader"] = json!(":path")),
+            r#"routingHeader: ":path" is a pseudo-header, part of the request itself; the routing header must be an ordinary header"#,
+        ),
+        (
+            "host, any case",
+            full_config_with(|c| c["routingHeader"] = json!("Host")),
+            r#"routingHeader: "host" is the request's authority (:authority), which routes[].match.hosts and Envoy's virtual hosts match; the filter would overwrite it"#,
+        ),
+        (
+            "cookie",
+            full_config_with(|c| c["routingHeader"] = json!("COOKIE")),
+            r#"routingHeader: "cookie" holds all of the request's cookies; the filter would overwrite them"#,
+        ),
+        (
+            "the default token header",
+            full_config_with(|c| c["routingHeader"] = json!("X-Canary-Token")),
+            r#"routingHeader: "x-canary-token" is also the default tokenHeader; the filter would overwrite the token it checks"#,
+        ),
+        (
+            "the token header, both named",
+            full_config_with(|c| {
+                c["routingHeader"] = json!("x-qa-token");
+                c["tokenHeader"] = json!("X-QA-Token");
+            }),
+            r#"routingHeader: "x-qa-token" is also tokenHeader; the filter would overwrite the token it checks"#,
+        ),
+        (
+            "a stickiness key header, any case",
+            full_config_with(|c| c["routingHeader"] = json!("X-User-ID")),
+            r#"routingHeader: "x-user-id" is also routes[0].stickiness.keys[0].header; the filter would overwrite the key it hashes"#,
+        ),
+        (
+            "a stickiness key header of a later route",
+            full_config_with(|c| {
+                let mut route = c["routes"][0].clone();
+                route["name"] = json!("service-b");
+                route["stickiness"]["keys"] = json!([{"cookie": "sid"}, {"header": "x-session"}]);
+                c["routes"].as_array_mut().unwrap().push(route);
+                c["routingHeader"] = json!("x-session");
+            }),
+            r#"routingHeader: "x-session" is also routes[1].stickiness.keys[1].header; the filter would overwrite the key it hashes"#,
+        ),
+        (
+            "a header a rule matches",
+            full_config_with(|c| c["routingHeader"] = json!("X-Canary")),
+            r#"routingHeader: "x-canary" is also routes[0].rules[1].match.headers[0].name; the filter would overwrite the header the rule matches"#,
+        ),
+        (
+            "user-agent, which an os rule reads",
+            full_config_with(|c| c["routingHeader"] = json!("User-Agent")),
+            r#"routingHeader: "user-agent" is also the header routes[0].rules[1].match.os reads; the filter would overwrite the header the rule matches"#,
+        ),
+        (
+            "the default routing header as a key header",
+            full_config_with(|c| {
+                remove(c, "routingHeader");
+                c["routes"][0]["stickiness"]["keys"][0]["header"] = json!("X-Canary-Subset");
+            }),
+            r#"routingHeader: "x-canary-subset" (the default) is also routes[0].stickiness.keys[0].header; the filter would overwrite the key it hashes"#,
+        ),
+        (
+            "the default routing header in a rule",
+            full_config_with(|c| {
+                remove(c, "routingHeader");
+                c["routes"][0]["rules"][1]["match"]["headers"][0]["name"] =
+                    json!("x-canary-subset");
+            }),
+            r#"routingHeader: "x-canary-subset" (the default) is also routes[0].rules[1].match.headers[0].name; the filter would overwrite the header the rule matches"#,
+        ),
+    ];
+    assert_rejections(&cases);
+
+    // Only what is read is refused: without an `os` condition nothing reads User-Agent.
+    let no_os = full_config_with(|c| {
+        remove(&mut c["routes"][0]["rules"][1]["match"], "os");
+        c["routingHeader"] = json!("User-Agent");
+    });
+    let config = Config::from_json(no_os.as_bytes()).unwrap();
+    assert_eq!(config.routing_header, "user-agent");
 }
 
 #[test]
