@@ -50,12 +50,6 @@ fn extension(secret: &str, v2_weight: u32) -> Value {
     })
 }
 
-fn accepted_pushes(envoy: &Envoy) -> u64 {
-    envoy.stat(&format!(
-        "extension_config_discovery.http_filter.{FILTER}.update_success"
-    ))
-}
-
 /// alice with `x-qa` and this token: the subset that served her.
 fn served_with_token(envoy: &Envoy, token: &str) -> String {
     let headers: [(&str, &[u8]); 3] = [
@@ -84,7 +78,7 @@ fn a_new_plugin_config_reuses_the_vm_after_one_canary_vm() {
 
     envoy.push_extension(&extension("first-secret", 20));
     envoy.wait_for("the push to be accepted", PUSH_TIMEOUT, |e| {
-        accepted_pushes(e) == 2
+        e.ecds_stat("update_success") == 2
     });
     assert_eq!(
         envoy.stat(CREATED),
@@ -110,7 +104,7 @@ fn a_new_secret_starts_new_vms_that_read_it() {
 
     envoy.push_extension(&extension("second-secret", 20));
     envoy.wait_for("the push to be accepted", PUSH_TIMEOUT, |e| {
-        accepted_pushes(e) == 2
+        e.ecds_stat("update_success") == 2
     });
     envoy.wait_for("the new secret to open the rule", PUSH_TIMEOUT, |e| {
         served_with_token(e, "second-secret") == "v2"
