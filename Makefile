@@ -7,6 +7,9 @@ ENVOY         := $(VENV)/bin/envoy
 WASM_TARGET   := wasm32-wasip1
 WASM_OUT      := target/$(WASM_TARGET)/release/sticky_canary.wasm
 WASM          := build/sticky_canary.wasm
+# The module's size cap (384 KiB): a bigger module costs every proxy that loads it memory and
+# start-up time. `make build` fails above it.
+WASM_MAX_BYTES := 393216
 VERSION       := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
 IMAGE_LAYOUT  := build/image
 # wasm-opt (binaryen) shrinks the module; Rust's wasm32-wasip1 code uses these features.
@@ -56,6 +59,8 @@ build: wasm-target binaryen
 $(WASM): $(WASM_OUT) Makefile
 	@mkdir -p build
 	wasm-opt $(WASM_OPT_FLAGS) $(WASM_OUT) -o $(WASM)
+	@size=$$(stat -c %s $(WASM)); [ $$size -le $(WASM_MAX_BYTES) ] || \
+	  { echo "$(WASM) is $$size bytes, over the $(WASM_MAX_BYTES)-byte cap"; rm -f $(WASM); exit 1; }
 
 # The plugin image (same shape as the Dockerfile) as an OCI image layout in build/image, built
 # without a Docker daemon; prints the digests a WasmPlugin's `sha256` would carry.

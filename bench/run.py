@@ -82,10 +82,19 @@ VARIANTS = [
 ]
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def free_ports(count):
+    """Distinct free loopback ports: every socket stays bound until all are chosen, so the kernel
+    cannot hand one out twice. Nothing else runs during a benchmark to take them before Envoy."""
+    sockets = []
+    try:
+        for _ in range(count):
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            sockets.append(s)
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
 
 
 def hcm(stat_prefix, routes, filters):
@@ -278,9 +287,10 @@ def main():
         if not shutil.which(tool):
             sys.exit(f"{tool} is missing: `make bench` installs it (apt: wrk binaryen util-linux)")
     floor_module = ensure_floor_module()
-    ports = {name: free_port() for name, *_ in VARIANTS}
-    admin_port = free_port()
-    upstream_ports = {"v1": free_port(), "v2": free_port()}
+    names = [name for name, *_ in VARIANTS]
+    *listener_ports, admin_port, v1_port, v2_port = free_ports(len(names) + 3)
+    ports = dict(zip(names, listener_ports))
+    upstream_ports = {"v1": v1_port, "v2": v2_port}
     config_path = OUT / "envoy.json"
     config_path.write_text(json.dumps(render(ports, admin_port, upstream_ports, floor_module),
                                       indent=1))
