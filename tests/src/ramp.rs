@@ -30,11 +30,20 @@ pub fn push_while_flowing(
         Duration::from_secs(15),
         |e| e.ecds_stat("update_success") > accepted,
     );
-    let mover = user_moving(background, old, new, ("v1", "v2"));
+    wait_until_routing_follows(envoy, background, old, new);
+    let following = traffic.answered();
+    traffic.wait_until_answered(following + 1 + background.len());
+    before_push..=following + 1
+}
+
+/// Waits until the worker routes with `new` (ECDS accepts a config on the main thread a moment
+/// before the workers use it): a user of `users` whom `new` moves from v1 to v2 is served by v2.
+pub fn wait_until_routing_follows(envoy: &Envoy, users: &[String], old: &str, new: &str) {
+    let mover = user_moving(users, old, new, ("v1", "v2"));
     let mut client = envoy.front();
     envoy.wait_for(
         "the worker to route with the new config",
-        Duration::from_secs(15),
+        Duration::from_secs(20),
         |_| {
             client
                 .get("/", &[("x-user-id", mover.as_bytes())])
@@ -42,9 +51,6 @@ pub fn push_while_flowing(
                 == "v2"
         },
     );
-    let following = traffic.answered();
-    traffic.wait_until_answered(following + 1 + background.len());
-    before_push..=following + 1
 }
 
 /// Each user's furthest subset so far, in a ramp that only ever gives weight to later subsets

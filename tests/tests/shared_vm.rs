@@ -5,12 +5,10 @@
 
 use std::time::Duration;
 
-use sticky_canary_e2e::ramp::ForwardOnly;
+use sticky_canary_e2e::ramp::{wait_until_routing_follows, ForwardOnly};
 use sticky_canary_e2e::scenario::SHARED_VM_FILTERS;
 use sticky_canary_e2e::traffic::Traffic;
-use sticky_canary_e2e::{
-    service_a_config, subset_of, user_moving, Client, Delivery, Envoy, EnvoyOptions,
-};
+use sticky_canary_e2e::{service_a_config, subset_of, Client, Delivery, Envoy, EnvoyOptions};
 
 const SERVICE_A: &str = SHARED_VM_FILTERS[0].0;
 const BLUE_GREEN: &str = SHARED_VM_FILTERS[1].0;
@@ -66,12 +64,29 @@ fn assert_each_decides_by_its_own(
     }
 }
 
-/// Waits until ECDS has accepted one more config for `filter` than `accepted`.
-fn wait_accepted(envoy: &Envoy, filter: &str, accepted: u64) {
+/// Makes `push` to `filter` and waits until ECDS has accepted it.
+fn push_accepted(envoy: &mut Envoy, filter: &str, push: impl FnOnce(&mut Envoy)) {
+    let accepted = envoy.ecds_stat_of(filter, "update_success");
+    push(envoy);
     envoy.wait_for(
-        &format!("{filter} to accept push {}", accepted + 1),
+        &format!("{filter} to accept the push"),
         Duration::from_secs(20),
         |e| e.ecds_stat_of(filter, "update_success") > accepted,
+    );
+}
+
+/// Waits until a request on `client`'s connection (so its worker) reaches the upstream with
+/// `x-bg-subset: want` when it was sent with a forged one.
+fn wait_blue_green_gives(envoy: &Envoy, client: &mut Client, want: &str) {
+    envoy.wait_for(
+        &format!("x-bg-subset {want} upstream"),
+        Duration::from_secs(20),
+        |_| {
+            client
+                .get("/", &[("x-user-id", b"probe"), ("x-bg-subset", b"forged")])
+                .header("x-received-bg")
+                == Some(want)
+        },
     );
 }
 
@@ -93,21 +108,10 @@ fn each_plugin_follows_its_own_config_through_40_pushes_to_the_other_under_traff
     for push in 1..=40u32 {
         let old = service_a;
         service_a = service_a_config(push * 2);
-        let accepted = envoy.ecds_stat_of(SERVICE_A, "update_success");
-        envoy.push_ecds_to(SERVICE_A, &service_a);
-        wait_accepted(&envoy, SERVICE_A, accepted);
-        // The worker takes the config a moment after the main thread accepted it.
-        let mover = user_moving(&checked, &old, &service_a, ("v1", "v2"));
-        envoy.wait_for(
-            "the worker to route with the push",
-            Duration::from_secs(20),
-            |_| {
-                client
-                    .get("/", &[("x-user-id", mover.as_bytes())])
-                    .served_by()
-                    == "v2"
-            },
-        );
+        push_accepted(&mut envoy, SERVICE_A, |e| {
+            e.push_ecds_to(SERVICE_A, &service_a)
+        });
+        wait_until_routing_follows(&envoy, &checked, &old, &service_a);
         let batch = (push as usize * 10) % checked.len();
         assert_each_decides_by_its_own(
             &mut client,
@@ -140,25 +144,15 @@ fn a_plugin_taken_out_and_put_back_decides_by_its_new_config_and_the_other_never
     let mut client = envoy.front();
     assert_each_decides_by_its_own(&mut client, &checked, &service_a, Some(&blue_green(50)));
 
-    envoy.push_no_wasm_to(BLUE_GREEN);
-    wait_accepted(&envoy, BLUE_GREEN, 1);
-    envoy.wait_for("blue-green to be gone", Duration::from_secs(20), |_| {
-        client
-            .get("/", &[("x-user-id", b"probe"), ("x-bg-subset", b"forged")])
-            .header("x-received-bg")
-            == Some("forged")
-    });
+    push_accepted(&mut envoy, BLUE_GREEN, |e| e.push_no_wasm_to(BLUE_GREEN));
+    wait_blue_green_gives(&envoy, &mut client, "forged");
     assert_each_decides_by_its_own(&mut client, &checked, &service_a, None);
 
     let all_green = blue_green(100);
-    envoy.push_ecds_to(BLUE_GREEN, &all_green);
-    wait_accepted(&envoy, BLUE_GREEN, 2);
-    envoy.wait_for("blue-green to be back", Duration::from_secs(20), |_| {
-        client
-            .get("/", &[("x-user-id", b"probe"), ("x-bg-subset", b"forged")])
-            .header("x-received-bg")
-            == Some("green")
+    push_accepted(&mut envoy, BLUE_GREEN, |e| {
+        e.push_ecds_to(BLUE_GREEN, &all_green)
     });
+    wait_blue_green_gives(&envoy, &mut client, "green");
     assert_each_decides_by_its_own(&mut client, &checked, &service_a, Some(&all_green));
 
     // Long enough for the VM to forget the root that was taken out (it stopped ticking), and
