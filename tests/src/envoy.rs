@@ -16,6 +16,7 @@ use tempfile::TempDir;
 use crate::artifacts::{envoy_binary, repo_root, wasm_module};
 use crate::ecds::EcdsFeed;
 use crate::http::Client;
+use crate::istio;
 use crate::scenario::{
     Bootstrap, ECDS_BOOTSTRAP, LOCAL_BOOTSTRAP, SCENARIO_ECDS_FILTER, SHARED_VM_BOOTSTRAP,
     SHARED_VM_FILTERS,
@@ -190,6 +191,13 @@ impl EnvoyOptions {
                 let mut bootstrap = Bootstrap::load(ECDS_BOOTSTRAP);
                 let file = bootstrap.set_ecds_dir(&ecds_dir);
                 bootstrap.rename_ecds_filter(name);
+                // Istio's listener filter takes the Wasm filter or the RBAC filter the agent
+                // pushes when the module cannot be fetched (istio/istio 1.29.6
+                // pilot/pkg/networking/core/extension/wasmplugin.go, 1.30.0 extensionfilter.go).
+                bootstrap.set_ecds_filter_types(
+                    name,
+                    &[istio::WASM_FILTER_TYPE, istio::RBAC_FILTER_TYPE],
+                );
                 (bootstrap, vec![EcdsFeed::new(name, &ecds_dir, &file, &[])])
             }
             Source::SharedVm(_) => {

@@ -1,17 +1,33 @@
 //! What Istio makes of a WasmPlugin or TrafficExtension: the ECDS resource (an Envoy
 //! `TypedExtensionConfig` holding the Wasm HTTP filter) that reaches the proxy.
 //!
-//! Mirrors istiod (pilot/pkg/model: the WasmPlugin/TrafficExtension wrappers and
-//! `buildWasmPluginConfigCommon`) followed by the istio-agent's rewrite (pkg/wasm `convert`):
-//! - resource name `extensions.istio.io/wasmplugin/<ns>.<name>` (TrafficExtension:
-//!   `extensions.istio.io/trafficextension/<ns>.<name>`);
-//! - `config.name` = `<ns>.<name>`, `root_id` = `pluginName`, no `vm_id`;
+//! Mirrors istiod (pilot/pkg/model/extensions.go: the WasmPlugin/TrafficExtension wrappers and
+//! the Wasm `PluginConfig` they build) followed by the istio-agent's rewrite (pkg/wasm/convert.go),
+//! as read in istio/istio at the tags 1.26.0-1.30.3, 1.31.0-rc.0 and master 86c9f01:
+//! - resource name, which is also the HTTP filter's name in the listener, and `config.name`, by
+//!   kind and Istio version ([`IstioVersion`]):
+//!
+//!   | manifest | Istio | resource name | `config.name` |
+//!   |---|---|---|---|
+//!   | WasmPlugin | 1.26-1.29 | `extensions.istio.io/wasmplugin/<ns>.<name>` | `<ns>.<name>` |
+//!   | WasmPlugin | 1.30+ | `extensions.istio.io/trafficextension/<ns>.<name>~istio-translated-wasmplugin` | `<ns>.<name>~istio-translated-wasmplugin` |
+//!   | TrafficExtension | 1.30+ | `extensions.istio.io/trafficextension/<ns>.<name>` | `<ns>.<name>` |
+//!
+//!   From 1.30 istiod translates every WasmPlugin into a TrafficExtension named
+//!   `<name>~istio-translated-wasmplugin` (pilot/pkg/config/kube/extensions/translate.go,
+//!   `syntheticMarker`; `~` cannot occur in a Kubernetes name) and builds only TrafficExtensions.
+//!   Istio up to 1.29 has no TrafficExtension; up to 1.25 the WasmPlugin prefix is spelled
+//!   `extenstions.istio.io` and proxies before 1.25 get `fail_open` (not modelled);
+//! - `root_id` = `pluginName`, no `vm_id`;
 //! - `configuration` = `google.protobuf.StringValue` holding `pluginConfig` as JSON (protojson:
-//!   object keys sorted, numbers as doubles, so `50` and `50.0` both print `50`);
+//!   object keys sorted, numbers as doubles, so `50` and `50.0` both print `50`), absent when
+//!   `pluginConfig` is empty;
 //! - `vm_config.runtime` = `envoy.wasm.runtime.v8`;
-//! - `failure_policy` from `failStrategy` (unset means FAIL_CLOSE, Istio's enum default);
+//! - `failure_policy` from `failStrategy` (unset means FAIL_CLOSE, Istio's enum default;
+//!   FAIL_RELOAD exists from Istio 1.27);
 //! - the module: istiod sends a remote source (the `url` plus `sha256`) and the agent replaces it
-//!   with the file it downloaded and verified; here `module` stands for that file;
+//!   with the file it downloaded and verified; here `module` stands for that file. When the
+//!   download fails the agent pushes [`fetch_failure_config`] instead;
 //! - environment variables: `vmConfig.env` (INLINE values, HOST keys); the `ISTIO_META_*` ones
 //!   istiod adds for the agent are stripped by it and never reach Envoy.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -21,20 +37,103 @@ use serde_json::{json, Map, Number, Value};
 pub const WASM_FILTER_TYPE: &str = "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm";
 pub const EXTENSION_CONFIG_TYPE: &str =
     "type.googleapis.com/envoy.config.core.v3.TypedExtensionConfig";
+pub const RBAC_FILTER_TYPE: &str = "type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC";
 const STRING_VALUE_TYPE: &str = "type.googleapis.com/google.protobuf.StringValue";
 const RUNTIME: &str = "envoy.wasm.runtime.v8";
 
-/// The Wasm plugin settings of a WasmPlugin (`spec`) or TrafficExtension (`spec.wasm`), with
-/// the resource name prefix Istio uses for its kind.
-fn plugin_settings(manifest: &Value) -> Result<(&'static str, &Value), String> {
+/// The Istio release whose istiod and istio-agent are imitated (`1.<minor>`); only the
+/// releases whose source was read are accepted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct IstioVersion {
+    minor: u32,
+}
+
+impl IstioVersion {
+    /// The oldest release modelled: 1.25 and older spell the WasmPlugin prefix
+    /// `extenstions.istio.io` and gave older proxies `fail_open` instead of `failure_policy`.
+    pub const OLDEST: IstioVersion = IstioVersion { minor: 26 };
+    /// The last release that names WasmPlugins after themselves.
+    pub const CLASSIC: IstioVersion = IstioVersion { minor: 29 };
+    /// The first release with TrafficExtension, into which it translates every WasmPlugin.
+    pub const TRANSLATING: IstioVersion = IstioVersion { minor: 30 };
+    /// The newest release read (1.31, whose naming master at 86c9f01 keeps).
+    pub const NEWEST: IstioVersion = IstioVersion { minor: 31 };
+    /// FAIL_RELOAD joined `failStrategy` in 1.27.
+    const FAIL_RELOAD: IstioVersion = IstioVersion { minor: 27 };
+
+    /// `1.30`, `1.30.3`, `1.31.0-rc.0`, or `master` (= [`IstioVersion::NEWEST`]).
+    pub fn parse(text: &str) -> Result<IstioVersion, String> {
+        if text == "master" {
+            return Ok(IstioVersion::NEWEST);
+        }
+        let mut parts = text.split('.');
+        let minor = match (parts.next(), parts.next().map(str::parse::<u32>)) {
+            (Some("1"), Some(Ok(minor))) => minor,
+            _ => {
+                return Err(format!(
+                    "Istio version {text:?}: expected 1.MINOR[.PATCH] or master"
+                ))
+            }
+        };
+        let version = IstioVersion { minor };
+        if version < IstioVersion::OLDEST || version > IstioVersion::NEWEST {
+            return Err(format!(
+                "Istio version {text}: only {} to {} (and master) are modelled",
+                IstioVersion::OLDEST,
+                IstioVersion::NEWEST
+            ));
+        }
+        Ok(version)
+    }
+}
+
+impl std::fmt::Display for IstioVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "1.{}", self.minor)
+    }
+}
+
+/// What Istio calls the extension: the ECDS resource (and listener filter) and the Wasm plugin.
+struct Names {
+    resource: String,
+    plugin: String,
+}
+
+/// The Wasm plugin settings of a WasmPlugin (`spec`) or TrafficExtension (`spec.wasm`), and the
+/// names this Istio gives them.
+fn plugin_settings(manifest: &Value, istio: IstioVersion) -> Result<(Names, &Value), String> {
+    let qualified = qualified_name(manifest)?;
+    let names = |prefix: &str, plugin: String| Names {
+        resource: format!("{prefix}{plugin}"),
+        plugin,
+    };
     match manifest["kind"].as_str() {
-        Some("WasmPlugin") => Ok(("extensions.istio.io/wasmplugin/", &manifest["spec"])),
+        Some("WasmPlugin") if istio < IstioVersion::TRANSLATING => Ok((
+            names("extensions.istio.io/wasmplugin/", qualified),
+            &manifest["spec"],
+        )),
+        Some("WasmPlugin") => Ok((
+            names(
+                "extensions.istio.io/trafficextension/",
+                format!("{qualified}~istio-translated-wasmplugin"),
+            ),
+            &manifest["spec"],
+        )),
         Some("TrafficExtension") => {
+            if istio < IstioVersion::TRANSLATING {
+                return Err(format!(
+                    "TrafficExtension needs Istio {} or later (asked for {istio})",
+                    IstioVersion::TRANSLATING
+                ));
+            }
             let wasm = &manifest["spec"]["wasm"];
             if wasm.is_null() {
                 return Err("TrafficExtension has no spec.wasm (a Lua extension?)".into());
             }
-            Ok(("extensions.istio.io/trafficextension/", wasm))
+            Ok((
+                names("extensions.istio.io/trafficextension/", qualified),
+                wasm,
+            ))
         }
         other => Err(format!(
             "not a WasmPlugin or TrafficExtension: kind {other:?}"
@@ -45,7 +144,7 @@ fn plugin_settings(manifest: &Value) -> Result<(&'static str, &Value), String> {
 /// The JSON Istio puts in `configuration`: the pluginConfig as Go's protojson prints a
 /// `google.protobuf.Struct` (sorted keys; whole numbers without a fraction).
 pub fn plugin_config_json(manifest: &Value) -> Result<String, String> {
-    let (_, settings) = plugin_settings(manifest)?;
+    let (_, settings) = plugin_settings(manifest, IstioVersion::NEWEST)?;
     Ok(serde_json::to_string(&as_struct_value(&settings["pluginConfig"])).unwrap())
 }
 
@@ -68,10 +167,9 @@ fn as_struct_value(value: &Value) -> Value {
     }
 }
 
-/// The ECDS resource name Istio gives this manifest.
-pub fn resource_name(manifest: &Value) -> Result<String, String> {
-    let (prefix, _) = plugin_settings(manifest)?;
-    Ok(format!("{prefix}{}", qualified_name(manifest)?))
+/// The ECDS resource name this Istio gives the manifest, also the filter's name in the listener.
+pub fn resource_name(manifest: &Value, istio: IstioVersion) -> Result<String, String> {
+    Ok(plugin_settings(manifest, istio)?.0.resource)
 }
 
 fn qualified_name(manifest: &Value) -> Result<String, String> {
@@ -84,10 +182,24 @@ fn qualified_name(manifest: &Value) -> Result<String, String> {
     Ok(format!("{namespace}.{name}"))
 }
 
-/// The `TypedExtensionConfig` Envoy receives for this manifest, with `module` as the local file
-/// the istio-agent fetched the plugin into.
+/// [`extension_config_for`] by the first Istio that delivers the manifest's kind itself: a
+/// WasmPlugin as 1.29 names it, a TrafficExtension as 1.30 does.
 pub fn extension_config(manifest: &Value, module: &str) -> Result<Value, String> {
-    let (_, settings) = plugin_settings(manifest)?;
+    let istio = match manifest["kind"].as_str() {
+        Some("WasmPlugin") => IstioVersion::CLASSIC,
+        _ => IstioVersion::TRANSLATING,
+    };
+    extension_config_for(manifest, module, istio)
+}
+
+/// The `TypedExtensionConfig` Envoy receives from this Istio for the manifest, with `module` as
+/// the local file the istio-agent fetched the plugin into.
+pub fn extension_config_for(
+    manifest: &Value,
+    module: &str,
+    istio: IstioVersion,
+) -> Result<Value, String> {
+    let (names, settings) = plugin_settings(manifest, istio)?;
     if let Some(kind) = settings["type"].as_str() {
         if kind != "HTTP" && kind != "UNSPECIFIED_PLUGIN_TYPE" {
             return Err(format!(
@@ -98,8 +210,8 @@ pub fn extension_config(manifest: &Value, module: &str) -> Result<Value, String>
     let failure_policy = match settings["failStrategy"].as_str().unwrap_or("FAIL_CLOSE") {
         "FAIL_CLOSE" => "FAIL_CLOSED",
         "FAIL_OPEN" => "FAIL_OPEN",
-        "FAIL_RELOAD" => "FAIL_RELOAD",
-        other => return Err(format!("failStrategy {other:?} unknown")),
+        "FAIL_RELOAD" if istio >= IstioVersion::FAIL_RELOAD => "FAIL_RELOAD",
+        other => return Err(format!("failStrategy {other:?} unknown to Istio {istio}")),
     };
 
     let mut vm_config = json!({
@@ -129,7 +241,7 @@ pub fn extension_config(manifest: &Value, module: &str) -> Result<Value, String>
     }
 
     let mut config = Map::new();
-    config.insert("name".into(), Value::from(qualified_name(manifest)?));
+    config.insert("name".into(), Value::from(names.plugin));
     if let Some(root_id) = settings["pluginName"].as_str() {
         config.insert("root_id".into(), Value::from(root_id));
     }
@@ -139,16 +251,29 @@ pub fn extension_config(manifest: &Value, module: &str) -> Result<Value, String>
     {
         config.insert(
             "configuration".into(),
-            json!({"@type": STRING_VALUE_TYPE, "value": plugin_config_json(manifest)?}),
+            json!({"@type": STRING_VALUE_TYPE, "value": serde_json::to_string(&as_struct_value(&settings["pluginConfig"])).unwrap()}),
         );
     }
     config.insert("vm_config".into(), vm_config);
     config.insert("failure_policy".into(), Value::from(failure_policy));
 
     Ok(json!({
-        "name": resource_name(manifest)?,
+        "name": names.resource,
         "typed_config": {"@type": WASM_FILTER_TYPE, "config": Value::Object(config)},
     }))
+}
+
+/// What the istio-agent pushes in place of `extension` (from [`extension_config_for`]) when it
+/// cannot fetch the module (pkg/wasm/convert.go, `createHTTPDefaultFilter`; the same in every
+/// release modelled): an RBAC filter under the same name, allowing everything under FAIL_OPEN and
+/// denying everything (an empty rule set) otherwise, FAIL_RELOAD included.
+pub fn fetch_failure_config(extension: &Value) -> Value {
+    let rbac = if extension["typed_config"]["config"]["failure_policy"] == "FAIL_OPEN" {
+        json!({"@type": RBAC_FILTER_TYPE, "rules_stat_prefix": "wasm-default-allow"})
+    } else {
+        json!({"@type": RBAC_FILTER_TYPE, "rules": {}, "rules_stat_prefix": "wasm-default-deny"})
+    };
+    json!({"name": extension["name"], "typed_config": rbac})
 }
 
 /// A file-based ECDS update (a `DiscoveryResponse`) carrying one extension config.

@@ -305,6 +305,20 @@ impl Bootstrap {
         self.0.mapping(&filter).insert("name".into(), json!(name));
     }
 
+    /// The config types the ECDS filter named `name` accepts.
+    pub fn set_ecds_filter_types(&mut self, name: &str, type_urls: &[&str]) {
+        let types = joined(
+            FRONT_HCM,
+            &[
+                Key("http_filters"),
+                Named(name),
+                Key("config_discovery"),
+                Key("type_urls"),
+            ],
+        );
+        *self.0.at(&types) = json!(type_urls);
+    }
+
     /// Binds nothing known in advance: admin and front listener on port 0, every other listener
     /// on a Unix socket in `dir`, and each cluster endpoint that named such a listener's address
     /// on its socket. A cluster endpoint naming an address no listener has fails: a test must not

@@ -1,12 +1,13 @@
-//! Istio's delivery reproduced with the real Envoy: the example WasmPlugins go through the
-//! converter (tests/src/istio.rs: the ECDS resource istiod and the istio-agent produce) into the
-//! ECDS scenario, named as Istio names them.
+//! Istio's delivery reproduced with the real Envoy: the example WasmPlugins and TrafficExtensions
+//! go through the converter (tests/src/istio.rs: the ECDS resource istiod and the istio-agent
+//! produce) into the ECDS scenario, named as each Istio version names them.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::HashMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
+use sticky_canary_e2e::istio::IstioVersion;
 use sticky_canary_e2e::manifests::load_file;
 use sticky_canary_e2e::ramp::{assert_one_switch, push_while_flowing, ForwardOnly};
 use sticky_canary_e2e::traffic::Traffic;
@@ -18,13 +19,46 @@ use sticky_canary_e2e::{
 const SERVICEA: &str = "examples/servicea/wasmplugin.yaml";
 const SLIDER: &str = "examples/servicea/slider/wasmplugin-10-90.yaml";
 const SIDECAR: &str = "examples/sidecar/wasmplugin.yaml";
+const SERVICEA_TE: &str = "examples/servicea/trafficextension/trafficextension.yaml";
+const SLIDER_TE: &str = "examples/servicea/trafficextension/slider/trafficextension-10-90.yaml";
+
+/// The names istiod gives the servicea plugin (resource and listener filter, Wasm `config.name`):
+/// istio/istio pilot/pkg/model/extensions.go, `WasmPluginResourceNamePrefix` up to 1.29 (read at
+/// tag 1.29.6) and `TrafficExtensionResourceNamePrefix` from 1.30 (tags 1.30.0, 1.30.3,
+/// 1.31.0-rc.0, master 86c9f01), `config.name` = namespace + "." + name; from 1.30 a WasmPlugin
+/// becomes a TrafficExtension named `<name>~istio-translated-wasmplugin`
+/// (pilot/pkg/config/kube/extensions/translate.go, `syntheticMarker`).
+const NAMINGS: [(&str, IstioVersion, &str, &str); 3] = [
+    (
+        SERVICEA,
+        IstioVersion::CLASSIC,
+        "extensions.istio.io/wasmplugin/istio-system.sticky-canary",
+        "istio-system.sticky-canary",
+    ),
+    (
+        SERVICEA,
+        IstioVersion::TRANSLATING,
+        "extensions.istio.io/trafficextension/istio-system.sticky-canary~istio-translated-wasmplugin",
+        "istio-system.sticky-canary~istio-translated-wasmplugin",
+    ),
+    (
+        SERVICEA_TE,
+        IstioVersion::TRANSLATING,
+        "extensions.istio.io/trafficextension/istio-system.sticky-canary",
+        "istio-system.sticky-canary",
+    ),
+];
 
 fn manifest(file: &str) -> Value {
     load_file(&repo_root(), file)
 }
 
+fn wasm_path() -> String {
+    wasm_module().to_str().unwrap().to_string()
+}
+
 fn extension(file: &str) -> Value {
-    istio::extension_config(&manifest(file), wasm_module().to_str().unwrap()).unwrap()
+    istio::extension_config(&manifest(file), &wasm_path()).unwrap()
 }
 
 fn users(prefix: &str, n: usize) -> Vec<String> {
@@ -94,6 +128,100 @@ fn the_converter_emits_the_resource_istio_builds_for_the_servicea_wasmplugin() {
         config["vm_config"]["environment_variables"],
         json!({"host_env_keys": ["POD_NAME"], "key_values": {"MODE": "x"}})
     );
+}
+
+/// Every Istio modelled builds the same filter; only the names differ (see `NAMINGS`).
+#[test]
+fn the_converter_names_the_plugin_as_each_istio_version_does() {
+    let classic = extension(SERVICEA);
+    for (file, istio_version, resource, plugin) in NAMINGS {
+        for version in [istio_version, IstioVersion::NEWEST] {
+            if (version >= IstioVersion::TRANSLATING)
+                != (istio_version >= IstioVersion::TRANSLATING)
+            {
+                continue;
+            }
+            let got = istio::extension_config_for(&manifest(file), &wasm_path(), version).unwrap();
+            assert_eq!(got["name"], resource, "{file} on Istio {version}");
+            assert_eq!(
+                istio::resource_name(&manifest(file), version).unwrap(),
+                resource
+            );
+            let mut expected = classic.clone();
+            expected["name"] = json!(resource);
+            expected["typed_config"]["config"]["name"] = json!(plugin);
+            assert_eq!(got, expected, "{file} on Istio {version}");
+        }
+    }
+    for version in ["1.26", "1.29.6"] {
+        let version = IstioVersion::parse(version).unwrap();
+        assert!(version < IstioVersion::TRANSLATING);
+        assert_eq!(
+            istio::extension_config_for(&manifest(SERVICEA_TE), "m.wasm", version).unwrap_err(),
+            format!("TrafficExtension needs Istio 1.30 or later (asked for {version})")
+        );
+    }
+    assert_eq!(IstioVersion::parse("master"), Ok(IstioVersion::NEWEST));
+    assert_eq!(IstioVersion::parse("1.31.0-rc.0"), Ok(IstioVersion::NEWEST));
+    assert_eq!(IstioVersion::parse("1.30.3"), Ok(IstioVersion::TRANSLATING));
+    assert_eq!(
+        IstioVersion::parse("1.25").unwrap_err(),
+        "Istio version 1.25: only 1.26 to 1.31 (and master) are modelled"
+    );
+    assert_eq!(
+        IstioVersion::parse("2.0").unwrap_err(),
+        r#"Istio version "2.0": expected 1.MINOR[.PATCH] or master"#
+    );
+
+    // FAIL_RELOAD joined Istio's FailStrategy in 1.27 (its CRD lists it from tag 1.27.0).
+    let mut reload = manifest(SERVICEA);
+    reload["spec"]["failStrategy"] = json!("FAIL_RELOAD");
+    let on =
+        |v: &str| istio::extension_config_for(&reload, "m.wasm", IstioVersion::parse(v).unwrap());
+    assert_eq!(
+        on("1.27").unwrap()["typed_config"]["config"]["failure_policy"],
+        "FAIL_RELOAD"
+    );
+    assert_eq!(
+        on("1.26").unwrap_err(),
+        r#"failStrategy "FAIL_RELOAD" unknown to Istio 1.26"#
+    );
+}
+
+/// istio/istio pkg/wasm/convert.go (`createHTTPDefaultFilter`, identical at tags 1.29.6 and
+/// 1.30.0): the agent's stand-in for a module it cannot fetch keeps the resource name.
+#[test]
+fn the_converter_emits_the_rbac_filter_the_agent_pushes_when_the_module_cannot_be_fetched() {
+    let open =
+        istio::extension_config_for(&manifest(SERVICEA), "m.wasm", IstioVersion::NEWEST).unwrap();
+    assert_eq!(
+        istio::fetch_failure_config(&open),
+        json!({
+            "name": "extensions.istio.io/trafficextension/istio-system.sticky-canary~istio-translated-wasmplugin",
+            "typed_config": {
+                "@type": "type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC",
+                "rules_stat_prefix": "wasm-default-allow",
+            }
+        })
+    );
+    for strategy in ["FAIL_CLOSE", "FAIL_RELOAD"] {
+        let mut closed = manifest(SERVICEA_TE);
+        closed["spec"]["wasm"]["failStrategy"] = json!(strategy);
+        let extension =
+            istio::extension_config_for(&closed, "m.wasm", IstioVersion::NEWEST).unwrap();
+        assert_eq!(
+            istio::fetch_failure_config(&extension),
+            json!({
+                "name": "extensions.istio.io/trafficextension/istio-system.sticky-canary",
+                "typed_config": {
+                    "@type": "type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC",
+                    "rules": {},
+                    "rules_stat_prefix": "wasm-default-deny",
+                }
+            }),
+            "{strategy}"
+        );
+    }
 }
 
 #[test]
@@ -168,6 +296,115 @@ fn the_servicea_wasmplugin_splits_users_50_50_and_its_rules_send_to_v2_in_envoy(
         |e| e.stat(&rule) >= 40,
     );
     assert_eq!(envoy.stat(&rule), 40);
+}
+
+/// Polls until `probe` answers `want` (a push reaches the workers a little after Envoy counts it).
+fn wait_served(client: &mut Client, probe: &[(&str, &[u8])], want: &str, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let response = client.get("/", probe);
+        if response.status == 200 && response.header("x-served-by") == Some(want) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what}: still status {} from {:?}",
+            response.status,
+            response.header("x-served-by")
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn push_accepted(envoy: &mut Envoy, extension: &Value, pushes: u64) {
+    envoy.push_extension(extension);
+    envoy.wait_for("the push to be accepted", Duration::from_secs(30), |e| {
+        e.ecds_stat("update_success") + e.ecds_stat("update_rejected") >= pushes
+    });
+    assert_eq!(envoy.ecds_stat("update_success"), pushes);
+    assert_eq!(envoy.ecds_stat("update_rejected"), 0);
+}
+
+/// Each naming Istio uses (see `NAMINGS`), through Envoy: the filter named as Istio names it
+/// routes every user as the oracle says and applies the rules, takes the 10/90 slider under the
+/// same name, and then the agent's stand-ins for an unfetchable module: allow-all under
+/// FAIL_OPEN (the filter gone, so a forged routing header gets through) and deny-all otherwise.
+#[test]
+fn every_istio_naming_of_the_servicea_plugin_routes_ramps_and_falls_back_in_envoy() {
+    for (file, version, resource, _) in NAMINGS {
+        let slider = if file == SERVICEA { SLIDER } else { SLIDER_TE };
+        let convert =
+            |f: &str| istio::extension_config_for(&manifest(f), &wasm_path(), version).unwrap();
+        let (at_50, at_90) = (convert(file), convert(slider));
+        assert_eq!(at_90["name"], resource, "{slider} on Istio {version}");
+        let config_50 = istio::plugin_config_json(&manifest(file)).unwrap();
+        let config_90 = istio::plugin_config_json(&manifest(slider)).unwrap();
+
+        let mut envoy = Envoy::start_extension(&at_50);
+        assert_eq!(envoy.ecds_filter(), resource);
+        assert_eq!(envoy.ecds_stat("update_success"), 1, "{resource}");
+        assert!(envoy.log().contains("routes: service-a [v1=50 v2=50]"));
+        let mut client = envoy.front();
+        let checked = users(&format!("istio-{version}"), 200);
+        for id in &checked {
+            let headers = [("x-user-id", id.as_bytes())];
+            let want = expected_subset(&config_50, "/", &headers).unwrap();
+            assert_eq!(served(&mut client, "/", &headers), want, "{resource}, {id}");
+        }
+        for id in users_on(&config_50, "v1", 5) {
+            let key = ("x-user-id", id.as_bytes());
+            assert_eq!(
+                served(&mut client, "/?version=v2", &[key]),
+                "v2",
+                "{resource}"
+            );
+            assert_eq!(
+                served(&mut client, "/", &[key, ("x-canary", b"true")]),
+                "v2",
+                "{resource}"
+            );
+        }
+
+        push_accepted(&mut envoy, &at_90, 2);
+        let mover = checked
+            .iter()
+            .find(|id| subset_of(&config_50, id) == "v1" && subset_of(&config_90, id) == "v2")
+            .unwrap();
+        wait_served(
+            &mut client,
+            &[("x-user-id", mover.as_bytes())],
+            "v2",
+            "the 10/90 push",
+        );
+        for id in &checked {
+            let headers = [("x-user-id", id.as_bytes())];
+            assert_eq!(
+                served(&mut client, "/", &headers),
+                subset_of(&config_90, id),
+                "{resource}, {id} at 10/90"
+            );
+        }
+
+        let on_v1 = users_on(&config_90, "v1", 1).remove(0);
+        let forged = [
+            ("x-user-id", on_v1.as_bytes()),
+            ("x-canary-subset", &b"v2"[..]),
+        ];
+        assert_eq!(served(&mut client, "/", &forged), "v1", "{resource}");
+        push_accepted(&mut envoy, &istio::fetch_failure_config(&at_90), 3);
+        wait_served(&mut client, &forged, "v2", "the allow-all stand-in");
+
+        let mut closed = at_90.clone();
+        closed["typed_config"]["config"]["failure_policy"] = json!("FAIL_CLOSED");
+        push_accepted(&mut envoy, &istio::fetch_failure_config(&closed), 4);
+        envoy.wait_for("the deny-all stand-in", Duration::from_secs(30), |e| {
+            e.front().get("/", &forged).status == 403
+        });
+        for id in checked.iter().take(20) {
+            let response = client.get("/", &[("x-user-id", id.as_bytes())]);
+            assert_eq!(response.status, 403, "{resource}, {id}: denied");
+        }
+    }
 }
 
 #[test]
