@@ -10,7 +10,7 @@ use std::fs;
 use std::path::PathBuf;
 
 use serde_json::{json, Value};
-use sticky_canary_e2e::manifests::{load_dir, load_file, Manifest};
+use sticky_canary_e2e::manifests::{json_patch, load_dir, load_file, readme_patches, Manifest};
 use sticky_canary_e2e::schema::{core_schemas, crd_schemas, validate_manifest, KindSchema};
 use sticky_canary_e2e::{istio, repo_root};
 
@@ -606,32 +606,6 @@ fn every_wasmplugin_has_a_trafficextension_twin_with_the_same_settings() {
         from_wp["name"] = from_twin["name"].clone();
         assert_eq!(from_wp, from_twin);
     }
-}
-
-/// Applies the `replace` operations of a JSON patch (all the slider needs).
-fn json_patch(target: &mut Value, patch: &Value) {
-    for op in patch.as_array().unwrap() {
-        assert_eq!(op["op"], "replace", "only replace is used");
-        let pointer = op["path"].as_str().unwrap();
-        let slot = target
-            .pointer_mut(pointer)
-            .unwrap_or_else(|| panic!("patch path {pointer} does not exist"));
-        *slot = op["value"].clone();
-    }
-}
-
-/// The `kubectl ... patch <kind> ... -p '<json>'` one-liners in examples/README.md.
-fn readme_patches(kind: &str) -> Vec<Value> {
-    let readme = fs::read_to_string(repo_root().join("examples/README.md")).unwrap();
-    readme
-        .lines()
-        .filter(|l| l.trim_start().starts_with("kubectl") && l.contains(&format!(" patch {kind} ")))
-        .map(|l| {
-            let start = l.find("-p '").expect("patch given with -p '...'") + 4;
-            let end = l.rfind('\'').unwrap();
-            serde_json::from_str(&l[start..end]).unwrap()
-        })
-        .collect()
 }
 
 #[test]

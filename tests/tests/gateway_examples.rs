@@ -11,7 +11,7 @@ use std::fs;
 
 use serde_json::{json, Value};
 use sticky_canary_e2e::gateways::{envoy_gateway_configs, higress_plugin_config};
-use sticky_canary_e2e::manifests::{load_dir, Manifest};
+use sticky_canary_e2e::manifests::{json_patch, load_dir, readme_patches, Manifest};
 use sticky_canary_e2e::repo_root;
 use sticky_canary_e2e::schema::{core_schemas, crd_schemas, validate_manifest, KindSchema};
 
@@ -765,4 +765,42 @@ fn a_typo_across_the_higress_manifests_is_caught() {
             "examples/higress/ingress.yaml Ingress/service-a-canary: host servicea.com is not split by the filter",
         ]
     );
+}
+
+#[test]
+fn the_readme_ramp_patches_give_a_valid_10_90_split_on_both_gateways() {
+    let schemas = schemas();
+    for (dir, kind, readme_kind, config) in [
+        (
+            ENVOY_GATEWAY,
+            "EnvoyExtensionPolicy",
+            "envoyextensionpolicy",
+            "/spec/wasm/0/config",
+        ),
+        (
+            HIGRESS,
+            "WasmPlugin",
+            "wasmplugins.extensions.higress.io",
+            "/spec/defaultConfig",
+        ),
+    ] {
+        let patches = readme_patches(readme_kind);
+        assert_eq!(
+            patches.len(),
+            1,
+            "one {readme_kind} patch in examples/README.md"
+        );
+        let mut patched = document(dir, kind);
+        json_patch(&mut patched, &patches[0]);
+        assert_eq!(manifest_errors(&schemas, &patched), Vec::<String>::new());
+        let weights: Vec<&Value> = patched
+            .pointer(&format!("{config}/routes/0/subsets"))
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| &s["weight"])
+            .collect();
+        assert_eq!(weights, [&json!(10), &json!(90)], "{readme_kind}");
+    }
 }
