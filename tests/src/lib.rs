@@ -10,6 +10,7 @@ pub mod bad_configs;
 pub mod ecds;
 pub mod envoy;
 pub mod fixtures;
+pub mod gateways;
 pub mod h2c;
 pub mod http;
 pub mod istio;

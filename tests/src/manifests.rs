@@ -86,3 +86,30 @@ fn collect(dir: &Path, files: &mut Vec<PathBuf>) {
         }
     }
 }
+
+/// Applies the `replace` operations of a JSON patch (all the slider needs).
+pub fn json_patch(target: &mut Value, patch: &Value) {
+    for op in patch.as_array().unwrap() {
+        assert_eq!(op["op"], "replace", "only replace is used");
+        let pointer = op["path"].as_str().unwrap();
+        let slot = target
+            .pointer_mut(pointer)
+            .unwrap_or_else(|| panic!("patch path {pointer} does not exist"));
+        *slot = op["value"].clone();
+    }
+}
+
+/// The `kubectl ... patch <kind> ... -p '<json>'` one-liners in examples/README.md (`kind` as
+/// written there: `wasmplugin`, `wasmplugins.extensions.higress.io`...).
+pub fn readme_patches(kind: &str) -> Vec<Value> {
+    let readme = fs::read_to_string(crate::repo_root().join("examples/README.md")).unwrap();
+    readme
+        .lines()
+        .filter(|l| l.trim_start().starts_with("kubectl") && l.contains(&format!(" patch {kind} ")))
+        .map(|l| {
+            let start = l.find("-p '").expect("patch given with -p '...'") + 4;
+            let end = l.rfind('\'').unwrap();
+            serde_json::from_str(&l[start..end]).unwrap()
+        })
+        .collect()
+}

@@ -11,8 +11,10 @@
 //! fails loudly instead of being ignored.
 //!
 //! Not checked (listed in `SKIPPED`): `x-kubernetes-validations` (CEL rules, e.g. "url must have
-//! a scheme", "wildcard not allowed in label value"), and `description`. `metadata` is checked as
-//! ObjectMeta (name, namespace, labels, annotations), since CRD schemas leave it open.
+//! a scheme", "wildcard not allowed in label value"), `description`, and the two keywords that
+//! change how the API server stores an object but never reject one: `default` (fills in an
+//! omitted field) and `x-kubernetes-map-type` (merge strategy of server-side apply). `metadata` is
+//! checked as ObjectMeta (name, namespace, labels, annotations), since CRD schemas leave it open.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::HashSet;
@@ -49,7 +51,12 @@ const CHECKED: &[&str] = &[
 ];
 
 /// Keywords deliberately not checked (see the module comment).
-const SKIPPED: &[&str] = &["description", "x-kubernetes-validations"];
+const SKIPPED: &[&str] = &[
+    "description",
+    "x-kubernetes-validations",
+    "default",
+    "x-kubernetes-map-type",
+];
 
 /// Fields every object has, checked by the API server itself rather than by the kind's schema.
 const TYPE_FIELDS: [&str; 3] = ["apiVersion", "kind", "metadata"];

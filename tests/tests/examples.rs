@@ -1,7 +1,8 @@
-//! Every manifest under examples/ is valid: against Istio's own CRD schema (or the project's
+//! Every Istio manifest under examples/ is valid: against Istio's own CRD schema (or the project's
 //! schema of the standard kinds), the plugin configuration against the filter's own validation,
 //! and the manifests against each other (subsets, hosts, labels, routing headers line up), so a
-//! typo anywhere fails here. The negative tests prove each check rejects what it should.
+//! typo anywhere fails here. The negative tests prove each check rejects what it should. The
+//! Envoy Gateway and Higress examples have their own schemas and checks: gateway_examples.rs.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::BTreeSet;
@@ -9,7 +10,7 @@ use std::fs;
 use std::path::PathBuf;
 
 use serde_json::{json, Value};
-use sticky_canary_e2e::manifests::{load_dir, load_file, Manifest};
+use sticky_canary_e2e::manifests::{json_patch, load_dir, load_file, readme_patches, Manifest};
 use sticky_canary_e2e::schema::{core_schemas, crd_schemas, validate_manifest, KindSchema};
 use sticky_canary_e2e::{istio, repo_root};
 
@@ -20,8 +21,19 @@ fn schemas() -> Vec<KindSchema> {
     all
 }
 
+/// Directories of examples/ for other gateways than Istio's, checked by gateway_examples.rs.
+const OTHER_GATEWAYS: [&str; 2] = ["examples/envoy-gateway", "examples/higress"];
+
+/// Every manifest of the Istio scenarios.
+fn istio_examples() -> Vec<Manifest> {
+    load_dir(&repo_root(), "examples")
+        .into_iter()
+        .filter(|m| !OTHER_GATEWAYS.iter().any(|dir| m.file.starts_with(dir)))
+        .collect()
+}
+
 fn examples() -> Vec<Manifest> {
-    let all = load_dir(&repo_root(), "examples");
+    let all = istio_examples();
     assert!(
         all.len() > 20,
         "examples/ holds only {} manifests",
@@ -89,7 +101,7 @@ fn servicea(file: &str) -> Value {
 
 /// The first document of this kind in a multi-document file.
 fn document(file: &str, kind: &str) -> Value {
-    load_dir(&repo_root(), "examples")
+    istio_examples()
         .into_iter()
         .find(|m| m.file.as_path() == std::path::Path::new(file) && m.kind() == kind)
         .unwrap()
@@ -484,7 +496,7 @@ fn the_examples_agree_with_each_other() {
 fn a_typo_across_manifests_is_caught() {
     let all = examples();
     let edit = |file: &str, change: &dyn Fn(&mut Value)| {
-        let mut copy = load_dir(&repo_root(), "examples");
+        let mut copy = istio_examples();
         let target = copy
             .iter_mut()
             .find(|m| m.file.as_path() == std::path::Path::new(file))
@@ -594,32 +606,6 @@ fn every_wasmplugin_has_a_trafficextension_twin_with_the_same_settings() {
         from_wp["name"] = from_twin["name"].clone();
         assert_eq!(from_wp, from_twin);
     }
-}
-
-/// Applies the `replace` operations of a JSON patch (all the slider needs).
-fn json_patch(target: &mut Value, patch: &Value) {
-    for op in patch.as_array().unwrap() {
-        assert_eq!(op["op"], "replace", "only replace is used");
-        let pointer = op["path"].as_str().unwrap();
-        let slot = target
-            .pointer_mut(pointer)
-            .unwrap_or_else(|| panic!("patch path {pointer} does not exist"));
-        *slot = op["value"].clone();
-    }
-}
-
-/// The `kubectl ... patch <kind> ... -p '<json>'` one-liners in examples/README.md.
-fn readme_patches(kind: &str) -> Vec<Value> {
-    let readme = fs::read_to_string(repo_root().join("examples/README.md")).unwrap();
-    readme
-        .lines()
-        .filter(|l| l.trim_start().starts_with("kubectl") && l.contains(&format!(" patch {kind} ")))
-        .map(|l| {
-            let start = l.find("-p '").expect("patch given with -p '...'") + 4;
-            let end = l.rfind('\'').unwrap();
-            serde_json::from_str(&l[start..end]).unwrap()
-        })
-        .collect()
 }
 
 #[test]
