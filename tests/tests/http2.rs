@@ -1,10 +1,15 @@
-//! HTTP/2 clients with prior knowledge (h2c) get the same decisions as HTTP/1 ones: the host is
-//! `:authority`, a cookie split across several `cookie` fields (RFC 9113 §8.2.3) counts whole,
-//! and a forged routing header is overwritten.
+//! HTTP/2 clients, with prior knowledge (h2c) and over TLS where ALPN picks `h2`, get the same
+//! decisions as HTTP/1 ones: the host is `:authority`, a cookie split across several `cookie`
+//! fields (RFC 9113 §8.2.3) counts whole, and a forged routing header is overwritten.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use sticky_canary_e2e::h2c::{fields_sent, send, H2Request, H2Response};
-use sticky_canary_e2e::{expected_outcome, service_a_json, users_on, Delivery, Envoy, Expected};
+use sticky_canary_e2e::h2c::{
+    fields_sent, send, send_over, H2Request, H2Response, TestCert, Transport,
+};
+use sticky_canary_e2e::scenario::Step::{Index, Key, Named};
+use sticky_canary_e2e::{
+    expected_outcome, service_a_json, users_on, Delivery, Envoy, EnvoyOptions, Expected,
+};
 
 /// service-a at 50 %, only for `servicea.com`; keyless requests go to v1, so every expected
 /// subset is exact.
@@ -138,5 +143,81 @@ fn a_forged_routing_header_over_h2c_is_overwritten_in_both_directions() {
     let responses = send(envoy.front_port(), &requests);
     for ((request, response), subset) in requests.iter().zip(&responses).zip(want) {
         assert_served(response, Some(subset), &format!("{request:?}"));
+    }
+}
+
+/// The front listener of the local scenario behind TLS with a certificate made for this test,
+/// offering `h2` and `http/1.1` by ALPN.
+fn start_tls(config: &str) -> (Envoy, Transport) {
+    let envoy = EnvoyOptions::scenario(Delivery::Inline, config)
+        .edit_bootstrap(|bootstrap, dir| {
+            let cert = TestCert::make(dir);
+            let chain = bootstrap.0.mapping(&[
+                Key("static_resources"),
+                Key("listeners"),
+                Named("front"),
+                Key("filter_chains"),
+                Index(0),
+            ]);
+            chain.insert(
+                "transport_socket".into(),
+                serde_json::json!({
+                    "name": "envoy.transport_sockets.tls",
+                    "typed_config": {
+                        "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext",
+                        "common_tls_context": {
+                            "alpn_protocols": ["h2", "http/1.1"],
+                            "tls_certificates": [{
+                                "certificate_chain": {"filename": cert.cert.to_str().unwrap()},
+                                "private_key": {"filename": cert.key.to_str().unwrap()}
+                            }]
+                        }
+                    }
+                }),
+            );
+        })
+        .start();
+    let ca = envoy.dir().join("test-cert.pem");
+    (envoy, Transport::Tls { ca })
+}
+
+#[test]
+fn users_over_tls_where_alpn_picks_h2_get_the_same_decisions() {
+    let config = config();
+    let (envoy, tls) = start_tls(&config);
+    let authorities = ["servicea.com", "ServiceA.com:8443", "other.example"];
+    let mut requests = Vec::new();
+    let mut wanted = Vec::new();
+    for i in 0..150 {
+        let id = format!("tls-user-{i}");
+        let authority = authorities[i % authorities.len()];
+        // Every other request forges the routing header, alternately to each subset.
+        let forged = ["v1", "v2"][i / 2 % 2];
+        let mut headers = vec![("x-user-id", id.as_str())];
+        if i % 2 == 0 {
+            headers.push(("x-canary-subset", forged));
+        }
+        wanted.push(expected(
+            &config,
+            &[("host", authority), ("x-user-id", &id)],
+        ));
+        requests.push(H2Request::get(&headers).authority(authority));
+    }
+    let responses = send_over(envoy.front_port(), &tls, &requests);
+    let mut served = std::collections::HashMap::new();
+    for ((request, response), want) in requests.iter().zip(&responses).zip(&wanted) {
+        if request.headers.len() == 2 && want.is_none() {
+            // An unrouted request: the forged header is removed, Envoy's default route (v1).
+            assert_eq!(response.received_subset, None, "{request:?}");
+        }
+        assert_served(response, want.as_deref(), &format!("{request:?}"));
+        *served.entry(want.clone()).or_insert(0) += 1;
+    }
+    for outcome in [Some("v1"), Some("v2"), None] {
+        let count = served
+            .get(&outcome.map(str::to_string))
+            .copied()
+            .unwrap_or(0);
+        assert!(count >= 20, "only {count} requests expected {outcome:?}");
     }
 }
