@@ -5,3 +5,4 @@ pub mod input;
 pub mod outcome;
 pub mod table;
 pub mod validate;
+pub mod which;
