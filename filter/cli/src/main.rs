@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use sticky_canary_cli::outcome::{Outcome, FAILED};
-use sticky_canary_cli::{input, validate, which};
+use sticky_canary_cli::{diff, input, validate, which};
 use sticky_canary_core::Config;
 
 #[derive(Parser)]
@@ -48,6 +48,8 @@ enum Command {
         #[arg(long)]
         user_agent: Option<String>,
     },
+    /// The share of hashed users that moves between subsets from OLD to NEW.
+    Diff { old: PathBuf, new: PathBuf },
 }
 
 fn main() -> ExitCode {
@@ -79,6 +81,11 @@ fn main() -> ExitCode {
                 Outcome::ok(answer.human(), answer.json())
             })
         }
+        Command::Diff { old, new } => config(&old, name).and_then(|old| {
+            let new = config(&new, name)?;
+            let diff = diff::diff(&old, &new);
+            Ok(Outcome::ok(diff.human(), diff.json()))
+        }),
     };
     let outcome = match outcome {
         Ok(outcome) => outcome,
