@@ -1,0 +1,220 @@
+//! `which`: the subset one request gets, and why, from the core's own `decide`.
+
+use serde_json::{json, Value};
+use sticky_canary_core::config::{Fallback, KeySource};
+use sticky_canary_core::{decide, Config, Reason, RequestHeaders, BUCKETS};
+
+use crate::table;
+
+/// A request described on the command line.
+#[derive(Clone, Debug, Default)]
+pub struct Request {
+    /// The stickiness key, put where the matched route reads its first key from (unless the
+    /// request already carries it there).
+    pub user: Option<String>,
+    pub headers: Vec<(String, String)>,
+    pub cookies: Vec<(String, String)>,
+    pub query: Vec<(String, String)>,
+    pub host: Option<String>,
+    pub path: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+/// The answer for one request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Answer {
+    /// `None`: no route matched, the request passes unchanged.
+    pub route: Option<String>,
+    /// `None` for a random fallback: any subset, by weight, per request.
+    pub subset: Option<String>,
+    pub reason: Option<Reason>,
+    /// The index of the rule that decided, for `rule` and `user`.
+    pub rule: Option<usize>,
+    pub bucket: Option<u16>,
+    pub fallback: Option<&'static str>,
+}
+
+/// Header list as the host would hand it to the plugin.
+struct Headers(Vec<(String, Vec<u8>)>);
+
+impl RequestHeaders for Headers {
+    fn header(&self, name: &str) -> Option<Vec<u8>> {
+        self.0
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+    }
+}
+
+fn pairs(list: &[(String, String)], separator: &str) -> String {
+    list.iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(separator)
+}
+
+impl Request {
+    fn headers(&self) -> Headers {
+        let mut out: Vec<(String, Vec<u8>)> = Vec::new();
+        let mut path = self.path.clone().unwrap_or_else(|| "/".into());
+        if !self.query.is_empty() {
+            path.push(if path.contains('?') { '&' } else { '?' });
+            path.push_str(&pairs(&self.query, "&"));
+        }
+        out.push((":path".into(), path.into_bytes()));
+        if let Some(host) = &self.host {
+            out.push((":authority".into(), host.clone().into_bytes()));
+        }
+        if !self.cookies.is_empty() {
+            out.push(("cookie".into(), pairs(&self.cookies, "; ").into_bytes()));
+        }
+        if let Some(ua) = &self.user_agent {
+            out.push(("user-agent".into(), ua.clone().into_bytes()));
+        }
+        for (name, value) in &self.headers {
+            out.push((name.to_ascii_lowercase(), value.clone().into_bytes()));
+        }
+        Headers(out)
+    }
+
+    /// This request with `user` where `source` reads it.
+    fn with_key(&self, source: &KeySource) -> Request {
+        let mut request = self.clone();
+        let Some(user) = self.user.clone() else {
+            return request;
+        };
+        match source {
+            KeySource::Header(name) => request.headers.push((name.clone(), user)),
+            KeySource::Cookie(name) => request
+                .cookies
+                .push((String::from_utf8_lossy(name).into_owned(), user)),
+            KeySource::Query(name) => request
+                .query
+                .push((String::from_utf8_lossy(name).into_owned(), user)),
+        }
+        request
+    }
+}
+
+/// Decides `request` under `config` exactly as the plugin would (with no override token set).
+pub fn which(config: &mut Config, request: &Request) -> Answer {
+    // Routes are matched on host and path only, so the key's place is known before deciding.
+    let Some(first) = decide(config, &request.headers(), || 0) else {
+        return Answer {
+            route: None,
+            subset: None,
+            reason: None,
+            rule: None,
+            bucket: None,
+            fallback: None,
+        };
+    };
+    let route_index = first.route;
+    let request = match config.routes.get(route_index).and_then(|r| r.keys.first()) {
+        Some(source) => request.with_key(source),
+        None => request.clone(),
+    };
+    let headers = request.headers();
+    let decision = decide(config, &headers, || 0).unwrap_or(first);
+    let by_rule = |reason| matches!(reason, Some(Reason::Rule | Reason::User));
+    // `decide` does not say which rule: drop rules from the end until the decision stops being
+    // a rule's; the last one dropped is the first that matches.
+    let mut rule = None;
+    if by_rule(Some(decision.reason)) {
+        let mut dropped = Vec::new();
+        while let Some(last) = config
+            .routes
+            .get_mut(route_index)
+            .and_then(|route| route.rules.pop())
+        {
+            dropped.push(last);
+            if !by_rule(decide(config, &headers, || 0).map(|d| d.reason)) {
+                rule = config
+                    .routes
+                    .get(route_index)
+                    .map(|route| route.rules.len());
+                break;
+            }
+        }
+        if let Some(route) = config.routes.get_mut(route_index) {
+            route.rules.extend(dropped.into_iter().rev());
+        }
+    }
+    let route = config.routes.get(route_index);
+    let random = route.is_some_and(|r| r.fallback == Fallback::Random)
+        && decision.reason == Reason::Fallback;
+    Answer {
+        route: route.map(|r| r.name.clone()),
+        subset: if random {
+            None
+        } else {
+            route
+                .and_then(|r| r.subsets.get(decision.subset))
+                .map(|s| s.name.clone())
+        },
+        reason: Some(decision.reason),
+        rule,
+        bucket: if random { None } else { decision.bucket },
+        fallback: match (decision.reason, route.map(|r| r.fallback)) {
+            (Reason::Fallback, Some(Fallback::Random)) => Some("random"),
+            (Reason::Fallback, Some(Fallback::Stable)) => Some("stable"),
+            _ => None,
+        },
+    }
+}
+
+impl Answer {
+    /// Why, in words: `rule 1 (match)`, `rule 0 (users list)`, `hash`, `fallback (stable)`.
+    pub fn reason_text(&self) -> String {
+        match (self.reason, self.rule) {
+            (Some(Reason::Rule), Some(n)) => format!("rule {n} (match)"),
+            (Some(Reason::User), Some(n)) => format!("rule {n} (users list)"),
+            (Some(Reason::Fallback), _) => {
+                format!(
+                    "fallback ({}): no stickiness key",
+                    self.fallback.unwrap_or("?")
+                )
+            }
+            (Some(reason), _) => reason.as_str().to_string(),
+            (None, _) => "no route matched".to_string(),
+        }
+    }
+
+    pub fn human(&self) -> String {
+        let Some(route) = &self.route else {
+            return "no route matched: the request passes unchanged\n".to_string();
+        };
+        let subset = self
+            .subset
+            .clone()
+            .unwrap_or_else(|| "any (random by weight, per request)".into());
+        let mut rows = vec![
+            vec!["route".to_string(), route.clone()],
+            vec!["subset".to_string(), subset],
+            vec!["reason".to_string(), self.reason_text()],
+        ];
+        if let Some(bucket) = self.bucket {
+            rows.push(vec!["bucket".to_string(), format!("{bucket} of {BUCKETS}")]);
+        }
+        table::render(&rows)
+    }
+
+    pub fn json(&self) -> Value {
+        json!({
+            "route": self.route,
+            "subset": self.subset,
+            "reason": self.reason.map(Reason::as_str),
+            "rule": self.rule,
+            "fallback": self.fallback,
+            "bucket": self.bucket,
+            "buckets": BUCKETS,
+        })
+    }
+}
+
+/// Splits `k=v` from the command line.
+pub fn key_value(text: &str) -> Result<(String, String), String> {
+    text.split_once('=')
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .ok_or_else(|| format!("expected NAME=VALUE, got {text:?}"))
+}

@@ -1,0 +1,85 @@
+//! `diff`: exact moves between subsets over the 10,000 buckets, and the warnings.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+use common::{assert_golden, run};
+
+const AT_50: &str = "examples/servicea/wasmplugin.yaml";
+const AT_90: &str = "examples/servicea/slider/wasmplugin-10-90.yaml";
+
+#[test]
+fn a_ramp_moves_exactly_the_weight_forward() {
+    let r = run(&["diff", AT_50, AT_90]);
+    assert_eq!(
+        r.stdout,
+        "route service-a\n  from  to  users\n  v1    v2  40%    forward\n"
+    );
+    assert_eq!(r.code, 0);
+    assert_golden(
+        "diff-ramp.json",
+        &run(&["diff", "--json", AT_50, AT_90]).stdout,
+    );
+}
+
+#[test]
+fn rolling_back_is_flagged_backward() {
+    let r = run(&["diff", AT_90, AT_50]);
+    assert_eq!(
+        r.stdout,
+        "route service-a\n  warning: 40% of users move back to an older subset\n  from  to  users\n  v2    v1  40%    backward\n"
+    );
+}
+
+#[test]
+fn no_change_moves_nobody() {
+    let r = run(&[
+        "diff",
+        AT_50,
+        "examples/servicea/trafficextension/trafficextension.yaml",
+    ]);
+    assert_eq!(r.stdout, "route service-a\n  no user moves\n");
+}
+
+#[test]
+fn a_salt_change_reshuffles_everyone() {
+    let r = run(&[
+        "diff",
+        AT_50,
+        "filter/cli/tests/data/service-a-resalted.json",
+    ]);
+    assert_golden("diff-salt.txt", &r.stdout);
+    let r = run(&[
+        "diff",
+        "--json",
+        AT_50,
+        "filter/cli/tests/data/service-a-resalted.json",
+    ]);
+    assert_golden("diff-salt.json", &r.stdout);
+}
+
+#[test]
+fn a_reordered_list_and_added_routes_are_flagged() {
+    let r = run(&[
+        "diff",
+        AT_50,
+        "filter/cli/tests/data/service-a-reordered.json",
+    ]);
+    assert_golden("diff-reordered.txt", &r.stdout);
+    let r = run(&[
+        "diff",
+        "--json",
+        AT_50,
+        "filter/cli/tests/data/service-a-reordered.json",
+    ]);
+    assert_golden("diff-reordered.json", &r.stdout);
+}
+
+#[test]
+fn an_invalid_side_is_one_line_and_exit_1() {
+    let r = run(&["diff", AT_50, "filter/cli/tests/data/bad-weights.json"]);
+    assert_eq!(
+        (r.code, r.stdout.as_str(), r.stderr.as_str()),
+        (1, "", "filter/cli/tests/data/bad-weights.json: routes[0].subsets: weights must sum to 100, got 60 (v1=60)\n")
+    );
+    assert_eq!(run(&["diff", AT_50]).code, 2);
+}

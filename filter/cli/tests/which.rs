@@ -1,0 +1,138 @@
+//! `which`: subset, reason and bucket of one request, human and JSON, and bad input.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+use common::{assert_golden, run};
+
+const SERVICE_A: &str = "examples/servicea/wasmplugin.yaml";
+const RULES: &str = "filter/cli/tests/data/rules.yaml";
+
+#[test]
+fn a_hashed_user_gets_the_bucket_the_core_computes() {
+    let r = run(&[
+        "which",
+        SERVICE_A,
+        "--user",
+        "alice",
+        "--host",
+        "servicea.com",
+    ]);
+    let bucket = sticky_canary_core::bucket(b"service-a", b"alice");
+    assert_eq!(bucket, 9899);
+    assert_eq!(
+        r.stdout,
+        "route   service-a\nsubset  v1\nreason  hash\nbucket  9899 of 10000\n"
+    );
+    assert_eq!(r.code, 0);
+}
+
+#[test]
+fn rules_users_lists_and_fallbacks_are_named() {
+    let cases: [(&[&str], &str); 5] = [
+        (
+            &["which", SERVICE_A, "--user", "alice", "--host", "servicea.com", "--query", "version=v2"],
+            "route   service-a\nsubset  v2\nreason  rule 0 (match)\n",
+        ),
+        (
+            &["which", SERVICE_A, "--user", "alice", "--host", "servicea.com", "--header", "X-Canary=true"],
+            "route   service-a\nsubset  v2\nreason  rule 1 (match)\n",
+        ),
+        (
+            &["which", RULES, "--user", "qa-2", "--host", "shop.example.com", "--path", "/checkout/beta"],
+            "route   checkout\nsubset  canary\nreason  rule 0 (users list)\n",
+        ),
+        (
+            &["which", RULES, "--host", "shop.example.com", "--path", "/checkout"],
+            "route   checkout\nsubset  stable\nreason  fallback (stable): no stickiness key\n",
+        ),
+        (
+            &["which", SERVICE_A, "--host", "servicea.com"],
+            "route   service-a\nsubset  any (random by weight, per request)\nreason  fallback (random): no stickiness key\n",
+        ),
+    ];
+    for (args, expected) in cases {
+        let r = run(args);
+        assert_eq!(r.stdout, expected, "{args:?}");
+        assert_eq!(r.code, 0);
+    }
+}
+
+#[test]
+fn no_route_matched() {
+    let r = run(&[
+        "which",
+        SERVICE_A,
+        "--user",
+        "alice",
+        "--host",
+        "other.example.com",
+    ]);
+    assert_eq!(r.stdout, "no route matched: the request passes unchanged\n");
+    assert_eq!(r.code, 0);
+}
+
+#[test]
+fn the_key_goes_where_the_route_reads_it() {
+    // checkout reads its key from the `uid` cookie; `bob` hashes under salt `checkout`.
+    let bucket = sticky_canary_core::bucket(b"checkout", b"bob");
+    let subset = if bucket < 2000 { "canary" } else { "stable" };
+    let r = run(&[
+        "which",
+        RULES,
+        "--user",
+        "bob",
+        "--host",
+        "shop.example.com",
+        "--path",
+        "/checkout",
+    ]);
+    assert_eq!(
+        r.stdout,
+        format!("route   checkout\nsubset  {subset}\nreason  hash\nbucket  {bucket} of 10000\n")
+    );
+}
+
+#[test]
+fn json_output() {
+    let r = run(&[
+        "which",
+        "--json",
+        SERVICE_A,
+        "--user",
+        "alice",
+        "--host",
+        "servicea.com",
+    ]);
+    assert_golden("which-hash.json", &r.stdout);
+    let r = run(&[
+        "which",
+        "--json",
+        RULES,
+        "--user",
+        "qa-1",
+        "--host",
+        "shop.example.com",
+        "--path",
+        "/checkout",
+    ]);
+    assert_golden("which-users.json", &r.stdout);
+    let r = run(&["which", "--json", SERVICE_A, "--user", "alice"]);
+    assert_golden("which-no-route.json", &r.stdout);
+}
+
+#[test]
+fn bad_input_is_one_line() {
+    let r = run(&[
+        "which",
+        "filter/cli/tests/data/bad-weights.json",
+        "--user",
+        "alice",
+    ]);
+    assert_eq!(
+        (r.code, r.stdout.as_str(), r.stderr.as_str()),
+        (1, "", "filter/cli/tests/data/bad-weights.json: routes[0].subsets: weights must sum to 100, got 60 (v1=60)\n")
+    );
+    let r = run(&["which", SERVICE_A, "--header", "no-equals-sign"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.starts_with("error: invalid value 'no-equals-sign' for '--header <NAME=VALUE>': expected NAME=VALUE"), "{}", r.stderr);
+}

@@ -1,0 +1,104 @@
+//! The CLI answers what the plugin does in real Envoy: `which` for 1,000 users under the
+//! example's config, and `diff` of the example's ramp against the moves an ECDS push makes.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use sticky_canary_cli::input::{load, Found};
+use sticky_canary_cli::which::{which, Request};
+use sticky_canary_e2e::{repo_root, Client, Delivery, Envoy};
+
+fn example(file: &str) -> Found {
+    load(&repo_root().join(file), None).unwrap()
+}
+
+fn users() -> Vec<String> {
+    (0..1000).map(|i| format!("cli-user-{i}")).collect()
+}
+
+fn served(client: &mut Client, users: &[String]) -> Vec<String> {
+    users
+        .iter()
+        .map(|id| {
+            client
+                .get(
+                    "/",
+                    &[("x-user-id", id.as_bytes()), ("host", b"servicea.com")],
+                )
+                .served_by()
+                .to_string()
+        })
+        .collect()
+}
+
+fn predicted(found: &Found, users: &[String]) -> Vec<String> {
+    let mut config = found.compile().unwrap();
+    users
+        .iter()
+        .map(|id| {
+            let request = Request {
+                user: Some(id.clone()),
+                host: Some("servicea.com".into()),
+                ..Request::default()
+            };
+            which(&mut config, &request).subset.unwrap()
+        })
+        .collect()
+}
+
+#[test]
+fn which_agrees_with_the_plugin_for_1000_users() {
+    let found = example("examples/servicea/wasmplugin.yaml");
+    let envoy = Envoy::start(Delivery::Inline, &found.json);
+    let users = users();
+    let got = served(&mut envoy.front(), &users);
+    let want = predicted(&found, &users);
+    for ((id, got), want) in users.iter().zip(&got).zip(&want) {
+        assert_eq!(got, want, "user {id}");
+    }
+    assert!(got.iter().any(|s| s == "v1") && got.iter().any(|s| s == "v2"));
+}
+
+#[test]
+fn diff_names_exactly_the_moves_an_ecds_push_makes() {
+    let (at_50, at_90) = (
+        example("examples/servicea/wasmplugin.yaml"),
+        example("examples/servicea/slider/wasmplugin-10-90.yaml"),
+    );
+    let users = users();
+    let mut envoy = Envoy::start(Delivery::Ecds, &at_50.json);
+    let before = served(&mut envoy.front(), &users);
+    let accepted = envoy.ecds_stat("update_success");
+    envoy.push_ecds(&at_90.json);
+    envoy.wait_for(
+        "the 10/90 push to be accepted",
+        Duration::from_secs(30),
+        |e| e.ecds_stat("update_success") > accepted,
+    );
+    let after = served(&mut envoy.front(), &users);
+
+    let diff = sticky_canary_cli::diff::diff(&at_50.compile().unwrap(), &at_90.compile().unwrap());
+    let route = &diff.routes[0];
+    let listed: BTreeSet<(String, String)> = route
+        .moves
+        .iter()
+        .map(|m| (m.from.clone(), m.to.clone()))
+        .collect();
+    assert_eq!(
+        listed,
+        BTreeSet::from([("v1".to_string(), "v2".to_string())])
+    );
+    assert_eq!(route.moves[0].buckets, 4000.0);
+
+    let observed: BTreeSet<(String, String)> = before
+        .iter()
+        .zip(&after)
+        .filter(|(b, a)| b != a)
+        .map(|(b, a)| (b.clone(), a.clone()))
+        .collect();
+    assert_eq!(observed, listed);
+    // Each user moved exactly when the CLI says their subset changes.
+    assert_eq!(before, predicted(&at_50, &users));
+    assert_eq!(after, predicted(&at_90, &users));
+}
