@@ -97,11 +97,17 @@ impl Streams {
         self.awaiting.remove(&context)
     }
 
-    /// Drops streams that waited too long; called on the tick.
+    /// Drops streams that waited too long; called on every root's tick. Context ids grow with
+    /// time, so the stale ones are the first: only they are visited, however many wait.
     pub fn expire(&mut self, now: Duration) {
         let fresh = |since: Duration, wait: Duration| now.saturating_sub(since) <= wait;
         self.opening.retain(|s| fresh(s.since, OPENING_WAIT));
-        self.awaiting.retain(|_, s| fresh(s.since, RESPONSE_WAIT));
+        while let Some(oldest) = self.awaiting.first_entry() {
+            if fresh(oldest.get().since, RESPONSE_WAIT) {
+                break;
+            }
+            oldest.remove();
+        }
     }
 
     /// Streams held: `(waiting for request headers, waiting for response headers)`.

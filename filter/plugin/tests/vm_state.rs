@@ -345,3 +345,25 @@ fn the_vm_and_each_configuration_log_one_info_line_and_ticks_are_asked_for() {
         )]
     );
 }
+
+#[test]
+fn only_streams_older_than_response_wait_expire_and_the_newer_keep_their_choice() {
+    let mut vm = Vm::new();
+    let root = vm.add_root(&all_to("x-canary-subset", "v2", true)).unwrap();
+    let old: Vec<u32> = (0..3).map(|_| vm.request(root, &[]).0).collect();
+    vm.advance(RESPONSE_WAIT / 2);
+    vm.tick(&[root]);
+    let young: Vec<u32> = (0..3).map(|_| vm.request(root, &[]).0).collect();
+    vm.advance(RESPONSE_WAIT / 2);
+    vm.tick(&[root]);
+    assert_eq!(vm.filter.streams_held(), (0, 3));
+    for context in old {
+        assert_eq!(value(&vm.response(context), "x-canary-subset"), None);
+    }
+    for context in young {
+        assert_eq!(
+            value(&vm.response(context), "x-canary-subset").as_deref(),
+            Some("v2")
+        );
+    }
+}
