@@ -33,7 +33,7 @@ fn served(client: &mut Client, users: &[String]) -> Vec<String> {
 }
 
 fn predicted(found: &Found, users: &[String]) -> Vec<String> {
-    let mut config = found.compile().unwrap();
+    let mut config = found.compile(None).unwrap();
     users
         .iter()
         .map(|id| {
@@ -78,7 +78,8 @@ fn diff_names_exactly_the_moves_an_ecds_push_makes() {
     );
     let after = served(&mut envoy.front(), &users);
 
-    let diff = sticky_canary_cli::diff::diff(&at_50.compile().unwrap(), &at_90.compile().unwrap());
+    let diff =
+        sticky_canary_cli::diff::diff(&at_50.compile(None).unwrap(), &at_90.compile(None).unwrap());
     let route = &diff.routes[0];
     let listed: BTreeSet<(String, String)> = route
         .moves

@@ -124,6 +124,37 @@ fn share(buckets: f64) -> String {
 }
 
 impl Diff {
+    /// Why this change is not a pure forward ramp, one line per route; empty when every moving
+    /// user moves toward a newer subset under the same salt and order.
+    pub fn not_forward(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for route in &self.routes {
+            if route.salt_changed {
+                out.push(format!(
+                    "route {}: salt changed: every user is reshuffled",
+                    route.route
+                ));
+            }
+            if route.reordered {
+                out.push(format!("route {}: subsets reordered", route.route));
+            }
+            let backward: f64 = route
+                .moves
+                .iter()
+                .filter(|m| m.backward)
+                .map(|m| m.buckets)
+                .sum();
+            if backward > 0.0 {
+                out.push(format!(
+                    "route {}: {}% of users move back to an older subset",
+                    route.route,
+                    share(backward)
+                ));
+            }
+        }
+        out
+    }
+
     pub fn human(&self) -> String {
         let mut out = String::new();
         for route in &self.routes {

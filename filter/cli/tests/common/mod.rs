@@ -18,6 +18,8 @@ pub fn repo_root() -> PathBuf {
 pub fn run(args: &[&str]) -> Run {
     let output = Command::new(env!("CARGO_BIN_EXE_sticky-canary"))
         .args(args)
+        // A token in the developer's shell must not change what the tests see.
+        .env_remove("STICKY_CANARY_TOKEN")
         .current_dir(repo_root())
         .output()
         .unwrap();
