@@ -21,6 +21,7 @@ pub struct Move {
 #[derive(Clone, Debug, PartialEq)]
 pub struct RouteDiff {
     pub route: String,
+    /// The salt or the bucketing (e.g. an unleash groupId) changed: every key is rehashed.
     pub salt_changed: bool,
     /// The subsets both configs list are in a different order.
     pub reordered: bool,
@@ -66,7 +67,8 @@ fn route_diff(old: &Route, new: &Route) -> RouteDiff {
             None => counts.push(((from.to_string(), to.to_string()), buckets)),
         }
     };
-    let salt_changed = old.salt != new.salt;
+    // A new salt and a new bucketing both rehash every key.
+    let salt_changed = old.salt != new.salt || old.bucketing != new.bucketing;
     if salt_changed {
         for from in &old.subsets {
             for to in &new.subsets {

@@ -4,7 +4,7 @@
 
 use serde_json::{json, Value};
 use sticky_canary_core::config::{percent, Route};
-use sticky_canary_core::{bucket, Config};
+use sticky_canary_core::Config;
 
 use crate::table;
 
@@ -82,7 +82,7 @@ fn subset_for_key(route: &Route, key: &[u8]) -> (usize, bool) {
     });
     match pinned {
         Some(rule) => (rule.subset, true),
-        None => (route.layout.subset_for(bucket(&route.salt, key)), false),
+        None => (route.layout.subset_for(route.bucket_of(key)), false),
     }
 }
 
