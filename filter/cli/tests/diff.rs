@@ -137,3 +137,18 @@ fn forward_only_passes_a_ramp_and_refuses_rollback_resalt_and_reorder() {
     // Without the flag a rollback is only a warning.
     assert_eq!(run(&["diff", AT_90, AT_50]).code, 0);
 }
+
+#[test]
+fn a_new_unleash_group_id_reshuffles_like_a_new_salt() {
+    let (old, new) = (
+        "filter/cli/tests/data/unleash.yaml",
+        "filter/cli/tests/data/unleash-regrouped.yaml",
+    );
+    let r = run(&["diff", old, new]);
+    assert_eq!(
+        r.stdout,
+        "route flags\n  warning: salt changed: every user is reshuffled (shares are expected values)\n  warning: 25% of users move back to an older subset\n  from  to   users\n  off   on   25%    forward\n  on    off  25%    backward\n"
+    );
+    assert_eq!(run(&["diff", "--forward-only", old, new]).code, 1);
+    assert_eq!(run(&["diff", "--forward-only", old, old]).code, 0);
+}
