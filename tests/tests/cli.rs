@@ -33,7 +33,7 @@ fn served(client: &mut Client, users: &[String]) -> Vec<String> {
 }
 
 fn predicted(found: &Found, users: &[String]) -> Vec<String> {
-    let mut config = found.compile().unwrap();
+    let mut config = found.compile(None).unwrap();
     users
         .iter()
         .map(|id| {
@@ -78,7 +78,8 @@ fn diff_names_exactly_the_moves_an_ecds_push_makes() {
     );
     let after = served(&mut envoy.front(), &users);
 
-    let diff = sticky_canary_cli::diff::diff(&at_50.compile().unwrap(), &at_90.compile().unwrap());
+    let diff =
+        sticky_canary_cli::diff::diff(&at_50.compile(None).unwrap(), &at_90.compile(None).unwrap());
     let route = &diff.routes[0];
     let listed: BTreeSet<(String, String)> = route
         .moves
@@ -101,4 +102,34 @@ fn diff_names_exactly_the_moves_an_ecds_push_makes() {
     // Each user moved exactly when the CLI says their subset changes.
     assert_eq!(before, predicted(&at_50, &users));
     assert_eq!(after, predicted(&at_90, &users));
+}
+
+/// Unleash bucketing in real Envoy: the users of Unleash's client specification land where an
+/// Unleash rollout of groupId AB12A puts them, and `which` predicts all 1,000 users.
+#[test]
+fn unleash_bucketing_in_envoy_follows_the_rollout_and_which() {
+    let config = r#"{"routingHeader": "x-canary-subset", "routes": [{"name": "service-a",
+        "match": {"hosts": ["servicea.com"]},
+        "subsets": [{"name": "v1", "weight": 50}, {"name": "v2", "weight": 50}],
+        "stickiness": {"keys": [{"header": "x-user-id"}],
+                       "bucketing": {"unleash": {"groupId": "AB12A"}}}}]}"#;
+    let found = Found {
+        json: config.to_string(),
+        manifest: None,
+        manifest_errors: Vec::new(),
+    };
+    let envoy = Envoy::start(Delivery::Inline, config);
+    let mut client = envoy.front();
+    // specifications/03-gradual-rollout-user-id-strategy.json: at 50 %, 122 is in and 155 out.
+    let spec_users = ["122".to_string(), "155".to_string()];
+    assert_eq!(served(&mut client, &spec_users), ["v2", "v1"]);
+    let users = users();
+    let got = served(&mut client, &users);
+    let want = predicted(&found, &users);
+    for ((id, got), want) in users.iter().zip(&got).zip(&want) {
+        assert_eq!(got, want, "user {id}");
+    }
+    // Not the default contract's split: the same users under salt `service-a` land elsewhere.
+    let default = predicted(&example("examples/servicea/wasmplugin.yaml"), &users);
+    assert_ne!(got, default);
 }

@@ -21,6 +21,7 @@ pub struct Move {
 #[derive(Clone, Debug, PartialEq)]
 pub struct RouteDiff {
     pub route: String,
+    /// The salt or the bucketing (e.g. an unleash groupId) changed: every key is rehashed.
     pub salt_changed: bool,
     /// The subsets both configs list are in a different order.
     pub reordered: bool,
@@ -66,7 +67,8 @@ fn route_diff(old: &Route, new: &Route) -> RouteDiff {
             None => counts.push(((from.to_string(), to.to_string()), buckets)),
         }
     };
-    let salt_changed = old.salt != new.salt;
+    // A new salt and a new bucketing both rehash every key.
+    let salt_changed = old.salt != new.salt || old.bucketing != new.bucketing;
     if salt_changed {
         for from in &old.subsets {
             for to in &new.subsets {
@@ -124,6 +126,37 @@ fn share(buckets: f64) -> String {
 }
 
 impl Diff {
+    /// Why this change is not a pure forward ramp, one line per route; empty when every moving
+    /// user moves toward a newer subset under the same salt and order.
+    pub fn not_forward(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for route in &self.routes {
+            if route.salt_changed {
+                out.push(format!(
+                    "route {}: salt changed: every user is reshuffled",
+                    route.route
+                ));
+            }
+            if route.reordered {
+                out.push(format!("route {}: subsets reordered", route.route));
+            }
+            let backward: f64 = route
+                .moves
+                .iter()
+                .filter(|m| m.backward)
+                .map(|m| m.buckets)
+                .sum();
+            if backward > 0.0 {
+                out.push(format!(
+                    "route {}: {}% of users move back to an older subset",
+                    route.route,
+                    share(backward)
+                ));
+            }
+        }
+        out
+    }
+
     pub fn human(&self) -> String {
         let mut out = String::new();
         for route in &self.routes {

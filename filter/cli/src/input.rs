@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 use serde_json::Value;
-use sticky_canary_core::Config;
+use sticky_canary_core::{Config, Secret};
 
 /// The root id the module registers; a manifest naming another one never reaches the filter.
 pub const ROOT_ID: &str = "sticky_canary";
@@ -23,10 +23,11 @@ pub struct Found {
 }
 
 impl Found {
-    /// The plugin's own validation, with no override token (the token lives in the VM's
-    /// environment, never in the file).
-    pub fn compile(&self) -> Result<Config, String> {
-        Config::from_json(self.json.as_bytes()).map_err(|e| e.to_string())
+    /// The plugin's own validation. `token` stands for the VM's `STICKY_CANARY_TOKEN` (never in
+    /// the file): without it `requireToken` rules are refused, as the plugin refuses them.
+    pub fn compile(&self, token: Option<&Secret>) -> Result<Config, String> {
+        Config::from_json_with_token(self.json.as_bytes(), token.cloned())
+            .map_err(|e| e.to_string())
     }
 }
 

@@ -4,6 +4,7 @@
 pub mod diff;
 pub mod input;
 pub mod outcome;
+pub mod simulate;
 pub mod table;
 pub mod validate;
 pub mod which;

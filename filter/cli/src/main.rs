@@ -6,8 +6,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use sticky_canary_cli::outcome::{Outcome, FAILED};
-use sticky_canary_cli::{diff, input, validate, which};
-use sticky_canary_core::Config;
+use sticky_canary_cli::{diff, input, simulate, validate, which};
+use sticky_canary_core::{Config, Secret, TOKEN_ENV};
 
 #[derive(Parser)]
 #[command(name = "sticky-canary", version, about)]
@@ -18,6 +18,10 @@ struct Cli {
     /// Pick the WasmPlugin or TrafficExtension with this metadata.name in a multi-document file.
     #[arg(long, global = true)]
     name: Option<String>,
+    /// The plugin VM's override token, so `requireToken` rules compile and match as in a VM that
+    /// has it. Defaults to $STICKY_CANARY_TOKEN, which keeps it out of the process list.
+    #[arg(long, global = true, value_name = "VALUE")]
+    token: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -49,14 +53,40 @@ enum Command {
         user_agent: Option<String>,
     },
     /// The share of hashed users that moves between subsets from OLD to NEW.
-    Diff { old: PathBuf, new: PathBuf },
+    Diff {
+        old: PathBuf,
+        new: PathBuf,
+        /// Exit 1 unless every moving user moves toward a newer subset (no rollback, no salt
+        /// change, no reordering): a guard for a ramp pipeline.
+        #[arg(long)]
+        forward_only: bool,
+    },
+    /// How N users split across each route's subsets.
+    #[command(group = clap::ArgGroup::new("population").required(true))]
+    Simulate {
+        file: PathBuf,
+        /// This many random keys from a seeded generator (the same on every platform).
+        #[arg(long, group = "population")]
+        users: Option<u64>,
+        /// The generator's seed (default 1).
+        #[arg(long, conflicts_with = "keys")]
+        seed: Option<u64>,
+        /// Real keys, one a line.
+        #[arg(long, group = "population", value_name = "FILE")]
+        keys: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let name = cli.name.as_deref();
+    let token = cli
+        .token
+        .or_else(|| std::env::var(TOKEN_ENV).ok())
+        .and_then(|t| Secret::new(Some(t.as_bytes())));
+    let token = token.as_ref();
     let outcome = match cli.command {
-        Command::Validate { files } => Ok(validate::run(&files, name)),
+        Command::Validate { files } => Ok(validate::run(&files, name, token)),
         Command::Which {
             file,
             user,
@@ -76,15 +106,60 @@ fn main() -> ExitCode {
                 path,
                 user_agent,
             };
-            config(&file, name).map(|mut config| {
+            config(&file, name, token).map(|mut config| {
                 let answer = which::which(&mut config, &request);
                 Outcome::ok(answer.human(), answer.json())
             })
         }
-        Command::Diff { old, new } => config(&old, name).and_then(|old| {
-            let new = config(&new, name)?;
+        Command::Diff {
+            old,
+            new,
+            forward_only,
+        } => config(&old, name, token).and_then(|old| {
+            let new = config(&new, name, token)?;
             let diff = diff::diff(&old, &new);
-            Ok(Outcome::ok(diff.human(), diff.json()))
+            let mut outcome = Outcome::ok(diff.human(), diff.json());
+            if forward_only {
+                let problems = diff.not_forward();
+                for problem in &problems {
+                    outcome
+                        .human
+                        .push_str(&format!("not forward-only: {problem}\n"));
+                }
+                if let Some(json) = outcome.json.as_object_mut() {
+                    json.insert("not_forward".into(), problems.clone().into());
+                }
+                if !problems.is_empty() {
+                    outcome.code = FAILED;
+                }
+            }
+            Ok(outcome)
+        }),
+        Command::Simulate {
+            file,
+            users,
+            seed,
+            keys,
+        } => config(&file, name, token).and_then(|config| {
+            let (keys, seed) = match (users, keys) {
+                (Some(0), _) => return Err("--users: must be at least 1".to_string()),
+                (Some(n), _) => {
+                    let seed = seed.unwrap_or(1);
+                    (simulate::random_keys(n, seed), Some(seed))
+                }
+                (None, Some(path)) => {
+                    let text = std::fs::read_to_string(&path)
+                        .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+                    let keys = simulate::parse_keys(&text);
+                    if keys.is_empty() {
+                        return Err(format!("{}: no keys (one a line)", path.display()));
+                    }
+                    (keys, None)
+                }
+                (None, None) => return Err("give --users N or --keys FILE".to_string()),
+            };
+            let simulation = simulate::simulate(&config, &keys, seed);
+            Ok(Outcome::ok(simulation.human(), simulation.json()))
         }),
     };
     let outcome = match outcome {
@@ -101,8 +176,8 @@ fn main() -> ExitCode {
 }
 
 /// The compiled config of one file, or the one line saying why not.
-fn config(file: &Path, name: Option<&str>) -> Result<Config, String> {
+fn config(file: &Path, name: Option<&str>, token: Option<&Secret>) -> Result<Config, String> {
     input::load(file, name)
-        .and_then(|found| found.compile())
+        .and_then(|found| found.compile(token))
         .map_err(|e| format!("{}: {e}", file.display()))
 }

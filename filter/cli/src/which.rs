@@ -1,7 +1,7 @@
 //! `which`: the subset one request gets, and why, from the core's own `decide`.
 
 use serde_json::{json, Value};
-use sticky_canary_core::config::{Fallback, KeySource};
+use sticky_canary_core::config::{Bucketing, Fallback, KeySource};
 use sticky_canary_core::{decide, Config, Reason, RequestHeaders, BUCKETS};
 
 use crate::table;
@@ -31,6 +31,8 @@ pub struct Answer {
     /// The index of the rule that decided, for `rule` and `user`.
     pub rule: Option<usize>,
     pub bucket: Option<u16>,
+    /// Unleash's value (1 to 100) and groupId, for a hashed key on a route with unleash bucketing.
+    pub unleash: Option<(u8, String)>,
     pub fallback: Option<&'static str>,
 }
 
@@ -106,6 +108,7 @@ pub fn which(config: &mut Config, request: &Request) -> Answer {
             reason: None,
             rule: None,
             bucket: None,
+            unleash: None,
             fallback: None,
         };
     };
@@ -155,6 +158,18 @@ pub fn which(config: &mut Config, request: &Request) -> Answer {
         reason: Some(decision.reason),
         rule,
         bucket: if random { None } else { decision.bucket },
+        // The bucket of an unleash route is `(value - 1) * 100`, so the value comes back exactly.
+        unleash: match (
+            route.map(|r| &r.bucketing),
+            decision.reason,
+            decision.bucket,
+        ) {
+            (Some(Bucketing::Unleash { group_id }), Reason::Hash, Some(bucket)) => Some((
+                (bucket / 100 + 1) as u8,
+                String::from_utf8_lossy(group_id).into_owned(),
+            )),
+            _ => None,
+        },
         fallback: match (decision.reason, route.map(|r| r.fallback)) {
             (Reason::Fallback, Some(Fallback::Random)) => Some("random"),
             (Reason::Fallback, Some(Fallback::Stable)) => Some("stable"),
@@ -193,14 +208,21 @@ impl Answer {
             vec!["subset".to_string(), subset],
             vec!["reason".to_string(), self.reason_text()],
         ];
-        if let Some(bucket) = self.bucket {
-            rows.push(vec!["bucket".to_string(), format!("{bucket} of {BUCKETS}")]);
+        match (&self.unleash, self.bucket) {
+            (Some((value, group_id)), _) => rows.push(vec![
+                "unleash".to_string(),
+                format!("{value} of 100 (groupId {group_id})"),
+            ]),
+            (None, Some(bucket)) => {
+                rows.push(vec!["bucket".to_string(), format!("{bucket} of {BUCKETS}")])
+            }
+            (None, None) => {}
         }
         table::render(&rows)
     }
 
     pub fn json(&self) -> Value {
-        json!({
+        let mut out = json!({
             "route": self.route,
             "subset": self.subset,
             "reason": self.reason.map(Reason::as_str),
@@ -208,7 +230,14 @@ impl Answer {
             "fallback": self.fallback,
             "bucket": self.bucket,
             "buckets": BUCKETS,
-        })
+        });
+        if let (Some((value, group_id)), Some(map)) = (&self.unleash, out.as_object_mut()) {
+            map.insert(
+                "unleash".into(),
+                json!({ "normalized": value, "group_id": group_id }),
+            );
+        }
+        out
     }
 }
 

@@ -136,3 +136,40 @@ fn bad_input_is_one_line() {
     assert_eq!(r.code, 2);
     assert!(r.stderr.starts_with("error: invalid value 'no-equals-sign' for '--header <NAME=VALUE>': expected NAME=VALUE"), "{}", r.stderr);
 }
+
+#[test]
+fn unleash_bucketing_shows_unleashs_normalized_value() {
+    const UNLEASH: &str = "filter/cli/tests/data/unleash.yaml";
+    // Unleash's client specification: at 50 % of groupId AB12A, user 122 is in, 155 is out.
+    for (user, subset, value) in [("122", "on", 23), ("155", "off", 100)] {
+        assert_eq!(
+            u32::from(sticky_canary_core::unleash_normalized(
+                b"AB12A",
+                user.as_bytes()
+            )),
+            value
+        );
+        let r = run(&[
+            "which",
+            UNLEASH,
+            "--user",
+            user,
+            "--host",
+            "flags.example.com",
+        ]);
+        assert_eq!(
+            r.stdout,
+            format!("route    flags\nsubset   {subset}\nreason   hash\nunleash  {value} of 100 (groupId AB12A)\n")
+        );
+    }
+    let r = run(&[
+        "which",
+        "--json",
+        UNLEASH,
+        "--user",
+        "122",
+        "--host",
+        "flags.example.com",
+    ]);
+    assert_golden("which-unleash.json", &r.stdout);
+}

@@ -3,12 +3,12 @@
 
 use std::fmt;
 
-use crate::hash::BUCKETS;
+use crate::hash::{bucket, unleash_normalized, BUCKETS};
 use crate::layout::BucketLayout;
 use crate::matcher::{HostPattern, StringMatcher};
 use crate::schema::{
-    FallbackConfig, KeySourceConfig, Os, PluginConfig, RouteConfig, RuleConfig, RuleMatchConfig,
-    StringMatchConfig, SubsetConfig,
+    BucketingConfig, FallbackConfig, KeySourceConfig, Os, PluginConfig, RouteConfig, RuleConfig,
+    RuleMatchConfig, StringMatchConfig, SubsetConfig,
 };
 use crate::token::{Secret, DEFAULT_TOKEN_HEADER, TOKEN_ENV};
 
@@ -80,11 +80,35 @@ pub struct Route {
     pub layout: BucketLayout,
     pub keys: Vec<KeySource>,
     pub salt: Vec<u8>,
+    pub bucketing: Bucketing,
     pub fallback: Fallback,
     /// The first-listed subset with a weight above 0: where `stable` sends keyless requests, so
     /// that after a full cutover (v1=0, v2=100) they follow it.
     pub stable_subset: usize,
     pub rules: Vec<Rule>,
+}
+
+/// How a key becomes a bucket.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Bucketing {
+    /// The frozen contract: `murmur3_x86_32(salt + ":" + key) % 10000`.
+    Default,
+    /// Unleash's gradual rollout: value `v` = [`crate::unleash_normalized`] (1 to 100) maps to
+    /// bucket `(v - 1) * 100`, so with whole-percent weights the newest subset takes the values
+    /// up to its weight, exactly the keys an Unleash rollout of that percentage enables.
+    Unleash { group_id: Vec<u8> },
+}
+
+impl Route {
+    /// The bucket of a stickiness key on this route.
+    pub fn bucket_of(&self, key: &[u8]) -> u16 {
+        match &self.bucketing {
+            Bucketing::Default => bucket(&self.salt, key),
+            Bucketing::Unleash { group_id } => {
+                (u16::from(unleash_normalized(group_id, key)) - 1) * 100
+            }
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -332,6 +356,7 @@ fn compile_route(
             routing.must_differ(name, &field, "the key it hashes")?;
         }
     }
+    let salt_given = stick.salt.is_some();
     let salt = match stick.salt {
         Some(salt) if salt.is_empty() => {
             return Err(ConfigError::new(
@@ -341,6 +366,48 @@ fn compile_route(
         }
         Some(salt) => salt.into_bytes(),
         None => raw.name.clone().into_bytes(),
+    };
+    let bucketing = match stick.bucketing {
+        None => Bucketing::Default,
+        Some(BucketingConfig { unleash: None }) => {
+            return Err(ConfigError::new(
+                format!("{path}.stickiness.bucketing"),
+                "must name a bucketing: unleash",
+            ))
+        }
+        Some(BucketingConfig {
+            unleash: Some(unleash),
+        }) => {
+            let here = format!("{path}.stickiness.bucketing.unleash");
+            if unleash.group_id.is_empty() {
+                return Err(ConfigError::new(
+                    format!("{here}.groupId"),
+                    "must not be empty: Unleash's groupId (usually the feature name)",
+                ));
+            }
+            if salt_given {
+                return Err(ConfigError::new(
+                    format!("{path}.stickiness.salt"),
+                    "unleash bucketing hashes groupId, not the salt: remove salt",
+                ));
+            }
+            if let Some((i, s)) = subsets
+                .iter()
+                .enumerate()
+                .find(|(_, s)| s.weight % 100 != 0)
+            {
+                return Err(ConfigError::new(
+                    format!("{path}.subsets[{i}].weight"),
+                    format!(
+                        "{} is not a whole percent, which unleash bucketing needs",
+                        percent(s.weight)
+                    ),
+                ));
+            }
+            Bucketing::Unleash {
+                group_id: unleash.group_id.into_bytes(),
+            }
+        }
     };
     let fallback = match stick.fallback {
         None | Some(FallbackConfig::Random) => Fallback::Random,
@@ -366,6 +433,7 @@ fn compile_route(
         layout,
         keys,
         salt,
+        bucketing,
         fallback,
         stable_subset,
         rules,

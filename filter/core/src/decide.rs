@@ -6,7 +6,7 @@ use std::cell::OnceCell;
 use std::borrow::Cow;
 
 use crate::config::{Condition, Config, Fallback, KeySource, Route, Rule};
-use crate::hash::{bucket, BUCKETS};
+use crate::hash::BUCKETS;
 use crate::request::{RequestHeaders, RequestView};
 
 /// Why a subset was chosen; one metric per route, subset and reason.
@@ -87,7 +87,7 @@ pub fn decide<H: RequestHeaders + ?Sized>(
     }
 
     if let Some(key) = key {
-        let b = bucket(&route.salt, &key);
+        let b = route.bucket_of(&key);
         return Some(decision(route.layout.subset_for(b), Reason::Hash, Some(b)));
     }
 

@@ -22,6 +22,17 @@ pub fn bucket(salt: &[u8], key: &[u8]) -> u16 {
     (hasher.finish() % BUCKETS) as u16
 }
 
+/// Unleash's gradual-rollout value of a key, 1 to 100: `murmur3_x86_32(groupId + ":" + key,
+/// seed 0) % 100 + 1`. A rollout of p % takes the keys whose value is at most p.
+pub fn unleash_normalized(group_id: &[u8], key: &[u8]) -> u8 {
+    let mut hasher = Murmur3::new(0);
+    hasher.write(group_id);
+    hasher.write(b":");
+    hasher.write(key);
+    // The remainder is < 100, so the value fits in u8.
+    (hasher.finish() % 100) as u8 + 1
+}
+
 /// MurmurHash3 x86 32-bit, fed in pieces so `salt:key` is hashed without building it.
 #[derive(Clone, Debug)]
 pub struct Murmur3 {

@@ -13,6 +13,6 @@ pub mod token;
 
 pub use config::{Config, ConfigError, DEFAULT_ROUTING_HEADER};
 pub use decide::{decide, Decision, Reason};
-pub use hash::{bucket, murmur3_x86_32, BUCKETS};
+pub use hash::{bucket, murmur3_x86_32, unleash_normalized, BUCKETS};
 pub use request::RequestHeaders;
 pub use token::{Secret, DEFAULT_TOKEN_HEADER, TOKEN_ENV};

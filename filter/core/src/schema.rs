@@ -88,6 +88,28 @@ pub struct StickinessConfig {
     pub keys: Vec<KeySourceConfig>,
     pub salt: Option<String>,
     pub fallback: Option<FallbackConfig>,
+    pub bucketing: Option<BucketingConfig>,
+}
+
+/// Another tool's bucketing, so a service can follow the split that tool makes.
+#[derive(Debug, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    rename_all = "camelCase",
+    expecting = "a bucketing object"
+)]
+pub struct BucketingConfig {
+    pub unleash: Option<UnleashBucketingConfig>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    rename_all = "camelCase",
+    expecting = "an unleash bucketing object"
+)]
+pub struct UnleashBucketingConfig {
+    pub group_id: String,
 }
 
 /// Exactly one of the three must be set.

@@ -16,7 +16,18 @@ pub fn repo_root() -> PathBuf {
 }
 
 pub fn run(args: &[&str]) -> Run {
-    let output = Command::new(env!("CARGO_BIN_EXE_sticky-canary"))
+    run_with_token_env(args, None)
+}
+
+/// `run` with `STICKY_CANARY_TOKEN` set to `token`; unset for `None`, so a token in the
+/// developer's shell never changes what the tests see.
+pub fn run_with_token_env(args: &[&str], token: Option<&str>) -> Run {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_sticky-canary"));
+    command.env_remove("STICKY_CANARY_TOKEN");
+    if let Some(token) = token {
+        command.env("STICKY_CANARY_TOKEN", token);
+    }
+    let output = command
         .args(args)
         .current_dir(repo_root())
         .output()
