@@ -65,6 +65,10 @@ REALISTIC_CONFIG = {
 UNMATCHED_CONFIG = {"routes": [dict(REALISTIC_CONFIG["routes"][0],
                                     match={"hosts": ["not-served.invalid"]})]}
 
+# (7): the realistic route bucketing as Unleash's gradual rollout does (`stickiness.bucketing`).
+UNLEASH_CONFIG = {"routes": [dict(REALISTIC_CONFIG["routes"][0], stickiness=dict(
+    REALISTIC_CONFIG["routes"][0]["stickiness"], bucketing={"unleash": {"groupId": "service-a"}}))]}
+
 # (name, label, filter kind, upstream mode). Direct: the listener answers itself by a
 # direct_response chosen by the routing header, so the filter's cost is not hidden behind an
 # upstream. Proxied: the route table sends to clusters v1/v2 (two more listeners in this Envoy).
@@ -74,6 +78,7 @@ VARIANTS = [
     ("floor", "(4) do-nothing wasm", "floor", "direct"),
     ("plugin", "(5) sticky-canary", "plugin", "direct"),
     ("unmatched", "(6) sticky-canary, no route matches", "unmatched", "direct"),
+    ("unleash", "(7) sticky-canary, Unleash bucketing", "unleash", "direct"),
     ("none_p", "(1) no filter", "none", "proxied"),
     ("native_p", "(2) Envoy weighted_clusters + hash", "native", "proxied"),
     ("lua_p", "(3) Lua murmur3", "lua", "proxied"),
@@ -168,6 +173,8 @@ def filters_for(kind, variant, floor_module):
         return [wasm_filter("sticky_canary_" + variant, MODULE, json.dumps(REALISTIC_CONFIG))]
     if kind == "unmatched":
         return [wasm_filter("sticky_canary_" + variant, MODULE, json.dumps(UNMATCHED_CONFIG))]
+    if kind == "unleash":
+        return [wasm_filter("sticky_canary_" + variant, MODULE, json.dumps(UNLEASH_CONFIG))]
     if kind.startswith("module:"):
         return [wasm_filter("sticky_canary_" + variant, kind[len("module:"):],
                             json.dumps(REALISTIC_CONFIG))]
