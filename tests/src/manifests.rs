@@ -113,3 +113,33 @@ pub fn readme_patches(kind: &str) -> Vec<Value> {
         })
         .collect()
 }
+
+/// Each port of a Service whose `targetPort` (or `port`) is no container port, by number or name,
+/// of one of the Deployments it selects: one line per Service port and Deployment.
+pub fn unserved_ports(service: &Manifest, selected: &[&Manifest]) -> Vec<String> {
+    let mut out = Vec::new();
+    let ports = service.value["spec"]["ports"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    for port in &ports {
+        let target = port.get("targetPort").unwrap_or(&port["port"]);
+        for d in selected {
+            let found = d.value["spec"]["template"]["spec"]["containers"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .iter()
+                .flat_map(|c| c["ports"].as_array().cloned().unwrap_or_default())
+                .any(|p| &p["containerPort"] == target || &p["name"] == target);
+            if !found {
+                out.push(format!(
+                    "{}: targetPort {target} is no container port of {}",
+                    service.label(),
+                    d.name()
+                ));
+            }
+        }
+    }
+    out
+}

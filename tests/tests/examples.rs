@@ -10,7 +10,9 @@ use std::fs;
 use std::path::PathBuf;
 
 use serde_json::{json, Value};
-use sticky_canary_e2e::manifests::{json_patch, load_dir, load_file, readme_patches, Manifest};
+use sticky_canary_e2e::manifests::{
+    json_patch, load_dir, load_file, readme_patches, unserved_ports, Manifest,
+};
 use sticky_canary_e2e::schema::{core_schemas, crd_schemas, validate_manifest, KindSchema};
 use sticky_canary_e2e::{istio, repo_root};
 
@@ -330,24 +332,7 @@ fn inconsistencies(all: &[Manifest]) -> Vec<String> {
         if selected.is_empty() {
             out.push(format!("{}: selects no Deployment", s.label()));
         }
-        for port in s.value["spec"]["ports"].as_array().unwrap() {
-            let target = port.get("targetPort").unwrap_or(&port["port"]);
-            for d in &selected {
-                let found = d.value["spec"]["template"]["spec"]["containers"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .flat_map(|c| c["ports"].as_array().cloned().unwrap_or_default())
-                    .any(|p| &p["containerPort"] == target || &p["name"] == target);
-                if !found {
-                    out.push(format!(
-                        "{}: targetPort {target} is no container port of {}",
-                        s.label(),
-                        d.name()
-                    ));
-                }
-            }
-        }
+        out.extend(unserved_ports(s, &selected));
     }
     for r in &rules {
         let host = fqdn(r.value["spec"]["host"].as_str().unwrap(), r.namespace());

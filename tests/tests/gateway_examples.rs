@@ -11,7 +11,9 @@ use std::fs;
 
 use serde_json::{json, Value};
 use sticky_canary_e2e::gateways::{envoy_gateway_configs, higress_plugin_config};
-use sticky_canary_e2e::manifests::{json_patch, load_dir, readme_patches, Manifest};
+use sticky_canary_e2e::manifests::{
+    json_patch, load_dir, readme_patches, unserved_ports, Manifest,
+};
 use sticky_canary_e2e::repo_root;
 use sticky_canary_e2e::schema::{core_schemas, crd_schemas, validate_manifest, KindSchema};
 
@@ -486,24 +488,7 @@ fn service_subset(
         ));
         return None;
     }
-    for port in service.value["spec"]["ports"].as_array().unwrap() {
-        let target = port.get("targetPort").unwrap_or(&port["port"]);
-        for d in &selected {
-            let found = d.value["spec"]["template"]["spec"]["containers"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .flat_map(|c| c["ports"].as_array().cloned().unwrap_or_default())
-                .any(|p| &p["containerPort"] == target || &p["name"] == target);
-            if !found {
-                out.push(format!(
-                    "{}: targetPort {target} is no container port of {}",
-                    service.label(),
-                    d.name()
-                ));
-            }
-        }
-    }
+    out.extend(unserved_ports(service, &selected));
     match selector.get("version").and_then(Value::as_str) {
         Some(version) => Some(version.to_string()),
         None => {
