@@ -17,6 +17,8 @@ const CONFIGS: &[&str] = &[
     // Override rules behind the shared secret (the target compiles every config with the token
     // "s3cret"), one of them renamed to another header.
     r#"{"tokenHeader":"x-canary-token","routes":[{"name":"qa","subsets":[{"name":"v1","weight":99.99},{"name":"v2","weight":0.01}],"stickiness":{"keys":[{"header":"x-user-id"},{"cookie":"uid"}]},"rules":[{"subset":"v2","requireToken":true,"match":{"headers":[{"name":"x-canary","present":true}]}},{"subset":"v2","requireToken":true,"users":["qa-1","\u0000"]},{"subset":"v1","requireToken":false,"match":{"cookies":[{"name":"uid","prefix":"x"}]}}]}]}"#,
+    // Unleash's gradual-rollout bucketing in place of the default contract.
+    r#"{"routes":[{"name":"unleash","subsets":[{"name":"off","weight":70},{"name":"on","weight":30}],"stickiness":{"keys":[{"header":"x-user-id"},{"cookie":"uid"}],"bucketing":{"unleash":{"groupId":"feature-x"}}}}]}"#,
     // No route matches some hosts at all.
     r#"{"routes":[{"name":"exact-host","match":{"hosts":["a.example.com","[::1]"]},"subsets":[{"name":"v1","weight":50},{"name":"v2","weight":50}],"stickiness":{"keys":[{"cookie":"uid"}]}}]}"#,
 ];
