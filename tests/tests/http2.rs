@@ -3,6 +3,8 @@
 //! fields (RFC 9113 §8.2.3) counts whole, and a forged routing header is overwritten.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use std::collections::HashMap;
+
 use sticky_canary_e2e::h2c::{
     fields_sent, send, send_over, H2Request, H2Response, TestCert, Transport,
 };
@@ -42,6 +44,21 @@ fn assert_served(response: &H2Response, subset: Option<&str>, what: &str) {
     assert_eq!(response.received_subset.as_deref(), subset, "{what}");
 }
 
+/// Both subsets and the unrouted host were each expected for at least `at_least` requests, so the
+/// run exercised all three.
+fn assert_each_outcome_expected(served: &HashMap<Option<String>, usize>, at_least: usize) {
+    for outcome in [Some("v1"), Some("v2"), None] {
+        let count = served
+            .get(&outcome.map(str::to_string))
+            .copied()
+            .unwrap_or(0);
+        assert!(
+            count >= at_least,
+            "only {count} requests expected {outcome:?}"
+        );
+    }
+}
+
 #[test]
 fn users_over_h2c_are_served_by_the_subset_the_filter_chose_for_their_authority() {
     let config = config();
@@ -56,7 +73,7 @@ fn users_over_h2c_are_served_by_the_subset_the_filter_chose_for_their_authority(
         })
         .collect();
     let responses = send(envoy.front_port(), &requests);
-    let mut served = std::collections::HashMap::new();
+    let mut served = HashMap::new();
     for (request, response) in requests.iter().zip(&responses) {
         let host = request.authority.as_str();
         let want = expected(
@@ -69,14 +86,7 @@ fn users_over_h2c_are_served_by_the_subset_the_filter_chose_for_their_authority(
         assert_served(response, want.as_deref(), &format!("{request:?}"));
         *served.entry(want).or_insert(0) += 1;
     }
-    // Both subsets and the unrouted host were exercised.
-    for outcome in [Some("v1"), Some("v2"), None] {
-        let count = served
-            .get(&outcome.map(str::to_string))
-            .copied()
-            .unwrap_or(0);
-        assert!(count >= 50, "only {count} requests expected {outcome:?}");
-    }
+    assert_each_outcome_expected(&served, 50);
 }
 
 #[test]
@@ -204,7 +214,7 @@ fn users_over_tls_where_alpn_picks_h2_get_the_same_decisions() {
         requests.push(H2Request::get(&headers).authority(authority));
     }
     let responses = send_over(envoy.front_port(), &tls, &requests);
-    let mut served = std::collections::HashMap::new();
+    let mut served = HashMap::new();
     for ((request, response), want) in requests.iter().zip(&responses).zip(&wanted) {
         if request.headers.len() == 2 && want.is_none() {
             // An unrouted request: the forged header is removed, Envoy's default route (v1).
@@ -213,11 +223,5 @@ fn users_over_tls_where_alpn_picks_h2_get_the_same_decisions() {
         assert_served(response, want.as_deref(), &format!("{request:?}"));
         *served.entry(want.clone()).or_insert(0) += 1;
     }
-    for outcome in [Some("v1"), Some("v2"), None] {
-        let count = served
-            .get(&outcome.map(str::to_string))
-            .copied()
-            .unwrap_or(0);
-        assert!(count >= 20, "only {count} requests expected {outcome:?}");
-    }
+    assert_each_outcome_expected(&served, 20);
 }
