@@ -28,6 +28,17 @@ pub struct RouteDiff {
     pub moves: Vec<Move>,
 }
 
+impl RouteDiff {
+    /// Buckets (users, in 10,000ths) that move toward an older subset.
+    fn backward_buckets(&self) -> f64 {
+        self.moves
+            .iter()
+            .filter(|m| m.backward)
+            .map(|m| m.buckets)
+            .sum()
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct Diff {
     pub routes: Vec<RouteDiff>,
@@ -140,12 +151,7 @@ impl Diff {
             if route.reordered {
                 out.push(format!("route {}: subsets reordered", route.route));
             }
-            let backward: f64 = route
-                .moves
-                .iter()
-                .filter(|m| m.backward)
-                .map(|m| m.buckets)
-                .sum();
+            let backward = route.backward_buckets();
             if backward > 0.0 {
                 out.push(format!(
                     "route {}: {}% of users move back to an older subset",
@@ -167,12 +173,7 @@ impl Diff {
             if route.reordered {
                 out.push_str("  warning: subsets reordered: users move toward older subsets\n");
             }
-            let backward: f64 = route
-                .moves
-                .iter()
-                .filter(|m| m.backward)
-                .map(|m| m.buckets)
-                .sum();
+            let backward = route.backward_buckets();
             if backward > 0.0 {
                 out.push_str(&format!(
                     "  warning: {}% of users move back to an older subset\n",

@@ -36,21 +36,8 @@ enum Command {
     /// The subset one request gets, and why.
     Which {
         file: PathBuf,
-        /// The stickiness key (user id), put where the matched route reads its first key.
-        #[arg(long)]
-        user: Option<String>,
-        #[arg(long = "header", value_name = "NAME=VALUE", value_parser = which::key_value)]
-        headers: Vec<(String, String)>,
-        #[arg(long = "cookie", value_name = "NAME=VALUE", value_parser = which::key_value)]
-        cookies: Vec<(String, String)>,
-        #[arg(long = "query", value_name = "NAME=VALUE", value_parser = which::key_value)]
-        query: Vec<(String, String)>,
-        #[arg(long)]
-        host: Option<String>,
-        #[arg(long)]
-        path: Option<String>,
-        #[arg(long)]
-        user_agent: Option<String>,
+        #[command(flatten)]
+        request: which::Request,
     },
     /// The share of hashed users that moves between subsets from OLD to NEW.
     Diff {
@@ -87,30 +74,10 @@ fn main() -> ExitCode {
     let token = token.as_ref();
     let outcome = match cli.command {
         Command::Validate { files } => Ok(validate::run(&files, name, token)),
-        Command::Which {
-            file,
-            user,
-            headers,
-            cookies,
-            query,
-            host,
-            path,
-            user_agent,
-        } => {
-            let request = which::Request {
-                user,
-                headers,
-                cookies,
-                query,
-                host,
-                path,
-                user_agent,
-            };
-            config(&file, name, token).map(|mut config| {
-                let answer = which::which(&mut config, &request);
-                Outcome::ok(answer.human(), answer.json())
-            })
-        }
+        Command::Which { file, request } => config(&file, name, token).map(|mut config| {
+            let answer = which::which(&mut config, &request);
+            Outcome::ok(answer.human(), answer.json())
+        }),
         Command::Diff {
             old,
             new,

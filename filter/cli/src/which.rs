@@ -7,16 +7,23 @@ use sticky_canary_core::{decide, Config, Reason, RequestHeaders, BUCKETS};
 use crate::table;
 
 /// A request described on the command line.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, clap::Args)]
 pub struct Request {
-    /// The stickiness key, put where the matched route reads its first key from (unless the
-    /// request already carries it there).
+    /// The stickiness key (user id), put where the matched route reads its first key (unless
+    /// the request already carries it there).
+    #[arg(long)]
     pub user: Option<String>,
+    #[arg(long = "header", value_name = "NAME=VALUE", value_parser = key_value)]
     pub headers: Vec<(String, String)>,
+    #[arg(long = "cookie", value_name = "NAME=VALUE", value_parser = key_value)]
     pub cookies: Vec<(String, String)>,
+    #[arg(long = "query", value_name = "NAME=VALUE", value_parser = key_value)]
     pub query: Vec<(String, String)>,
+    #[arg(long)]
     pub host: Option<String>,
+    #[arg(long)]
     pub path: Option<String>,
+    #[arg(long)]
     pub user_agent: Option<String>,
 }
 
