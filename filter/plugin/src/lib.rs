@@ -15,6 +15,8 @@ mod envoy_host;
 #[cfg(target_family = "wasm")]
 mod exports;
 pub mod filter;
+mod guard;
+mod health;
 pub mod host;
 mod http;
 mod roots;
@@ -23,5 +25,7 @@ mod vm;
 
 pub use counters::{decided_name, UNCONFIGURED_NAME, UNROUTED_NAME};
 pub use filter::{Filter, TICK};
+pub use guard::{shared_key, state_name, tripped_name};
+pub use health::responses_name;
 pub use roots::{GONE_AFTER_TICKS, MAX_ROOTS};
 pub use streams::{MAX_AWAITING, RESPONSE_WAIT};
