@@ -69,6 +69,12 @@ UNMATCHED_CONFIG = {"routes": [dict(REALISTIC_CONFIG["routes"][0],
 UNLEASH_CONFIG = {"routes": [dict(REALISTIC_CONFIG["routes"][0], stickiness=dict(
     REALISTIC_CONFIG["routes"][0]["stickiness"], bucketing={"unleash": {"groupId": "service-a"}}))]}
 
+# (8): the realistic route with a guard on v2 (issue defaults: 5 %, 100 responses, 30 s, 5 m) and
+# a healthy upstream: the response path (keeping each request to its response, reading :status,
+# counting by class) and the guard's tick; it never trips here.
+GUARD_CONFIG = {"routes": [dict(REALISTIC_CONFIG["routes"][0],
+                                guard={"subset": "v2", "maxErrorRate": 0.05})]}
+
 # (name, label, filter kind, upstream mode). Direct: the listener answers itself by a
 # direct_response chosen by the routing header, so the filter's cost is not hidden behind an
 # upstream. Proxied: the route table sends to clusters v1/v2 (two more listeners in this Envoy).
@@ -79,6 +85,7 @@ VARIANTS = [
     ("plugin", "(5) sticky-canary", "plugin", "direct"),
     ("unmatched", "(6) sticky-canary, no route matches", "unmatched", "direct"),
     ("unleash", "(7) sticky-canary, Unleash bucketing", "unleash", "direct"),
+    ("guard", "(8) sticky-canary, guard on v2 (healthy)", "guard", "direct"),
     ("none_p", "(1) no filter", "none", "proxied"),
     ("native_p", "(2) Envoy weighted_clusters + hash", "native", "proxied"),
     ("lua_p", "(3) Lua murmur3", "lua", "proxied"),
@@ -175,6 +182,8 @@ def filters_for(kind, variant, floor_module):
         return [wasm_filter("sticky_canary_" + variant, MODULE, json.dumps(UNMATCHED_CONFIG))]
     if kind == "unleash":
         return [wasm_filter("sticky_canary_" + variant, MODULE, json.dumps(UNLEASH_CONFIG))]
+    if kind == "guard":
+        return [wasm_filter("sticky_canary_" + variant, MODULE, json.dumps(GUARD_CONFIG))]
     if kind.startswith("module:"):
         return [wasm_filter("sticky_canary_" + variant, kind[len("module:"):],
                             json.dumps(REALISTIC_CONFIG))]
