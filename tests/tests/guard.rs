@@ -231,16 +231,17 @@ fn a_failing_v2_trips_the_guard_within_window_plus_2s_and_its_users_return_after
     assert!(stepped_back > 0);
 }
 
-/// Load on both workers until v2 answered `v2_responses` counted responses and at least two
-/// windows passed; then what the load saw.
+/// Load on both workers until v2 answered `v2_responses` counted responses and window + 2 s
+/// passed (the time in which a failing v2 trips); then what the load saw.
 fn steady_load(envoy: &Envoy, users: &[String], v2_responses: u64) -> Vec<Sample> {
     let load = Load::start(envoy, users);
     let start = Instant::now();
     wait_for_v2_responses(envoy, v2_responses);
+    let span = WINDOW + Duration::from_secs(2);
     load.wait_for(
-        "two windows of load",
-        2 * WINDOW + Duration::from_secs(30),
-        |_| (start.elapsed() >= 2 * WINDOW).then_some(()),
+        "window + 2 s of load",
+        span + Duration::from_secs(30),
+        |_| (start.elapsed() >= span).then_some(()),
     );
     load.finish()
 }

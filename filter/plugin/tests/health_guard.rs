@@ -99,7 +99,13 @@ fn responses_are_counted_by_subset_and_status_class_on_routes_with_health() {
     ] {
         serve(&mut vm, root, &v2, status);
     }
-    serve(&mut vm, root, &v1, "200");
+    let (context, _) = vm.request(root, &[("x-user-id", &v1)]);
+    let response = vm.response(context);
+    assert_eq!(
+        value(&response, "x-canary-subset"),
+        None,
+        "health alone does not expose the subset"
+    );
     assert_eq!(vm.filter.streams_held(), (0, 0), "every stream answered");
     // Handed over on the tick, not before.
     assert_eq!(vm.counter(&responses_name("service-a", "v2", "2xx")), 0);
