@@ -52,7 +52,11 @@ fn guarded(min_requests: u64) -> String {
 /// Envoy with `workers` workers whose v2 cluster is the test's scripted upstream (started
 /// separately, see [`scripted`]).
 fn envoy(config: &str, workers: u32) -> Envoy {
-    EnvoyOptions::scenario(Delivery::Inline, config)
+    envoy_by(Delivery::Inline, config, workers)
+}
+
+fn envoy_by(delivery: Delivery, config: &str, workers: u32) -> Envoy {
+    EnvoyOptions::scenario(delivery, config)
         .concurrency(workers)
         .access_log(false)
         .edit_bootstrap(|bootstrap, dir| {
@@ -361,4 +365,84 @@ fn a_local_503_from_the_router_counts_as_5xx() {
     assert_eq!(responses(&envoy, "v2", "2xx"), 0);
     assert_eq!(responses(&envoy, "v1", "2xx"), 1);
     assert!(envoy.stat("cluster.service-a-v2.upstream_cx_connect_fail") >= 3);
+}
+
+#[test]
+fn an_ecds_push_keeps_a_trip_unless_it_changes_the_guard() {
+    let _turn = one_at_a_time();
+    let with = |v2: u32, rate: f64| {
+        let mut config: serde_json::Value = serde_json::from_str(&config(json!({"guard": {
+            "subset": "v2", "maxErrorRate": rate, "minRequests": 10, "window": "5s", "coolDown": "1h"
+        }})))
+        .unwrap();
+        config["routes"][0]["subsets"] =
+            json!([{"name": "v1", "weight": 100 - v2}, {"name": "v2", "weight": v2}]);
+        config.to_string()
+    };
+    let first = with(50, 0.05);
+    let mut envoy = envoy_by(Delivery::Ecds, &first, 1);
+    let _upstream = scripted(&envoy, Script::FailEvery(1));
+    let on_v2: Vec<String> = users(200)
+        .into_iter()
+        .filter(|u| subset_of(&first, u) == "v2")
+        .collect();
+    let mut client = envoy.front();
+    for user in on_v2.iter().take(10) {
+        let response = client.get("/", &[("x-user-id", user.as_bytes())]);
+        assert_eq!((response.status, response.served_by()), (500, "v2"));
+    }
+    envoy.wait_for("the trip", Duration::from_secs(30), |e| trips(e) == 1);
+    let served = |client: &mut sticky_canary_e2e::Client, user: &str| {
+        client
+            .get("/", &[("x-user-id", user.as_bytes())])
+            .served_by()
+            .to_string()
+    };
+    assert_eq!(served(&mut client, &on_v2[0]), "v1");
+    let stepped_back = |e: &Envoy| {
+        e.stat("wasmcustom.sticky_canary.requests_total.route.service-a.subset.v1.reason.guard")
+    };
+    envoy.wait_for("one guard decision counted", Duration::from_secs(30), |e| {
+        stepped_back(e) == 1
+    });
+
+    // A ramp to 60 % keeps the trip: the same guard, the same shared state.
+    let ramp = with(60, 0.05);
+    envoy.push_ecds(&ramp);
+    let moved = users(200)
+        .into_iter()
+        .find(|u| subset_of(&first, u) == "v1" && subset_of(&ramp, u) == "v2")
+        .unwrap();
+    // The first config hashes this user to v1 (reason hash); the ramp to v2, which the kept trip
+    // steps back to v1 (reason guard).
+    envoy.wait_for(
+        "the ramp to decide, tripped",
+        Duration::from_secs(30),
+        |e| {
+            assert_eq!(served(&mut e.front(), &moved), "v1");
+            stepped_back(e) >= 2
+        },
+    );
+    for user in on_v2.iter().chain([&moved]) {
+        assert_eq!(served(&mut client, user), "v1", "{user}");
+    }
+
+    // A changed guard starts armed: v2's users reach the (still failing) v2 again.
+    let looser = with(60, 0.5);
+    envoy.push_ecds(&looser);
+    envoy.wait_for("the new guard", Duration::from_secs(30), |e| {
+        e.ecds_stat("update_success") >= 3
+    });
+    envoy.wait_for("v2's users back on v2", Duration::from_secs(30), |e| {
+        let mut c = e.front();
+        served(&mut c, &moved) == "v2"
+    });
+    for user in on_v2.iter().take(3) {
+        let response = client.get("/", &[("x-user-id", user.as_bytes())]);
+        assert_eq!(
+            (response.status, response.served_by()),
+            (500, "v2"),
+            "{user}"
+        );
+    }
 }
