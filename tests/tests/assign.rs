@@ -158,6 +158,13 @@ fn a_cookie_jar_client_keeps_its_id_and_subset_over_100_requests() {
             stats.get("wasmcustom.sticky_canary.assigned_total.route.service-a"),
             Some(&20)
         );
+        let prometheus = envoy.admin("/stats/prometheus");
+        assert!(
+            prometheus
+                .lines()
+                .any(|l| l == r#"sticky_canary_assigned_total{route="service-a"} 20"#),
+            "the route is a label in Prometheus:\n{prometheus}"
+        );
     }
 }
 
