@@ -24,3 +24,20 @@ fn signed_ids_validate_only_with_the_cookie_key_in_the_environment() {
         (format!("{FILE}: ok\n").as_str(), 0)
     );
 }
+
+#[test]
+fn which_says_a_keyless_request_gets_any_subset_and_a_known_id_its_own() {
+    let env = [("STICKY_CANARY_COOKIE_KEY", Some("k"))];
+    let r = run_with_env(&["which", FILE], &env);
+    assert_eq!(
+        r.stdout,
+        "route   web\nsubset  any (random by weight, per request)\nreason  hash\n"
+    );
+    let r = run_with_env(&["which", FILE, "--user", "alice"], &env);
+    let bucket = sticky_canary_core::bucket(b"web", b"alice");
+    let subset = if bucket < 1000 { "v2" } else { "v1" };
+    assert_eq!(
+        r.stdout,
+        format!("route   web\nsubset  {subset}\nreason  hash\nbucket  {bucket} of 10000\n")
+    );
+}
