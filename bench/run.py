@@ -74,6 +74,16 @@ UNLEASH_CONFIG = {"routes": [dict(REALISTIC_CONFIG["routes"][0], stickiness=dict
 # counting by class) and the guard's tick; it never trips here.
 GUARD_CONFIG = {"routes": [dict(REALISTIC_CONFIG["routes"][0],
                                 guard={"subset": "v2", "maxErrorRate": 0.05})]}
+# (9): the realistic route giving anonymous visitors a signed id cookie (`stickiness.assign`),
+# keyed by that cookie only. wrk's clients never send it (their x-user-id is no key here), so
+# every request is issued a new id: 16 random bytes from the host, an HMAC-SHA256, the stream
+# kept until its response and one Set-Cookie added. The worst case; a returning visitor costs
+# one HMAC check instead.
+ASSIGN_CONFIG = {"routes": [dict(REALISTIC_CONFIG["routes"][0], stickiness={
+    "keys": [{"cookie": "canary-uid"}],
+    "assign": {"cookie": "canary-uid", "maxAge": 2592000, "httpOnly": True, "secure": True,
+               "sameSite": "Lax", "header": "x-canary-uid", "signed": True}})]}
+ASSIGN_ENV = {"STICKY_CANARY_COOKIE_KEY": "bench-cookie-key"}
 
 # (name, label, filter kind, upstream mode). Direct: the listener answers itself by a
 # direct_response chosen by the routing header, so the filter's cost is not hidden behind an
@@ -86,6 +96,7 @@ VARIANTS = [
     ("unmatched", "(6) sticky-canary, no route matches", "unmatched", "direct"),
     ("unleash", "(7) sticky-canary, Unleash bucketing", "unleash", "direct"),
     ("guard", "(8) sticky-canary, guard on v2 (healthy)", "guard", "direct"),
+    ("assign", "(9) sticky-canary, assign: a new signed id per request", "assign", "direct"),
     ("none_p", "(1) no filter", "none", "proxied"),
     ("native_p", "(2) Envoy weighted_clusters + hash", "native", "proxied"),
     ("lua_p", "(3) Lua murmur3", "lua", "proxied"),
@@ -158,13 +169,16 @@ def native_routes():
         "hash_policy": [{"header": {"header_name": "x-user-id"}}]}}]
 
 
-def wasm_filter(name, code, configuration):
+def wasm_filter(name, code, configuration, env=None):
+    vm_config = {"vm_id": name, "runtime": "envoy.wasm.runtime.v8",
+                 "code": {"local": {"filename": str(code)}}}
+    if env:
+        vm_config["environment_variables"] = {"key_values": env}
     return {"name": name, "typed_config": {
         "@type": "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm",
         "config": {
             "name": name, "root_id": "sticky_canary",
-            "vm_config": {"vm_id": name, "runtime": "envoy.wasm.runtime.v8",
-                          "code": {"local": {"filename": str(code)}}},
+            "vm_config": vm_config,
             "configuration": {"@type": "type.googleapis.com/google.protobuf.StringValue",
                               "value": configuration}}}}
 
@@ -184,6 +198,9 @@ def filters_for(kind, variant, floor_module):
         return [wasm_filter("sticky_canary_" + variant, MODULE, json.dumps(UNLEASH_CONFIG))]
     if kind == "guard":
         return [wasm_filter("sticky_canary_" + variant, MODULE, json.dumps(GUARD_CONFIG))]
+    if kind == "assign":
+        return [wasm_filter("sticky_canary_" + variant, MODULE, json.dumps(ASSIGN_CONFIG),
+                            ASSIGN_ENV)]
     if kind.startswith("module:"):
         return [wasm_filter("sticky_canary_" + variant, kind[len("module:"):],
                             json.dumps(REALISTIC_CONFIG))]
@@ -269,6 +286,18 @@ def check_golden(ports):
     return len(cases), sorted({c["subset"] for c in cases})
 
 
+def check_assign(port):
+    """The assign listener must issue a signed id on every request wrk sends."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    conn.request("GET", "/", headers={"x-user-id": "user-1"})
+    response = conn.getresponse()
+    response.read()
+    conn.close()
+    cookies = [v for k, v in response.getheaders() if k.lower() == "set-cookie"]
+    if len(cookies) != 1 or not re.match(r"canary-uid=[\w-]{22}\.[\w-]{43}; ", cookies[0]):
+        sys.exit(f"assign check failed: the assign listener answered Set-Cookie {cookies}")
+
+
 def ensure_floor_module():
     OUT.mkdir(parents=True, exist_ok=True)
     module = OUT / "floor_filter.wasm"
@@ -330,6 +359,8 @@ def main():
             time.sleep(0.2)
 
         golden = check_golden(ports) if not only else (0, [])
+        if "assign" in ports:
+            check_assign(ports["assign"])
         print(f"golden check: {golden[0]} keys x 4 listeners agree with the contract", flush=True)
 
         for name, *_ in VARIANTS:  # warm-up: JITs, connection pools

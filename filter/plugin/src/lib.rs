@@ -23,7 +23,7 @@ mod roots;
 mod streams;
 mod vm;
 
-pub use counters::{decided_name, UNCONFIGURED_NAME, UNROUTED_NAME};
+pub use counters::{assigned_name, decided_name, UNCONFIGURED_NAME, UNROUTED_NAME};
 pub use filter::{Filter, TICK};
 pub use guard::{shared_key, state_name, tripped_name};
 pub use health::responses_name;
