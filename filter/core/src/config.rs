@@ -3,8 +3,8 @@
 
 use std::fmt;
 
-use crate::guard::{format_duration, parse_duration, Guard, MAX_COOL_DOWN_SECS, MAX_WINDOW_SECS};
 use crate::assign::{Assign, CookieAttributes, CookieKey, COOKIE_KEY_ENV};
+use crate::guard::{format_duration, parse_duration, Guard, MAX_COOL_DOWN_SECS, MAX_WINDOW_SECS};
 use crate::hash::{bucket, unleash_normalized, BUCKETS};
 use crate::layout::BucketLayout;
 use crate::matcher::{HostPattern, StringMatcher};
