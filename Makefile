@@ -154,10 +154,12 @@ lint: wasm-target
 fmt:
 	cargo fmt --all
 
-# Runs the local scenario on 127.0.0.1 (front :10000, admin :9901) in the foreground: shows the
-# split and stickiness, prints what to open, and serves until Ctrl-C, which stops Envoy.
+# Runs the demo on 127.0.0.1 in the foreground: Envoy on the ECDS scenario with web pages (front
+# :10000, admin :9901) and `sticky-canary console` (:9902) editing its ECDS file; shows the split
+# and stickiness, prints the two URLs, and serves until Ctrl-C, which stops both.
 demo: tools build
-	envoy/local/demo.sh
+	cargo build -p sticky-canary-cli
+	envoy/demo/demo.sh
 
 # Fuzzing (cargo-fuzz, nightly): each target in $(FUZZ_TARGETS) runs $(FUZZ_SECONDS) s, starting
 # from the committed seeds (fuzz/seeds/<target>, crash regressions included) and growing its
