@@ -3,12 +3,13 @@
 
 use std::fmt;
 
+use crate::assign::{Assign, CookieAttributes, CookieKey, COOKIE_KEY_ENV};
 use crate::hash::{bucket, unleash_normalized, BUCKETS};
 use crate::layout::BucketLayout;
 use crate::matcher::{HostPattern, StringMatcher};
 use crate::schema::{
-    BucketingConfig, FallbackConfig, KeySourceConfig, Os, PluginConfig, RouteConfig, RuleConfig,
-    RuleMatchConfig, StringMatchConfig, SubsetConfig,
+    AssignConfig, BucketingConfig, FallbackConfig, KeySourceConfig, Os, PluginConfig, RouteConfig,
+    RuleConfig, RuleMatchConfig, SameSite, StringMatchConfig, SubsetConfig,
 };
 use crate::token::{Secret, DEFAULT_TOKEN_HEADER, TOKEN_ENV};
 
@@ -89,6 +90,8 @@ pub struct Route {
     /// that after a full cutover (v1=0, v2=100) they follow it.
     pub stable_subset: usize,
     pub rules: Vec<Rule>,
+    /// `stickiness.assign`: keyless requests get a new id.
+    pub assign: Option<Assign>,
 }
 
 /// How a key becomes a bucket.
@@ -166,6 +169,17 @@ impl Config {
         bytes: &[u8],
         token: Option<Secret>,
     ) -> Result<Config, ConfigError> {
+        Config::from_json_with_secrets(bytes, token, None)
+    }
+
+    /// Parses and compiles a pluginConfig JSON document; `token` and `cookie_key` are the
+    /// values of [`TOKEN_ENV`] and [`COOKIE_KEY_ENV`] in the VM's environment, which
+    /// `requireToken` rules and `assign.signed` need.
+    pub fn from_json_with_secrets(
+        bytes: &[u8],
+        token: Option<Secret>,
+        cookie_key: Option<Secret>,
+    ) -> Result<Config, ConfigError> {
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Err(ConfigError::new(
                 "",
@@ -182,7 +196,7 @@ impl Config {
         deserializer
             .end()
             .map_err(|err| ConfigError::new("", json_reason(&err)))?;
-        compile(raw, token)
+        compile(raw, token, cookie_key.as_ref())
     }
 }
 
@@ -196,7 +210,11 @@ fn json_reason(err: &serde_json::Error) -> String {
     }
 }
 
-fn compile(raw: PluginConfig, token: Option<Secret>) -> Result<Config, ConfigError> {
+fn compile(
+    raw: PluginConfig,
+    token: Option<Secret>,
+    cookie_key: Option<&Secret>,
+) -> Result<Config, ConfigError> {
     let routing = match &raw.routing_header {
         Some(name) => RoutingHeader {
             name: routing_header_name(name)?,
@@ -229,7 +247,12 @@ fn compile(raw: PluginConfig, token: Option<Secret>) -> Result<Config, ConfigErr
     let mut routes: Vec<Route> = Vec::with_capacity(raw.routes.len());
     for (index, route) in raw.routes.into_iter().enumerate() {
         let path = format!("routes[{index}]");
-        let route = compile_route(&path, route, &routing, token.is_some())?;
+        let headers = FilterHeaders {
+            routing: &routing,
+            token: &token_header,
+            token_field,
+        };
+        let route = compile_route(&path, route, &headers, token.is_some(), cookie_key)?;
         if let Some(first) = routes.iter().position(|r| r.name == route.name) {
             return Err(ConfigError::new(
                 format!("{path}.name"),
@@ -310,12 +333,23 @@ fn routing_header_name(name: &str) -> Result<String, ConfigError> {
     Err(ConfigError::new(PATH, format!("\"{name}\" {reason}")))
 }
 
+/// The request headers the filter itself reads or writes on every route.
+struct FilterHeaders<'a> {
+    routing: &'a RoutingHeader,
+    /// Lowercase.
+    token: &'a str,
+    /// How the token header is named in messages.
+    token_field: &'a str,
+}
+
 fn compile_route(
     path: &str,
     raw: RouteConfig,
-    routing: &RoutingHeader,
+    filter_headers: &FilterHeaders<'_>,
     has_token: bool,
+    cookie_key: Option<&Secret>,
 ) -> Result<Route, ConfigError> {
+    let routing = filter_headers.routing;
     check_name(&format!("{path}.name"), &raw.name)?;
     let (hosts, path_prefix) = match raw.route_match {
         None => (Vec::new(), None),
@@ -426,6 +460,25 @@ fn compile_route(
             }
         }
     };
+    let assign = match stick.assign {
+        None => None,
+        Some(raw_assign) => {
+            if stick.fallback.is_some() {
+                return Err(ConfigError::new(
+                    format!("{path}.stickiness.fallback"),
+                    "is never used with assign, which gives every request without a key an id: remove fallback",
+                ));
+            }
+            let here = format!("{path}.stickiness.assign");
+            Some(compile_assign(
+                &here,
+                raw_assign,
+                &keys,
+                filter_headers,
+                cookie_key,
+            )?)
+        }
+    };
     let fallback = match stick.fallback {
         None | Some(FallbackConfig::Random) => Fallback::Random,
         Some(FallbackConfig::Stable) => Fallback::Stable,
@@ -454,7 +507,133 @@ fn compile_route(
         fallback,
         stable_subset,
         rules,
+        assign,
     })
+}
+
+fn compile_assign(
+    path: &str,
+    raw: AssignConfig,
+    keys: &[KeySource],
+    filter_headers: &FilterHeaders<'_>,
+    cookie_key: Option<&Secret>,
+) -> Result<Assign, ConfigError> {
+    let field = format!("{path}.cookie");
+    if !is_token(&raw.cookie) {
+        return Err(ConfigError::new(
+            field,
+            format!("\"{}\" is not a valid cookie name", raw.cookie),
+        ));
+    }
+    let cookie = raw.cookie.into_bytes();
+    if !keys
+        .iter()
+        .any(|k| matches!(k, KeySource::Cookie(name) if *name == cookie))
+    {
+        let name = String::from_utf8_lossy(&cookie);
+        return Err(ConfigError::new(
+            field,
+            format!("\"{name}\" is not a cookie key source of this route: add {{\"cookie\": \"{name}\"}} to stickiness.keys"),
+        ));
+    }
+    if let Some(domain) = &raw.domain {
+        let domain_char = |b: u8| b.is_ascii_alphanumeric() || b == b'-' || b == b'.';
+        if !domain.bytes().all(domain_char) || !domain.bytes().any(|b| b != b'.') {
+            return Err(ConfigError::new(
+                format!("{path}.domain"),
+                format!("\"{domain}\" is not a valid cookie domain (a host name)"),
+            ));
+        }
+    }
+    let cookie_path = raw.path.as_deref().unwrap_or("/");
+    if !cookie_path.starts_with('/') {
+        return Err(ConfigError::new(
+            format!("{path}.path"),
+            format!("\"{cookie_path}\" must start with \"/\""),
+        ));
+    }
+    if !cookie_path
+        .bytes()
+        .all(|b| (b' '..=b'~').contains(&b) && b != b';')
+    {
+        return Err(ConfigError::new(
+            format!("{path}.path"),
+            format!("\"{cookie_path}\" is not a valid cookie path (printable ASCII without \";\")"),
+        ));
+    }
+    let secure = raw.secure.unwrap_or(false);
+    if raw.same_site == Some(SameSite::None) && !secure {
+        return Err(ConfigError::new(
+            format!("{path}.sameSite"),
+            "None needs secure: true (browsers drop a SameSite=None cookie that is not Secure)",
+        ));
+    }
+    let header = match &raw.header {
+        None => None,
+        Some(name) => Some(assign_header(
+            &format!("{path}.header"),
+            name,
+            keys,
+            filter_headers,
+        )?),
+    };
+    let key = if raw.signed.unwrap_or(false) {
+        let here = format!("{path}.signed");
+        let Some(secret) = cookie_key else {
+            return Err(ConfigError::new(
+                here,
+                format!("no cookie key is configured: set {COOKIE_KEY_ENV} in the plugin's vmConfig.env (Envoy: vm_config.environment_variables)"),
+            ));
+        };
+        Some(
+            CookieKey::new(secret.bytes())
+                .ok_or_else(|| ConfigError::new(here, "the cookie key cannot key HMAC-SHA256"))?,
+        )
+    } else {
+        None
+    };
+    let attributes = CookieAttributes {
+        max_age: raw.max_age,
+        domain: raw.domain.as_deref(),
+        path: cookie_path,
+        secure,
+        http_only: raw.http_only.unwrap_or(false),
+        same_site: raw.same_site.map(|s| match s {
+            SameSite::Strict => "Strict",
+            SameSite::Lax => "Lax",
+            SameSite::None => "None",
+        }),
+    };
+    Ok(Assign::new(cookie, header, key, &attributes))
+}
+
+/// The header an id travels upstream in: the filter overwrites it, so it must not be one the
+/// filter or the routing reads.
+fn assign_header(
+    path: &str,
+    name: &str,
+    keys: &[KeySource],
+    filter_headers: &FilterHeaders<'_>,
+) -> Result<String, ConfigError> {
+    let name = header_name(path, name)?;
+    let reason = if name == filter_headers.routing.name {
+        "is the routing header, which the filter overwrites".to_string()
+    } else if name == filter_headers.token {
+        format!(
+            "is also {}; the filter would overwrite the token it checks",
+            filter_headers.token_field
+        )
+    } else if name == "host" || name == "cookie" {
+        "is part of what routing reads; the filter would overwrite it".to_string()
+    } else if let Some(i) = keys
+        .iter()
+        .position(|k| matches!(k, KeySource::Header(h) if *h == name))
+    {
+        format!("is also stickiness.keys[{i}].header; the filter would overwrite the key it hashes")
+    } else {
+        return Ok(name);
+    };
+    Err(ConfigError::new(path, format!("\"{name}\" {reason}")))
 }
 
 fn compile_subsets(path: &str, raw: Vec<SubsetConfig>) -> Result<Vec<Subset>, ConfigError> {
@@ -735,10 +914,15 @@ fn check_name(path: &str, name: &str) -> Result<(), ConfigError> {
     }
 }
 
+/// An RFC 9110 token: what a header name and a cookie name (RFC 6265) may be.
+fn is_token(name: &str) -> bool {
+    let is_tchar = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+    !name.is_empty() && name.bytes().all(is_tchar)
+}
+
 /// An HTTP header name (RFC 9110 token), returned lowercase. Pseudo-headers are refused.
 fn header_name(path: &str, name: &str) -> Result<String, ConfigError> {
-    let is_tchar = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
-    if name.is_empty() || !name.bytes().all(is_tchar) {
+    if !is_token(name) {
         return Err(ConfigError::new(
             path,
             format!("\"{name}\" is not a valid HTTP header name"),

@@ -5,6 +5,7 @@ use std::cell::OnceCell;
 
 use std::borrow::Cow;
 
+use crate::assign::{NewId, ID_BYTES};
 use crate::config::{Condition, Config, Fallback, KeySource, Route, Rule};
 use crate::hash::BUCKETS;
 use crate::request::{RequestHeaders, RequestView};
@@ -46,14 +47,75 @@ pub struct Decision {
     pub reason: Reason,
     /// The bucket used, for `hash` and `random` fallback decisions.
     pub bucket: Option<u16>,
+    /// The route's assigned id (`stickiness.assign`), for the response and the `header` option.
+    pub assigned: Assigned,
+}
+
+/// Where the request's key stands with the route's `assign`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Assigned {
+    /// No id of this route: it does not assign, or the key came from another source.
+    Other,
+    /// The visitor sent the id cookie (verified, when signed): nothing to issue.
+    Sent,
+    /// A new id was issued for this request; the response must hand it over.
+    Issued(NewId),
+}
+
+/// What a decision draws at random: a `random` fallback's number or a new id (never both: a
+/// route that assigns ids has a key for every request).
+enum Draw {
+    Fallback,
+    Id,
+}
+
+enum Drawn {
+    Fallback(u32),
+    Id(NewId),
 }
 
 /// Decides for one request. `None`: no route matches and the request passes unchanged (apart
-/// from a forged routing header being removed). `random` is called only by a `random` fallback.
+/// from a forged routing header being removed). `random` is called only by a `random` fallback,
+/// or for a new id (`assign`), which then holds only its 32 bits: [`decide_with_ids`] is for
+/// hosts that issue ids.
 pub fn decide<H: RequestHeaders + ?Sized>(
     config: &Config,
     headers: &H,
     random: impl FnOnce() -> u32,
+) -> Option<Decision> {
+    decide_drawing(config, headers, |draw| {
+        let number = random();
+        match draw {
+            Draw::Fallback => Drawn::Fallback(number),
+            Draw::Id => {
+                let mut bytes = [0u8; ID_BYTES];
+                for (chunk, n) in bytes.chunks_mut(4).zip(0u32..) {
+                    chunk.copy_from_slice(&number.rotate_left(n * 8).to_le_bytes());
+                }
+                Drawn::Id(NewId::from_random(bytes))
+            }
+        }
+    })
+}
+
+/// [`decide`], with `new_id` giving the 128 random bits of an id `assign` issues. Each closure is
+/// called at most once, and only when needed.
+pub fn decide_with_ids<H: RequestHeaders + ?Sized>(
+    config: &Config,
+    headers: &H,
+    random: impl FnOnce() -> u32,
+    new_id: impl FnOnce() -> [u8; ID_BYTES],
+) -> Option<Decision> {
+    decide_drawing(config, headers, |draw| match draw {
+        Draw::Fallback => Drawn::Fallback(random()),
+        Draw::Id => Drawn::Id(NewId::from_random(new_id())),
+    })
+}
+
+fn decide_drawing<H: RequestHeaders + ?Sized>(
+    config: &Config,
+    headers: &H,
+    draw: impl FnOnce(Draw) -> Drawn,
 ) -> Option<Decision> {
     let request = RequestView::new(headers);
     let (route_index, route) = config
@@ -62,12 +124,28 @@ pub fn decide<H: RequestHeaders + ?Sized>(
         .enumerate()
         .find(|(_, route)| route_matches(route, &request))?;
 
-    let key = stickiness_key(route, &request);
+    let found = stickiness_key(route, &request);
+    let mut draw = Some(draw);
+    let issued = if found.is_none() && route.assign.is_some() {
+        match draw.take().map(|draw| draw(Draw::Id)) {
+            Some(Drawn::Id(id)) => Some(id),
+            _ => None,
+        }
+    } else {
+        None
+    };
+    let (key, assigned) = match (found, &issued) {
+        (Some((key, true)), _) => (Some(key), Assigned::Sent),
+        (Some((key, false)), _) => (Some(key), Assigned::Other),
+        (None, Some(id)) => (Some(Cow::Borrowed(id.as_bytes())), Assigned::Issued(*id)),
+        (None, None) => (None, Assigned::Other),
+    };
     let decision = |subset, reason, bucket| Decision {
         route: route_index,
         subset,
         reason,
         bucket,
+        assigned,
     };
 
     let token_presented = OnceCell::new();
@@ -94,7 +172,11 @@ pub fn decide<H: RequestHeaders + ?Sized>(
     Some(match route.fallback {
         Fallback::Stable => decision(route.stable_subset, Reason::Fallback, None),
         Fallback::Random => {
-            let b = (random() % BUCKETS) as u16;
+            let number = match draw.map(|draw| draw(Draw::Fallback)) {
+                Some(Drawn::Fallback(number)) => number,
+                _ => 0,
+            };
+            let b = (number % BUCKETS) as u16;
             decision(route.layout.subset_for(b), Reason::Fallback, Some(b))
         }
     })
@@ -126,19 +208,30 @@ fn presents_token<H: RequestHeaders + ?Sized>(
     }
 }
 
-/// The first key source that is present and non-empty. A cookie or an unescaped query value is
-/// borrowed from the request's cached headers, not copied.
+/// The first key source that is present and non-empty, and whether it is the route's `assign`
+/// cookie. A cookie or an unescaped query value is borrowed from the request's cached headers,
+/// not copied. The `assign` cookie counts only if it verifies, and its key is the id part.
 fn stickiness_key<'r, H: RequestHeaders + ?Sized>(
     route: &Route,
     request: &'r RequestView<'_, H>,
-) -> Option<Cow<'r, [u8]>> {
+) -> Option<(Cow<'r, [u8]>, bool)> {
     route.keys.iter().find_map(|source| {
         let value = match source {
             KeySource::Header(name) => request.header(name).map(Cow::Owned),
-            KeySource::Cookie(name) => request.cookie(name).map(Cow::Borrowed),
+            KeySource::Cookie(name) => {
+                let value = request.cookie(name);
+                match &route.assign {
+                    Some(assign) if assign.cookie == *name => {
+                        return value
+                            .and_then(|v| assign.verified(v))
+                            .map(|id| (Cow::Borrowed(id), true));
+                    }
+                    _ => value.map(Cow::Borrowed),
+                }
+            }
             KeySource::Query(name) => request.query(name),
         };
-        value.filter(|v| !v.is_empty())
+        value.filter(|v| !v.is_empty()).map(|v| (v, false))
     })
 }
 

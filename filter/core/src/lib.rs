@@ -2,6 +2,7 @@
 //! contract, content matchers and the per-request decision. It never touches proxy-wasm: the
 //! host is reached through [`RequestHeaders`], so all of it is tested natively and on wasm32.
 
+pub mod assign;
 pub mod config;
 pub mod decide;
 pub mod hash;
@@ -11,8 +12,9 @@ pub mod request;
 pub mod schema;
 pub mod token;
 
+pub use assign::{NewId, COOKIE_KEY_ENV};
 pub use config::{Config, ConfigError, DEFAULT_ROUTING_HEADER};
-pub use decide::{decide, Decision, Reason};
+pub use decide::{decide, decide_with_ids, Assigned, Decision, Reason};
 pub use hash::{bucket, murmur3_x86_32, unleash_normalized, BUCKETS};
 pub use request::RequestHeaders;
 pub use token::{Secret, DEFAULT_TOKEN_HEADER, TOKEN_ENV};

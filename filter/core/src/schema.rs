@@ -90,6 +90,53 @@ pub struct StickinessConfig {
     pub salt: Option<String>,
     pub fallback: Option<FallbackConfig>,
     pub bucketing: Option<BucketingConfig>,
+    pub assign: Option<AssignConfig>,
+}
+
+/// `stickiness.assign`: a visitor without a key gets a new id in this cookie.
+#[derive(Debug, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    rename_all = "camelCase",
+    expecting = "an assign object"
+)]
+pub struct AssignConfig {
+    pub cookie: String,
+    #[serde(deserialize_with = "seconds")]
+    pub max_age: u64,
+    pub domain: Option<String>,
+    pub path: Option<String>,
+    pub secure: Option<bool>,
+    pub http_only: Option<bool>,
+    pub same_site: Option<SameSite>,
+    pub header: Option<String>,
+    pub signed: Option<bool>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+pub enum SameSite {
+    Strict,
+    Lax,
+    None,
+}
+
+/// A cookie lifetime: a positive whole number of seconds, reported as such rather than as a
+/// Rust type.
+fn seconds<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
+    struct Seconds;
+    impl Visitor<'_> for Seconds {
+        type Value = u64;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a positive whole number of seconds")
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<u64, E> {
+            if v == 0 {
+                return Err(E::invalid_value(de::Unexpected::Unsigned(0), &self));
+            }
+            Ok(v)
+        }
+    }
+    deserializer.deserialize_u64(Seconds)
 }
 
 /// Another tool's bucketing, so a service can follow the split that tool makes.

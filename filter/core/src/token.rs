@@ -21,6 +21,10 @@ impl Secret {
         value.filter(|v| !v.is_empty()).map(|v| Secret(v.to_vec()))
     }
 
+    pub(crate) fn bytes(&self) -> &[u8] {
+        &self.0
+    }
+
     /// Whether `presented` equals the secret. The time taken depends only on the secret's
     /// length, never on how many leading bytes a guess got right.
     pub fn matches(&self, presented: &[u8]) -> bool {

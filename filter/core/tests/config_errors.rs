@@ -133,7 +133,7 @@ fn malformed_documents_are_rejected_with_path_and_position() {
         (
             "unknown stickiness key",
             r#"{"routes":[{"name":"a","subsets":[{"name":"v1","weight":100}],"stickiness":{"key":[]}}]}"#.into(),
-            "routes[0].stickiness.key: unknown field `key`, expected one of `keys`, `salt`, `fallback`, `bucketing` at line 1 column 81",
+            "routes[0].stickiness.key: unknown field `key`, expected one of `keys`, `salt`, `fallback`, `bucketing`, `assign` at line 1 column 81",
         ),
         (
             "unknown rule match key",

@@ -39,6 +39,13 @@ extern "C" {
         value_data: *const u8,
         value_size: usize,
     ) -> u32;
+    fn proxy_add_header_map_value(
+        map_type: u32,
+        key_data: *const u8,
+        key_size: usize,
+        value_data: *const u8,
+        value_size: usize,
+    ) -> u32;
     fn proxy_remove_header_map_value(map_type: u32, key_data: *const u8, key_size: usize) -> u32;
     fn proxy_define_metric(
         metric_type: u32,
@@ -127,6 +134,13 @@ pub fn replace_header(map: u32, name: &str, value: &[u8]) -> Result<(), Status> 
     // SAFETY: both slices live for the call.
     check(unsafe {
         proxy_replace_header_map_value(map, name.as_ptr(), name.len(), value.as_ptr(), value.len())
+    })
+}
+
+pub fn add_header(map: u32, name: &str, value: &[u8]) -> Result<(), Status> {
+    // SAFETY: both slices live for the call.
+    check(unsafe {
+        proxy_add_header_map_value(map, name.as_ptr(), name.len(), value.as_ptr(), value.len())
     })
 }
 

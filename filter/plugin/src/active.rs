@@ -1,7 +1,7 @@
 //! One accepted configuration: compiled once, with everything a request needs prepared.
 
 use sticky_canary_core::config::percent;
-use sticky_canary_core::{Config, Secret, TOKEN_ENV};
+use sticky_canary_core::{Config, Secret, COOKIE_KEY_ENV, TOKEN_ENV};
 
 use crate::counters::Counters;
 use crate::host::Host;
@@ -12,6 +12,9 @@ pub struct Active {
     pub counters: Counters,
     /// Subset names as header values, built once: `[route][subset]`.
     pub subset_values: Vec<Vec<Vec<u8>>>,
+    /// Every route's `assign.header`: a request no route matched has them removed, as a client
+    /// may have forged them.
+    pub assign_headers: Vec<String>,
 }
 
 impl Active {
@@ -27,7 +30,8 @@ impl Active {
 pub fn configure(host: &impl Host, bytes: &[u8]) -> Option<Active> {
     let token = host.env_var(TOKEN_ENV);
     let token = Secret::new(token.as_deref());
-    match Config::from_json_with_token(bytes, token) {
+    let cookie_key = Secret::new(host.env_var(COOKIE_KEY_ENV).as_deref());
+    match Config::from_json_with_secrets(bytes, token, cookie_key) {
         Ok(config) => {
             log::info!("sticky-canary: configured {}", summary(&config));
             let subset_values = config
@@ -40,10 +44,18 @@ pub fn configure(host: &impl Host, bytes: &[u8]) -> Option<Active> {
                         .collect()
                 })
                 .collect();
+            let mut assign_headers: Vec<String> = config
+                .routes
+                .iter()
+                .filter_map(|r| r.assign.as_ref()?.header.clone())
+                .collect();
+            assign_headers.sort_unstable();
+            assign_headers.dedup();
             Some(Active {
                 counters: Counters::define(host, &config),
                 config,
                 subset_values,
+                assign_headers,
             })
         }
         Err(err) => {

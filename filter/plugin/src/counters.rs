@@ -1,5 +1,6 @@
 //! One counter per route, subset and decision reason, plus one for requests no route matched.
-//! Counter ids are defined once per configuration; a request adds to exactly one of them.
+//! Counter ids are defined once per configuration; a request adds to exactly one of them. Routes
+//! with `stickiness.assign` also count the ids they hand out.
 //!
 //! A request only adds to a count in the module's memory; [`Counters::flush`] hands the counts to
 //! the host on the VM's tick. One host call per request would cost more than the rest of the
@@ -43,6 +44,8 @@ pub struct Counters {
     decided: Vec<Option<Slot>>,
     route_offsets: Vec<usize>,
     unrouted: Option<Slot>,
+    /// Per route; `None` for a route without `assign`.
+    assigned: Vec<Option<Slot>>,
 }
 
 /// The counter's name as defined in Envoy: `/stats` shows it as `wasmcustom.<name>`; with the
@@ -53,6 +56,12 @@ pub fn decided_name(route: &str, subset: &str, reason: Reason) -> String {
         "sticky_canary.requests_total.route.{route}.subset.{subset}.reason.{}",
         reason.as_str()
     )
+}
+
+/// Ids handed out in a `Set-Cookie` by a route with `stickiness.assign`; with the `stats_tags`
+/// of `envoy/local/envoy.yaml`: `sticky_canary_assigned_total{route="..."}`.
+pub fn assigned_name(route: &str) -> String {
+    format!("sticky_canary.assigned_total.route.{route}")
 }
 
 pub const UNROUTED_NAME: &str = "sticky_canary.unrouted_total";
@@ -74,10 +83,21 @@ impl Counters {
                 }
             }
         }
+        let assigned = config
+            .routes
+            .iter()
+            .map(|route| {
+                route
+                    .assign
+                    .as_ref()
+                    .and_then(|_| Slot::define(host, &assigned_name(&route.name)))
+            })
+            .collect();
         Counters {
             decided,
             route_offsets,
             unrouted: Slot::define(host, UNROUTED_NAME),
+            assigned,
         }
     }
 
@@ -96,9 +116,17 @@ impl Counters {
         }
     }
 
+    /// One id handed out by this route.
+    pub fn count_assigned(&self, route: usize) {
+        if let Some(Some(slot)) = self.assigned.get(route) {
+            slot.add_one();
+        }
+    }
+
     /// Adds what was counted since the last flush to the host's counters.
     pub fn flush(&self, host: &impl Host) {
-        for slot in self.decided.iter().chain([&self.unrouted]).flatten() {
+        let all = self.decided.iter().chain([&self.unrouted]);
+        for slot in all.chain(&self.assigned).flatten() {
             slot.flush(host);
         }
     }

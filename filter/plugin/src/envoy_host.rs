@@ -58,6 +58,10 @@ impl Host for EnvoyHost {
         let _ = abi::replace_header(map_type(map), name, value);
     }
 
+    fn add_header(&self, map: Map, name: &str, value: &[u8]) {
+        let _ = abi::add_header(map_type(map), name, value);
+    }
+
     fn remove_header(&self, map: Map, name: &str) {
         let _ = abi::remove_header(map_type(map), name);
     }

@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use sticky_canary_core::Assigned;
+
 use crate::active::configure;
 use crate::counters::{Slot, UNCONFIGURED_NAME};
 use crate::host::Host;
@@ -97,24 +99,24 @@ impl<H: Host> Filter<H> {
             return;
         };
         let decision = http::on_request_headers(&self.host, &self.vm, &active);
-        if active.config.expose_subset {
-            if let Some(d) = decision {
-                if let (Ok(route), Ok(subset)) = (u16::try_from(d.route), u16::try_from(d.subset)) {
-                    self.streams
-                        .await_response(context, active, (route, subset), self.clock);
-                }
+        let Some(d) = decision else {
+            return;
+        };
+        let issued = match d.assigned {
+            Assigned::Issued(id) => Some(id),
+            Assigned::Sent | Assigned::Other => None,
+        };
+        if active.config.expose_subset || issued.is_some() {
+            if let (Ok(route), Ok(subset)) = (u16::try_from(d.route), u16::try_from(d.subset)) {
+                self.streams
+                    .await_response(context, active, (route, subset), issued, self.clock);
             }
         }
     }
 
     pub fn on_response_headers(&mut self, context: u32) {
         if let Some(stream) = self.streams.respond(context) {
-            http::on_response_headers(
-                &self.host,
-                &stream.active,
-                usize::from(stream.route),
-                usize::from(stream.subset),
-            );
+            http::on_response_headers(&self.host, &stream);
         }
     }
 

@@ -28,6 +28,8 @@ pub trait Host {
     /// The first value of a header of the current stream; bytes, as a value need not be UTF-8.
     fn header(&self, map: Map, name: &str) -> Option<Vec<u8>>;
     fn set_header(&self, map: Map, name: &str, value: &[u8]);
+    /// Adds a value, keeping the header's other values (one more `Set-Cookie`).
+    fn add_header(&self, map: Map, name: &str, value: &[u8]);
     fn remove_header(&self, map: Map, name: &str);
     /// A counter's id, `None` if the host refused to define it.
     fn define_counter(&self, name: &str) -> Option<u32>;

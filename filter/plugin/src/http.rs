@@ -1,10 +1,12 @@
 //! One request: decide, write the routing header, count; and the response side of
-//! `exposeSubset`.
+//! `exposeSubset` and `stickiness.assign`.
 
-use sticky_canary_core::{decide, Decision, RequestHeaders};
+use sticky_canary_core::request::cookie_value;
+use sticky_canary_core::{decide_with_ids, Assigned, Decision, RequestHeaders};
 
 use crate::active::Active;
 use crate::host::{Host, Map};
+use crate::streams::Awaiting;
 use crate::vm::VmState;
 
 /// The request headers as the core sees them, read from the host on demand.
@@ -18,7 +20,12 @@ impl<H: Host> RequestHeaders for HostRequestHeaders<'_, H> {
 
 pub fn on_request_headers(host: &impl Host, vm: &VmState, active: &Active) -> Option<Decision> {
     let config = &active.config;
-    let decision = decide(config, &HostRequestHeaders(host), || vm.next_random());
+    let decision = decide_with_ids(
+        config,
+        &HostRequestHeaders(host),
+        || vm.next_random(),
+        || vm.new_id(),
+    );
     let header = config.routing_header.as_str();
     // Replacing or removing also drops a routing header forged by the client. The module
     // declares ABI 0.2.1, for which Envoy re-matches the route after a filter changed a request
@@ -34,6 +41,7 @@ pub fn on_request_headers(host: &impl Host, vm: &VmState, active: &Active) -> Op
             None => host.remove_header(Map::Request, reason_header),
         }
     }
+    assign_header(host, active, decision.as_ref());
     active.counters.count(decision.as_ref());
     if log::log_enabled!(log::Level::Debug) {
         log::debug!("{}", describe(active, decision.as_ref()));
@@ -41,10 +49,63 @@ pub fn on_request_headers(host: &impl Host, vm: &VmState, active: &Active) -> Op
     decision
 }
 
-/// Echoes the chosen subset on the response (`exposeSubset`).
-pub fn on_response_headers(host: &impl Host, active: &Active, route: usize, subset: usize) {
-    if let Some(value) = active.subset_value(route, subset) {
-        host.set_header(Map::Response, &active.config.routing_header, value);
+/// `assign.header`: the visitor's id (issued now, or sent and verified) travels upstream in it;
+/// whatever the client sent there is replaced or removed.
+fn assign_header(host: &impl Host, active: &Active, decision: Option<&Decision>) {
+    let Some(d) = decision else {
+        for header in &active.assign_headers {
+            host.remove_header(Map::Request, header);
+        }
+        return;
+    };
+    let Some(assign) = active
+        .config
+        .routes
+        .get(d.route)
+        .and_then(|r| r.assign.as_ref())
+    else {
+        return;
+    };
+    let Some(header) = &assign.header else {
+        return;
+    };
+    match d.assigned {
+        Assigned::Issued(id) => host.set_header(Map::Request, header, id.as_bytes()),
+        Assigned::Sent => {
+            let cookies = host.header(Map::Request, "cookie");
+            let sent = cookies
+                .as_deref()
+                .and_then(|c| cookie_value(c, &assign.cookie))
+                .and_then(|v| assign.verified(v));
+            match sent {
+                Some(id) => host.set_header(Map::Request, header, id),
+                None => host.remove_header(Map::Request, header),
+            }
+        }
+        Assigned::Other => host.remove_header(Map::Request, header),
+    }
+}
+
+/// The response side: echoes the chosen subset (`exposeSubset`) and adds the `Set-Cookie` of an
+/// issued id, after every `Set-Cookie` the upstream sent.
+pub fn on_response_headers(host: &impl Host, stream: &Awaiting) {
+    let active = &stream.active;
+    let (route, subset) = (usize::from(stream.route), usize::from(stream.subset));
+    if active.config.expose_subset {
+        if let Some(value) = active.subset_value(route, subset) {
+            host.set_header(Map::Response, &active.config.routing_header, value);
+        }
+    }
+    if let Some(id) = &stream.issued {
+        if let Some(assign) = active
+            .config
+            .routes
+            .get(route)
+            .and_then(|r| r.assign.as_ref())
+        {
+            host.add_header(Map::Response, "set-cookie", &assign.set_cookie(id));
+            active.counters.count_assigned(route);
+        }
     }
 }
 
@@ -55,8 +116,12 @@ fn describe(active: &Active, decision: Option<&Decision>) -> String {
     let route = active.config.routes.get(d.route);
     let subset = route.and_then(|r| r.subsets.get(d.subset));
     let bucket = d.bucket.map_or_else(|| "-".to_string(), |b| b.to_string());
+    let issued = match d.assigned {
+        Assigned::Issued(_) => ", new id issued",
+        Assigned::Sent | Assigned::Other => "",
+    };
     format!(
-        "sticky-canary: route {} -> subset {} (reason {}, bucket {bucket})",
+        "sticky-canary: route {} -> subset {} (reason {}, bucket {bucket}{issued})",
         route.map_or("?", |r| r.name.as_str()),
         subset.map_or("?", |s| s.name.as_str()),
         d.reason.as_str(),

@@ -2,9 +2,9 @@
 //! it.
 //!
 //! A stream's context is created with its root context's id, and its request headers follow;
-//! in Envoy at once, in the same call. Only under `exposeSubset` does a stream need its decision
-//! again, on its response headers; those streams are kept until then, however many others start
-//! meanwhile. A stream that never gets a response (reset, aborted) would stay forever, so such
+//! in Envoy at once, in the same call. A stream needs its decision again on its response headers
+//! only under `exposeSubset` or when it was issued an id (`stickiness.assign`); those streams are
+//! kept until then, however many others start meanwhile. A stream that never gets a response (reset, aborted) would stay forever, so such
 //! entries expire after [`RESPONSE_WAIT`], and at most [`MAX_AWAITING`] are kept (the oldest
 //! goes first): the memory stays bounded whatever clients do.
 
@@ -12,13 +12,15 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::time::Duration;
 
+use sticky_canary_core::NewId;
+
 use crate::active::Active;
 
-/// How long a request's decision waits for its response headers under `exposeSubset`.
+/// How long a request's decision waits for its response headers.
 pub const RESPONSE_WAIT: Duration = Duration::from_secs(3600);
 
-/// Requests waiting for their response headers under `exposeSubset`, per VM (Envoy: per
-/// worker). About 40 bytes each.
+/// Requests waiting for their response headers, per VM (Envoy: per worker). About 64 bytes
+/// each.
 pub const MAX_AWAITING: usize = 100_000;
 
 /// How long a created stream waits for its request headers before it is taken as never coming.
@@ -31,10 +33,14 @@ struct Opening {
     since: Duration,
 }
 
+/// What a stream's response headers need from its request. Each feature that acts on the
+/// response adds its own field.
 pub struct Awaiting {
     pub active: Rc<Active>,
     pub route: u16,
     pub subset: u16,
+    /// The id issued to a visitor without one, for the response's `Set-Cookie`.
+    pub issued: Option<NewId>,
     since: Duration,
 }
 
@@ -42,7 +48,7 @@ pub struct Awaiting {
 pub struct Streams {
     /// Created, waiting for their request headers: in Envoy never more than one at a time.
     opening: Vec<Opening>,
-    /// Decided under `exposeSubset`, waiting for their response headers; ids grow with age.
+    /// Decided, waiting for their response headers; ids grow with age.
     awaiting: BTreeMap<u32, Awaiting>,
 }
 
@@ -77,6 +83,7 @@ impl Streams {
         context: u32,
         active: Rc<Active>,
         (route, subset): (u16, u16),
+        issued: Option<NewId>,
         now: Duration,
     ) {
         if self.awaiting.len() >= MAX_AWAITING {
@@ -88,6 +95,7 @@ impl Streams {
                 active,
                 route,
                 subset,
+                issued,
                 since: now,
             },
         );

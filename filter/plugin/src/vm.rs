@@ -31,6 +31,22 @@ impl VmState {
     }
 }
 
+impl VmState {
+    /// 128 bits for a new visitor id, from the host's random source (WASI `random_get`): ids
+    /// must not be predictable from the ones handed out before, which the fallback's generator
+    /// would be.
+    pub fn new_id(&self) -> [u8; 16] {
+        let mut id = [0u8; 16];
+        if getrandom::fill(&mut id).is_err() {
+            // A host without randomness still gets distinct ids, only guessable ones.
+            for chunk in id.chunks_mut(4) {
+                chunk.copy_from_slice(&self.next_random().to_le_bytes());
+            }
+        }
+        id
+    }
+}
+
 /// Follows the host's wasm log level (`/logging?wasm=debug` in Envoy). Read on configure and on
 /// each tick, never per request: a request only compares against `log::max_level()`.
 pub fn refresh_log_level(host: &impl Host) {

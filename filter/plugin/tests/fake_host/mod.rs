@@ -66,6 +66,10 @@ impl Host for FakeHost {
         headers.retain(|(n, _)| n != name);
         headers.push((name.to_string(), value.to_vec()));
     }
+    fn add_header(&self, map: Map, name: &str, value: &[u8]) {
+        HOST_CALLS.with(|c| c.borrow_mut().push(format!("add {name}")));
+        self.map(map).push((name.to_string(), value.to_vec()));
+    }
     fn remove_header(&self, map: Map, name: &str) {
         HOST_CALLS.with(|c| c.borrow_mut().push(format!("remove {name}")));
         self.map(map).retain(|(n, _)| n != name);
@@ -191,7 +195,22 @@ impl Vm {
 
     /// Runs a stream's response headers; returns the response headers as the filter left them.
     pub fn response(&mut self, context: u32) -> Vec<(String, Vec<u8>)> {
-        self.state().response = vec![(":status".to_string(), b"200".to_vec())];
+        self.response_with(context, &[])
+    }
+
+    /// [`Vm::response`] of an upstream that sent these headers after `:status: 200`.
+    pub fn response_with(
+        &mut self,
+        context: u32,
+        headers: &[(&str, &str)],
+    ) -> Vec<(String, Vec<u8>)> {
+        let mut response = vec![(":status".to_string(), b"200".to_vec())];
+        response.extend(
+            headers
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.as_bytes().to_vec())),
+        );
+        self.state().response = response;
         self.filter.on_response_headers(context);
         self.state().response.clone()
     }
@@ -212,6 +231,15 @@ pub fn value(headers: &[(String, Vec<u8>)], name: &str) -> Option<String> {
         .iter()
         .find(|(n, _)| n == name)
         .map(|(_, v)| String::from_utf8(v.clone()).unwrap())
+}
+
+/// Every value of `name` among `headers`, as text, in order.
+pub fn values(headers: &[(String, Vec<u8>)], name: &str) -> Vec<String> {
+    headers
+        .iter()
+        .filter(|(n, _)| n == name)
+        .map(|(_, v)| String::from_utf8(v.clone()).unwrap())
+        .collect()
 }
 
 /// Log lines written on this thread since the VM was made, and forgets them.
