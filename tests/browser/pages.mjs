@@ -9,6 +9,7 @@ const FRONT = env("FRONT");
 const ID_COOKIE = env("ID_COOKIE");
 const V2_WEIGHT = Number(env("V2_WEIGHT"));
 const CONTEXTS = 300;
+const PARALLEL = 6;
 
 const browser = await launch();
 try {
@@ -37,21 +38,31 @@ try {
     let onB = 0;
     const ids = new Set();
     const shots = {};
-    for (let i = 0; i < CONTEXTS; i++) {
-      const context = await browser.newContext({ viewport: { width: 560, height: 520 } });
-      const page = await context.newPage();
-      await page.goto(`${FRONT}/`);
-      const state = await pageState(page);
-      check(["A", "B"].includes(state.picture), `context ${i}: ${JSON.stringify(state)}`);
-      check(state.id && !ids.has(state.id), `context ${i}: id missing or not new: ${JSON.stringify(state)}`);
-      ids.add(state.id);
-      if (state.picture === "B") onB++;
-      if (process.env.SCREENSHOTS && !shots[state.picture]) {
-        shots[state.picture] = true;
-        await page.screenshot({ path: path.join(process.env.SCREENSHOTS, `page-${state.picture.toLowerCase()}.png`) });
+    // One browser, a new context per visitor; a few at a time keep it short on two cores.
+    let next = 0;
+    const visitor = async () => {
+      while (next < CONTEXTS) {
+        const i = next++;
+        const context = await browser.newContext({ viewport: { width: 560, height: 520 } });
+        try {
+          const page = await context.newPage();
+          await page.goto(`${FRONT}/`);
+          const state = await pageState(page);
+          check(["A", "B"].includes(state.picture), `context ${i}: ${JSON.stringify(state)}`);
+          check(state.id && !ids.has(state.id), `context ${i}: id missing or not new: ${JSON.stringify(state)}`);
+          ids.add(state.id);
+          if (state.picture === "B") onB++;
+          if (process.env.SCREENSHOTS && !shots[state.picture]) {
+            shots[state.picture] = true;
+            await page.screenshot({ path: path.join(process.env.SCREENSHOTS, `page-${state.picture.toLowerCase()}.png`) });
+          }
+        } finally {
+          await context.close();
+        }
       }
-      await context.close();
-    }
+    };
+    await Promise.all(Array.from({ length: PARALLEL }, visitor));
+    check(ids.size === CONTEXTS, `${ids.size} distinct ids for ${CONTEXTS} browsers`);
     const share = (100 * onB) / CONTEXTS;
     console.log(`  ${onB} of ${CONTEXTS} fresh browsers saw B (${share.toFixed(1)}%), configured ${V2_WEIGHT}%`);
     check(Math.abs(share - V2_WEIGHT) <= 6, `B share ${share.toFixed(1)}% is not within 6 points of ${V2_WEIGHT}%`);
