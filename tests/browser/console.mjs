@@ -105,6 +105,9 @@ try {
     if (process.env.SCREENSHOTS) {
       // A chart with the step in it: ten more seconds of traffic after the change.
       await poll("ten seconds of chart after the change", 30, async () => ({ ok: Date.now() - applied > 10_000 }));
+      await page.fill("#which-user", "alice");
+      await page.click("#which-go");
+      await poll("the which box's answer", 30, async () => ({ ok: (await page.textContent("#which-out")).includes("subset") }));
       await page.screenshot({ path: path.join(process.env.SCREENSHOTS, "console.png") });
     }
     await page.close();

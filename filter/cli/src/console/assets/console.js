@@ -157,10 +157,12 @@ function drawChart() {
   let max = 1;
   for (const name of names) for (const v of history[name]) max = Math.max(max, v);
   const x = (i) => 40 + (i * 550) / (HISTORY - 1);
-  const y = (v) => 185 - (v / max) * 170;
-  let out = `<line x1="40" y1="185" x2="595" y2="185" stroke="#99a"/>` +
+  const y = (v) => 180 - (v / max) * 165;
+  let out = `<line x1="40" y1="180" x2="595" y2="180" stroke="#99a"/>` +
     `<text x="4" y="20" font-size="11" fill="#667">${max.toFixed(0)}/s</text>` +
-    `<text x="4" y="188" font-size="11" fill="#667">0</text>`;
+    `<text x="4" y="183" font-size="11" fill="#667">0</text>` +
+    `<text x="40" y="198" font-size="10" fill="#667">${HISTORY} s ago</text>` +
+    `<text x="575" y="198" font-size="10" fill="#667">now</text>`;
   for (const name of names) {
     const points = history[name];
     const offset = HISTORY - points.length;
@@ -226,7 +228,6 @@ async function poll() {
           if (cls === "5xx") bad += delta;
         }
         errors[name] = all > 0 ? bad / all : 0;
-        (history[name] = history[name] || []);
       }
       for (const name of Object.keys(rates)) {
         const series = (history[name] = history[name] || []);
