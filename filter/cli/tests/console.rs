@@ -76,7 +76,16 @@ fn fake_admin(ecds: PathBuf, log: PathBuf) -> u16 {
                 {
                     state.2 += 1;
                     let mut file = fs::OpenOptions::new().append(true).open(&log).unwrap();
-                    writeln!(file, "[2026-01-01 00:00:00.000][1][warning][wasm] wasm log: plugin rejected the config (fake)").unwrap();
+                    // As Envoy logs it: the plugin's line, then Envoy's, once per worker.
+                    for _ in 0..2 {
+                        writeln!(file, "[2026-01-01 00:00:00.000][7][warning][config] [source/x.cc:81] Filesystem config update rejected: Unable to create Wasm plugin sticky_canary").unwrap();
+                    }
+                    writeln!(
+                        file,
+                        "[2026-01-01 00:00:00.000][7][info][main] [source/x.cc:1] unrelated"
+                    )
+                    .unwrap();
+                    writeln!(file, "[2026-01-01 00:00:00.000][7][error][wasm] [source/y.cc:1] wasm log sticky_canary sticky_canary: invalid pluginConfig: fake").unwrap();
                 } else {
                     state.1 += 1;
                 }
@@ -375,10 +384,12 @@ fn apply_writes_atomically_reports_envoys_verdict_and_a_stale_etag_gets_412() {
         .as_str()
         .unwrap()
         .contains("the previous config keeps serving"));
-    assert!(envoy["reason"]
-        .as_str()
-        .unwrap()
-        .contains("plugin rejected the config (fake)"));
+    assert_eq!(
+        envoy["reason"],
+        "[error][wasm] [source/y.cc:1] wasm log sticky_canary sticky_canary: invalid pluginConfig: fake\n\
+         [warning][config] [source/x.cc:81] Filesystem config update rejected: Unable to create Wasm plugin sticky_canary",
+        "the plugin's line first, each message once, no other levels"
+    );
 }
 
 #[test]

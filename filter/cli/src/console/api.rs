@@ -306,24 +306,26 @@ impl Console {
         fs::metadata(log).ok().map(|m| m.len())
     }
 
-    /// Envoy's warnings and errors logged since the push, when the console was given the log.
+    /// Envoy's warnings and errors logged since the push, when the console was given the log:
+    /// the plugin's own words first (its line names the field), then Envoy's.
     fn rejection_reason(&self, log_start: Option<u64>) -> Value {
         let (Some(log), Some(start)) = (self.settings.envoy_log.as_deref(), log_start) else {
             return Value::Null;
         };
-        // The log is flushed every 100 ms or so; give it a few flushes.
-        let deadline = Instant::now() + Duration::from_secs(2);
-        loop {
-            let lines = warnings_since(log, start);
-            if !lines.is_empty() || Instant::now() > deadline {
-                return if lines.is_empty() {
-                    Value::Null
-                } else {
-                    lines.join("\n").into()
-                };
-            }
+        // Envoy's last line about a rejected file is its "update rejected" warning; the log is
+        // flushed every 100 ms or so, so wait a little for it.
+        let deadline = Instant::now() + Duration::from_secs(3);
+        let mut lines = warnings_since(log, start);
+        while !lines.iter().any(|l| l.contains("update rejected")) && Instant::now() < deadline {
             thread::sleep(Duration::from_millis(100));
+            lines = warnings_since(log, start);
         }
+        if lines.is_empty() {
+            return Value::Null;
+        }
+        lines.sort_by_key(|line| !line.contains("wasm log"));
+        lines.truncate(6);
+        lines.join("\n").into()
     }
 
     fn stats(&self) -> Reply {
@@ -410,6 +412,8 @@ impl Console {
     }
 }
 
+/// Envoy's warning, error and critical lines written after `start`, each message once (every
+/// worker logs the same failure), without the time and thread prefix.
 fn warnings_since(log: &Path, start: u64) -> Vec<String> {
     let Ok(text) = fs::read(log) else {
         return Vec::new();
@@ -417,16 +421,20 @@ fn warnings_since(log: &Path, start: u64) -> Vec<String> {
     let new = text
         .get(usize::try_from(start).unwrap_or(usize::MAX)..)
         .unwrap_or(&[]);
-    String::from_utf8_lossy(new)
-        .lines()
-        .filter(|l| l.contains("[warning]") || l.contains("[error]") || l.contains("[critical]"))
-        .rev()
-        .take(5)
-        .collect::<Vec<_>>()
-        .into_iter()
-        .rev()
-        .map(str::to_string)
-        .collect()
+    let mut out: Vec<String> = Vec::new();
+    for line in String::from_utf8_lossy(new).lines() {
+        let Some(level) = ["[warning]", "[error]", "[critical]"]
+            .iter()
+            .find_map(|level| line.find(level))
+        else {
+            continue;
+        };
+        let message = line.get(level..).unwrap_or(line).to_string();
+        if !out.contains(&message) {
+            out.push(message);
+        }
+    }
+    out
 }
 
 /// Envoy's `/stats?filter=` is a regex; names hold `.` and `/`.
