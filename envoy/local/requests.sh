@@ -1,4 +1,4 @@
-# Requests against the local scenario's front listener, shared by demo.sh and verify.sh (sourced
+# Requests against a scenario's front listener (FRONT), shared by envoy/demo/demo.sh and verify.sh (sourced
 # after ports.sh, which sets FRONT).
 
 served_by() { # served_by [curl args...] -> the subset whose upstream answered
