@@ -69,6 +69,17 @@ UNMATCHED_CONFIG = {"routes": [dict(REALISTIC_CONFIG["routes"][0],
 UNLEASH_CONFIG = {"routes": [dict(REALISTIC_CONFIG["routes"][0], stickiness=dict(
     REALISTIC_CONFIG["routes"][0]["stickiness"], bucketing={"unleash": {"groupId": "service-a"}}))]}
 
+# (8): the realistic route giving anonymous visitors a signed id cookie (`stickiness.assign`),
+# keyed by that cookie only. wrk's clients never send it (their x-user-id is no key here), so
+# every request is issued a new id: 16 random bytes from the host, an HMAC-SHA256, the stream
+# kept until its response and one Set-Cookie added. The worst case; a returning visitor costs
+# one HMAC check instead.
+ASSIGN_CONFIG = {"routes": [dict(REALISTIC_CONFIG["routes"][0], stickiness={
+    "keys": [{"cookie": "canary-uid"}],
+    "assign": {"cookie": "canary-uid", "maxAge": 2592000, "httpOnly": True, "secure": True,
+               "sameSite": "Lax", "header": "x-canary-uid", "signed": True}})]}
+ASSIGN_ENV = {"STICKY_CANARY_COOKIE_KEY": "bench-cookie-key"}
+
 # (name, label, filter kind, upstream mode). Direct: the listener answers itself by a
 # direct_response chosen by the routing header, so the filter's cost is not hidden behind an
 # upstream. Proxied: the route table sends to clusters v1/v2 (two more listeners in this Envoy).
@@ -79,6 +90,7 @@ VARIANTS = [
     ("plugin", "(5) sticky-canary", "plugin", "direct"),
     ("unmatched", "(6) sticky-canary, no route matches", "unmatched", "direct"),
     ("unleash", "(7) sticky-canary, Unleash bucketing", "unleash", "direct"),
+    ("assign", "(8) sticky-canary, assign: a new signed id per request", "assign", "direct"),
     ("none_p", "(1) no filter", "none", "proxied"),
     ("native_p", "(2) Envoy weighted_clusters + hash", "native", "proxied"),
     ("lua_p", "(3) Lua murmur3", "lua", "proxied"),
@@ -151,13 +163,16 @@ def native_routes():
         "hash_policy": [{"header": {"header_name": "x-user-id"}}]}}]
 
 
-def wasm_filter(name, code, configuration):
+def wasm_filter(name, code, configuration, env=None):
+    vm_config = {"vm_id": name, "runtime": "envoy.wasm.runtime.v8",
+                 "code": {"local": {"filename": str(code)}}}
+    if env:
+        vm_config["environment_variables"] = {"key_values": env}
     return {"name": name, "typed_config": {
         "@type": "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm",
         "config": {
             "name": name, "root_id": "sticky_canary",
-            "vm_config": {"vm_id": name, "runtime": "envoy.wasm.runtime.v8",
-                          "code": {"local": {"filename": str(code)}}},
+            "vm_config": vm_config,
             "configuration": {"@type": "type.googleapis.com/google.protobuf.StringValue",
                               "value": configuration}}}}
 
@@ -175,6 +190,9 @@ def filters_for(kind, variant, floor_module):
         return [wasm_filter("sticky_canary_" + variant, MODULE, json.dumps(UNMATCHED_CONFIG))]
     if kind == "unleash":
         return [wasm_filter("sticky_canary_" + variant, MODULE, json.dumps(UNLEASH_CONFIG))]
+    if kind == "assign":
+        return [wasm_filter("sticky_canary_" + variant, MODULE, json.dumps(ASSIGN_CONFIG),
+                            ASSIGN_ENV)]
     if kind.startswith("module:"):
         return [wasm_filter("sticky_canary_" + variant, kind[len("module:"):],
                             json.dumps(REALISTIC_CONFIG))]
@@ -260,6 +278,18 @@ def check_golden(ports):
     return len(cases), sorted({c["subset"] for c in cases})
 
 
+def check_assign(port):
+    """The assign listener must issue a signed id on every request wrk sends."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    conn.request("GET", "/", headers={"x-user-id": "user-1"})
+    response = conn.getresponse()
+    response.read()
+    conn.close()
+    cookies = [v for k, v in response.getheaders() if k.lower() == "set-cookie"]
+    if len(cookies) != 1 or not re.match(r"canary-uid=[\w-]{22}\.[\w-]{43}; ", cookies[0]):
+        sys.exit(f"assign check failed: the assign listener answered Set-Cookie {cookies}")
+
+
 def ensure_floor_module():
     OUT.mkdir(parents=True, exist_ok=True)
     module = OUT / "floor_filter.wasm"
@@ -321,6 +351,8 @@ def main():
             time.sleep(0.2)
 
         golden = check_golden(ports) if not only else (0, [])
+        if "assign" in ports:
+            check_assign(ports["assign"])
         print(f"golden check: {golden[0]} keys x 4 listeners agree with the contract", flush=True)
 
         for name, *_ in VARIANTS:  # warm-up: JITs, connection pools

@@ -1,11 +1,12 @@
 //! Any pluginConfig bytes: parsing and validation either compile a config the decision can use
-//! or refuse it with one line naming the field, and never panic.
+//! or refuse it with one line naming the field, and never panic. Secrets in the VM only ever
+//! let more configs compile (`requireToken`, `assign.signed`).
 #![no_main]
 
 use std::collections::HashMap;
 
 use libfuzzer_sys::fuzz_target;
-use sticky_canary_core::{decide, Config, RequestHeaders};
+use sticky_canary_core::{decide, Assigned, Config, RequestHeaders, Secret};
 
 struct Headers(HashMap<&'static str, &'static [u8]>);
 
@@ -16,7 +17,12 @@ impl RequestHeaders for Headers {
 }
 
 fuzz_target!(|data: &[u8]| {
-    match Config::from_json(data) {
+    let with_secrets =
+        Config::from_json_with_secrets(data, Secret::new(Some(b"t")), Secret::new(Some(b"k")));
+    if Config::from_json(data).is_ok() {
+        assert!(with_secrets.is_ok(), "a secret made a valid config invalid");
+    }
+    match with_secrets {
         Ok(config) => {
             // A config that compiled must serve requests with and without a key.
             let keyed = Headers(HashMap::from([
@@ -31,6 +37,14 @@ fuzz_target!(|data: &[u8]| {
                 if let Some(d) = decide(&config, request, || 7) {
                     let route = config.routes.get(d.route).expect("route index in range");
                     assert!(d.subset < route.subsets.len(), "subset index in range");
+                    if let Assigned::Issued(id) = d.assigned {
+                        let assign = route.assign.as_ref().expect("issued by an assigning route");
+                        let set_cookie = assign.set_cookie(&id);
+                        assert!(
+                            !set_cookie.iter().any(|b| b.is_ascii_control()),
+                            "a Set-Cookie with a control character"
+                        );
+                    }
                 }
             }
         }

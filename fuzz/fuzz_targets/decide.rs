@@ -1,13 +1,14 @@
 //! The decision on arbitrary request data (authority, path with query, key header, cookie, user
 //! agent, rule header) under configs that use every feature: never a panic, always an index the
-//! plugin can use, the documented bucket for hash decisions, and the same answer twice.
+//! plugin can use, the documented bucket for hash decisions, and the same answer twice. An id
+//! that `assign` issues is decided again, sent back as its cookie, to the same subset.
 #![no_main]
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use libfuzzer_sys::{arbitrary, fuzz_target};
-use sticky_canary_core::{decide, Config, Reason, RequestHeaders, Secret};
+use sticky_canary_core::{decide_with_ids, Assigned, Config, Reason, RequestHeaders, Secret};
 
 const CONFIGS: &[&str] = &[
     // Every matcher kind, both rule kinds, three key sources, random fallback.
@@ -19,6 +20,9 @@ const CONFIGS: &[&str] = &[
     r#"{"tokenHeader":"x-canary-token","routes":[{"name":"qa","subsets":[{"name":"v1","weight":99.99},{"name":"v2","weight":0.01}],"stickiness":{"keys":[{"header":"x-user-id"},{"cookie":"uid"}]},"rules":[{"subset":"v2","requireToken":true,"match":{"headers":[{"name":"x-canary","present":true}]}},{"subset":"v2","requireToken":true,"users":["qa-1","\u0000"]},{"subset":"v1","requireToken":false,"match":{"cookies":[{"name":"uid","prefix":"x"}]}}]}]}"#,
     // Unleash's gradual-rollout bucketing in place of the default contract.
     r#"{"routes":[{"name":"unleash","subsets":[{"name":"off","weight":70},{"name":"on","weight":30}],"stickiness":{"keys":[{"header":"x-user-id"},{"cookie":"uid"}],"bucketing":{"unleash":{"groupId":"feature-x"}}}}]}"#,
+    // Anonymous visitors get a signed id cookie (the target compiles every config with the
+    // cookie key "k3y"), a users rule that can only match an id, and a second, unsigned route.
+    r#"{"routes":[{"name":"signed","match":{"pathPrefix":"/s"},"subsets":[{"name":"v1","weight":80},{"name":"v2","weight":20}],"stickiness":{"keys":[{"header":"x-user-id"},{"cookie":"canary-uid"}],"assign":{"cookie":"canary-uid","maxAge":60,"header":"x-canary-uid","signed":true,"secure":true,"sameSite":"None"}},"rules":[{"subset":"v2","users":["AAAAAAAAAAAAAAAAAAAAAA"]}]},{"name":"plain","subsets":[{"name":"v1","weight":50},{"name":"v2","weight":50}],"stickiness":{"keys":[{"cookie":"uid"},{"query":"uid"}],"assign":{"cookie":"uid","maxAge":1}}}]}"#,
     // No route matches some hosts at all.
     r#"{"routes":[{"name":"exact-host","match":{"hosts":["a.example.com","[::1]"]},"subsets":[{"name":"v1","weight":50},{"name":"v2","weight":50}],"stickiness":{"keys":[{"cookie":"uid"}]}}]}"#,
 ];
@@ -29,8 +33,12 @@ fn configs() -> &'static [Config] {
         CONFIGS
             .iter()
             .map(|json| {
-                Config::from_json_with_token(json.as_bytes(), Secret::new(Some(b"s3cret")))
-                    .expect("fuzz config is valid")
+                Config::from_json_with_secrets(
+                    json.as_bytes(),
+                    Secret::new(Some(b"s3cret")),
+                    Secret::new(Some(b"k3y")),
+                )
+                .expect("fuzz config is valid")
             })
             .collect()
     })
@@ -40,6 +48,7 @@ fn configs() -> &'static [Config] {
 struct Input<'a> {
     config: u8,
     random: u32,
+    id: [u8; 16],
     authority: Option<&'a [u8]>,
     path: Option<&'a [u8]>,
     user_id: Option<&'a [u8]>,
@@ -76,12 +85,35 @@ fuzz_target!(|input: Input<'_>| {
     }
     let request = Headers(headers);
 
-    let first = decide(config, &request, || input.random);
-    let again = decide(config, &request, || input.random);
+    let decide = |request: &Headers| {
+        decide_with_ids(config, request, || input.random, || input.id)
+    };
+    let first = decide(&request);
+    let again = decide(&request);
     assert_eq!(first, again, "the decision is a function of the request");
     let Some(d) = first else { return };
     let route = &config.routes[d.route];
     let subset = &route.subsets[d.subset];
+    match d.assigned {
+        Assigned::Other => {}
+        Assigned::Sent => assert!(request.0.contains_key("cookie"), "an id sent without a cookie"),
+        Assigned::Issued(id) => {
+            let assign = route.assign.as_ref().expect("only assigning routes issue ids");
+            // The visitor sends the id back (and nothing else that could key it).
+            let mut back = request.0.clone();
+            back.remove("x-user-id");
+            let mut cookie = assign.cookie.clone();
+            cookie.push(b'=');
+            cookie.extend(assign.cookie_value(&id));
+            back.insert("cookie", cookie);
+            let returned = decide(&Headers(back)).expect("the same route matches");
+            assert_eq!(returned.assigned, Assigned::Sent, "the issued cookie verifies");
+            assert_eq!(
+                (returned.route, returned.subset, returned.bucket),
+                (d.route, d.subset, d.bucket)
+            );
+        }
+    }
     match d.reason {
         Reason::Hash => {
             let b = d.bucket.expect("a hash decision has a bucket");

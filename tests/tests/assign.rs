@@ -158,6 +158,13 @@ fn a_cookie_jar_client_keeps_its_id_and_subset_over_100_requests() {
             stats.get("wasmcustom.sticky_canary.assigned_total.route.service-a"),
             Some(&20)
         );
+        let prometheus = envoy.admin("/stats/prometheus");
+        assert!(
+            prometheus
+                .lines()
+                .any(|l| l == r#"sticky_canary_assigned_total{route="service-a"} 20"#),
+            "the route is a label in Prometheus:\n{prometheus}"
+        );
     }
 }
 
@@ -284,4 +291,51 @@ fn signed_ids_without_a_cookie_key_are_refused() {
     assert!(!ok, "config accepted without a cookie key:\n{log}");
     let line = "sticky-canary: invalid pluginConfig: routes[0].stickiness.assign.signed: no cookie key is configured: set STICKY_CANARY_COOKIE_KEY in the plugin's vmConfig.env (Envoy: vm_config.environment_variables)";
     assert!(log.contains(line), "log lacks `{line}`:\n{log}");
+}
+
+/// The README's copyable example compiles, and the `Set-Cookie` it shows is the one it makes.
+#[test]
+fn the_readme_example_is_valid_and_shows_its_own_set_cookie() {
+    let readme = std::fs::read_to_string(sticky_canary_e2e::repo_root().join("README.md")).unwrap();
+    let section = readme
+        .split("## Anonymous visitors (`stickiness.assign`)")
+        .nth(1)
+        .unwrap();
+    let yaml = section
+        .split("```yaml\n")
+        .nth(1)
+        .unwrap()
+        .split("```")
+        .next()
+        .unwrap();
+    let plugin_config: Value = yaml_serde::from_str(yaml).unwrap();
+    let config = sticky_canary_core::Config::from_json_with_secrets(
+        plugin_config.to_string().as_bytes(),
+        None,
+        sticky_canary_core::Secret::new(Some(KEY.as_bytes())),
+    )
+    .unwrap();
+    let assign = config.routes[0].assign.as_ref().unwrap();
+    let id = sticky_canary_core::NewId::from_random([0; 16]);
+    let made = String::from_utf8(assign.set_cookie(&id)).unwrap();
+    let (made_cookie, made_attributes) = made.split_once(';').unwrap();
+    let shown = section
+        .split("`Set-Cookie: ")
+        .nth(1)
+        .unwrap()
+        .split('`')
+        .next()
+        .unwrap();
+    let (shown_cookie, shown_attributes) = shown.split_once(';').unwrap();
+    assert_eq!(shown_attributes, made_attributes);
+    assert_eq!(
+        shown_cookie, "canary-uid=<22 characters>.<43 characters>",
+        "made {made_cookie}"
+    );
+    let (id_part, mac) = made_cookie
+        .strip_prefix("canary-uid=")
+        .unwrap()
+        .split_once('.')
+        .unwrap();
+    assert_eq!((id_part.len(), mac.len()), (22, 43));
 }

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 use serde_json::Value;
-use sticky_canary_core::{Config, Secret};
+use sticky_canary_core::{Config, Secret, COOKIE_KEY_ENV};
 
 /// The root id the module registers; a manifest naming another one never reaches the filter.
 pub const ROOT_ID: &str = "sticky_canary";
@@ -24,9 +24,12 @@ pub struct Found {
 
 impl Found {
     /// The plugin's own validation. `token` stands for the VM's `STICKY_CANARY_TOKEN` (never in
-    /// the file): without it `requireToken` rules are refused, as the plugin refuses them.
+    /// the file): without it `requireToken` rules are refused, as the plugin refuses them. The
+    /// same goes for `assign.signed` and `STICKY_CANARY_COOKIE_KEY`, read from the environment.
     pub fn compile(&self, token: Option<&Secret>) -> Result<Config, String> {
-        Config::from_json_with_token(self.json.as_bytes(), token.cloned())
+        let cookie_key = std::env::var_os(COOKIE_KEY_ENV);
+        let cookie_key = Secret::new(cookie_key.as_ref().map(|k| k.as_encoded_bytes()));
+        Config::from_json_with_secrets(self.json.as_bytes(), token.cloned(), cookie_key)
             .map_err(|e| e.to_string())
     }
 }

@@ -2,7 +2,7 @@
 
 use serde_json::{json, Value};
 use sticky_canary_core::config::{Bucketing, Fallback, KeySource};
-use sticky_canary_core::{decide, Config, Reason, RequestHeaders, BUCKETS};
+use sticky_canary_core::{decide, Assigned, Config, Reason, RequestHeaders, BUCKETS};
 
 use crate::table;
 
@@ -151,8 +151,11 @@ pub fn which(config: &mut Config, request: &Request) -> Answer {
         }
     }
     let route = config.routes.get(route_index);
-    let random = route.is_some_and(|r| r.fallback == Fallback::Random)
-        && decision.reason == Reason::Fallback;
+    // A keyless request on an assigning route is hashed by a new random id: any subset, by
+    // weight, like a random fallback (then sticky by its cookie).
+    let random = (route.is_some_and(|r| r.fallback == Fallback::Random)
+        && decision.reason == Reason::Fallback)
+        || matches!(decision.assigned, Assigned::Issued(_));
     Answer {
         route: route.map(|r| r.name.clone()),
         subset: if random {

@@ -57,7 +57,7 @@ fn a_manifest_is_checked_for_root_id_digest_and_config() {
         r.stdout,
         "filter/cli/tests/data/bad-manifest.yaml: spec.pluginName: \"sticky-canary\" is not \"sticky_canary\", the module's root id\n\
          filter/cli/tests/data/bad-manifest.yaml: spec.sha256: \"abc\" is not 64 lowercase hex characters\n\
-         filter/cli/tests/data/bad-manifest.yaml: routes[0].stickiness.salted: unknown field `salted`, expected one of `keys`, `salt`, `fallback`, `bucketing` at line 1 column 85\n"
+         filter/cli/tests/data/bad-manifest.yaml: routes[0].stickiness.salted: unknown field `salted`, expected one of `keys`, `salt`, `fallback`, `bucketing`, `assign` at line 1 column 85\n"
     );
     assert_eq!(r.code, 1);
 }

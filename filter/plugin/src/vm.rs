@@ -32,7 +32,8 @@ impl VmState {
 }
 
 impl VmState {
-    /// 128 bits for a new visitor id, from the host's random source (WASI `random_get`): ids
+    /// 128 bits for a new visitor id, from the host's random source (WASI `random_get`, in
+    /// Envoy BoringSSL's `RAND_bytes`): ids
     /// must not be predictable from the ones handed out before, which the fallback's generator
     /// would be.
     pub fn new_id(&self) -> [u8; 16] {

@@ -231,3 +231,37 @@ fn an_exposing_route_echoes_the_subset_and_adds_the_cookie_on_the_same_response(
     assert!(value(&response, "x-canary-subset").is_some());
     assert!(values(&response, "set-cookie").is_empty());
 }
+
+#[test]
+fn an_issued_id_gets_its_cookie_after_its_root_was_replaced_and_forgotten() {
+    let (mut vm, old) = vm_with(&assigning(false));
+    let (context, request) = vm.request(old, &[]);
+    let id = value(&request, "x-canary-uid").unwrap();
+    let mut renamed: serde_json::Value = serde_json::from_str(&assigning(false)).unwrap();
+    renamed["routes"][0]["stickiness"]["keys"][1]["cookie"] = "other-uid".into();
+    renamed["routes"][0]["stickiness"]["assign"]["cookie"] = "other-uid".into();
+    let new = vm.add_root(&renamed.to_string()).unwrap();
+    for _ in 0..sticky_canary::GONE_AFTER_TICKS {
+        vm.tick(&[new]);
+    }
+    assert_eq!(vm.filter.configured_roots(), vec![new]);
+    let set_cookies = values(&vm.response(context), "set-cookie");
+    assert_eq!(set_cookies.len(), 1);
+    assert!(
+        set_cookies[0].starts_with(&format!("canary-uid={id};")),
+        "{set_cookies:?}"
+    );
+}
+
+#[test]
+fn a_stream_that_never_gets_its_response_expires_with_its_id() {
+    let (mut vm, root) = vm_with(&assigning(false));
+    vm.request(root, &[]);
+    assert_eq!(vm.filter.streams_held(), (0, 1));
+    // The tick itself is one more TICK later: exactly RESPONSE_WAIT after the request.
+    vm.advance(sticky_canary::RESPONSE_WAIT - sticky_canary::TICK);
+    vm.tick(&[root]);
+    assert_eq!(vm.filter.streams_held(), (0, 1), "kept for RESPONSE_WAIT");
+    vm.tick(&[root]);
+    assert_eq!(vm.filter.streams_held(), (0, 0));
+}

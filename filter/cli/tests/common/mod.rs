@@ -22,10 +22,20 @@ pub fn run(args: &[&str]) -> Run {
 /// `run` with `STICKY_CANARY_TOKEN` set to `token`; unset for `None`, so a token in the
 /// developer's shell never changes what the tests see.
 pub fn run_with_token_env(args: &[&str], token: Option<&str>) -> Run {
+    run_with_env(args, &[("STICKY_CANARY_TOKEN", token)])
+}
+
+/// `run` with these variables set (`Some`) or unset (`None`), and `STICKY_CANARY_TOKEN` and
+/// `STICKY_CANARY_COOKIE_KEY` unset unless given.
+pub fn run_with_env(args: &[&str], env: &[(&str, Option<&str>)]) -> Run {
     let mut command = Command::new(env!("CARGO_BIN_EXE_sticky-canary"));
     command.env_remove("STICKY_CANARY_TOKEN");
-    if let Some(token) = token {
-        command.env("STICKY_CANARY_TOKEN", token);
+    command.env_remove("STICKY_CANARY_COOKIE_KEY");
+    for (name, value) in env {
+        match value {
+            Some(value) => command.env(name, value),
+            None => command.env_remove(name),
+        };
     }
     let output = command
         .args(args)

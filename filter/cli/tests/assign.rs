@@ -1,0 +1,43 @@
+//! `validate` on a route issuing signed ids: like the plugin, it needs the cookie key, which it
+//! reads from `STICKY_CANARY_COOKIE_KEY` as the plugin reads it from the VM's environment.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+use common::run_with_env;
+
+const FILE: &str = "filter/cli/tests/data/assign-signed.json";
+
+#[test]
+fn signed_ids_validate_only_with_the_cookie_key_in_the_environment() {
+    let r = run_with_env(&["validate", FILE], &[]);
+    assert_eq!(
+        r.stdout,
+        format!("{FILE}: routes[0].stickiness.assign.signed: no cookie key is configured: set STICKY_CANARY_COOKIE_KEY in the plugin's vmConfig.env (Envoy: vm_config.environment_variables)\n")
+    );
+    assert_eq!(r.code, 1);
+    let r = run_with_env(
+        &["validate", FILE],
+        &[("STICKY_CANARY_COOKIE_KEY", Some("k"))],
+    );
+    assert_eq!(
+        (r.stdout.as_str(), r.code),
+        (format!("{FILE}: ok\n").as_str(), 0)
+    );
+}
+
+#[test]
+fn which_says_a_keyless_request_gets_any_subset_and_a_known_id_its_own() {
+    let env = [("STICKY_CANARY_COOKIE_KEY", Some("k"))];
+    let r = run_with_env(&["which", FILE], &env);
+    assert_eq!(
+        r.stdout,
+        "route   web\nsubset  any (random by weight, per request)\nreason  hash\n"
+    );
+    let r = run_with_env(&["which", FILE, "--user", "alice"], &env);
+    let bucket = sticky_canary_core::bucket(b"web", b"alice");
+    let subset = if bucket < 1000 { "v2" } else { "v1" };
+    assert_eq!(
+        r.stdout,
+        format!("route   web\nsubset  {subset}\nreason  hash\nbucket  {bucket} of 10000\n")
+    );
+}
