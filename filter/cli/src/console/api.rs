@@ -22,7 +22,7 @@ use tiny_http::{Header, Method, Request, Response};
 use super::admin::{ecds_prefix, Admin};
 use super::ecds_file::{self, Snapshot};
 use super::{stats, Settings};
-use crate::{diff, which};
+use crate::{diff, input, which};
 
 const INDEX_HTML: &str = include_str!("assets/index.html");
 const CONSOLE_JS: &str = include_str!("assets/console.js");
@@ -149,9 +149,15 @@ impl Console {
         ecds_file::read(&self.settings.ecds).map_err(|e| error(500, e))
     }
 
+    /// The core's verdict, with the secrets the other commands use (`--token`, and the
+    /// environment's cookie key for `assign.signed`).
     fn compile(&self, plugin_config: &str) -> Result<Config, String> {
-        Config::from_json_with_token(plugin_config.as_bytes(), self.settings.token.clone())
-            .map_err(|e| e.to_string())
+        let found = input::Found {
+            json: plugin_config.to_string(),
+            manifest: None,
+            manifest_errors: Vec::new(),
+        };
+        found.compile(self.settings.token.as_ref())
     }
 
     fn config(&self) -> Reply {
