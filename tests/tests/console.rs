@@ -55,14 +55,16 @@ fn start_console(envoy: &Envoy) -> Console {
 }
 
 fn get_json(console: &Console, path: &str) -> Value {
-    let response = Client::new(console.port).get(path, &[]);
+    let host = format!("127.0.0.1:{}", console.port);
+    let response = Client::new(console.port).get(path, &[("host", host.as_bytes())]);
     assert_eq!(response.status, 200, "{path}");
     serde_json::from_slice(&response.body).unwrap()
 }
 
 fn apply(console: &Console, etag: &str, plugin_config: &str) -> (u16, Value) {
     let raw = format!(
-        "POST /api/apply HTTP/1.1\r\nhost: console\r\nif-match: {etag}\r\ncontent-length: {}\r\n\r\n{plugin_config}",
+        "POST /api/apply HTTP/1.1\r\nhost: 127.0.0.1:{}\r\nif-match: {etag}\r\ncontent-length: {}\r\n\r\n{plugin_config}",
+        console.port,
         plugin_config.len()
     );
     let response = Client::new(console.port).request(raw.as_bytes());

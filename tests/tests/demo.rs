@@ -33,6 +33,7 @@ fn make_demo_serves_pages_and_the_console_until_sigint_then_leaves_nothing_runni
         "{ready}"
     );
     let console_url = format!("http://127.0.0.1:{console}/");
+    let console_host = format!("127.0.0.1:{console}");
     assert!(ready.contains(&console_url), "{ready}");
     assert_eq!(demo.url_of("the console"), console_url);
 
@@ -115,10 +116,11 @@ fn make_demo_serves_pages_and_the_console_until_sigint_then_leaves_nothing_runni
     };
     fetch(&demo);
     assert_eq!(Client::new(admin).get("/ready", &[]).status, 200);
-    let console_page = Client::new(console).get("/", &[]);
+    let console_page = Client::new(console).get("/", &[("host", console_host.as_bytes())]);
     assert_eq!(console_page.status, 200);
     assert!(String::from_utf8_lossy(&console_page.body).contains("sticky-canary console"));
-    let config_answer = Client::new(console).get("/api/config", &[]);
+    let config_answer =
+        Client::new(console).get("/api/config", &[("host", console_host.as_bytes())]);
     assert_eq!(config_answer.status, 200);
     let config_answer: Value = serde_json::from_slice(&config_answer.body).unwrap();
     assert_eq!(
@@ -140,7 +142,12 @@ fn make_demo_serves_pages_and_the_console_until_sigint_then_leaves_nothing_runni
         demo.transcript()
     );
     fetch(&demo);
-    assert_eq!(Client::new(console).get("/api/stats", &[]).status, 200);
+    assert_eq!(
+        Client::new(console)
+            .get("/api/stats", &[("host", console_host.as_bytes())])
+            .status,
+        200
+    );
 
     signal(demo.pid(), "INT");
     let status = demo.wait_exit(EXIT_TIMEOUT);

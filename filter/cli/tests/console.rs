@@ -179,10 +179,15 @@ fn http(
 ) -> Answer {
     let mut stream = TcpStream::connect(("127.0.0.1", console.port)).unwrap();
     let mut request = format!(
-        "{method} {path} HTTP/1.1\r\nhost: console\r\nconnection: close\r\ncontent-length: {}\r\n",
+        "{method} {path} HTTP/1.1\r\nhost: {}\r\nconnection: close\r\ncontent-length: {}\r\n",
+        headers
+            .iter()
+            .find(|(name, _)| *name == "host")
+            .map_or(format!("127.0.0.1:{}", console.port), |(_, v)| v
+                .to_string()),
         body.len()
     );
-    for (name, value) in headers {
+    for (name, value) in headers.iter().filter(|(name, _)| *name != "host") {
         request.push_str(&format!("{name}: {value}\r\n"));
     }
     request.push_str("\r\n");
@@ -255,6 +260,17 @@ fn the_config_comes_with_the_files_etag_and_the_page_is_served_from_the_binary()
         assert!(answer.body.contains(part), "{path}");
     }
     assert_eq!(http(&console, "GET", "/nothing", &[], "").status, 404);
+    // Only the names a browser on this machine uses for the console: not another site's name
+    // pointed at 127.0.0.1.
+    let localhost = format!("localhost:{}", console.port);
+    assert_eq!(
+        http(&console, "GET", "/api/config", &[("host", &localhost)], "").status,
+        200
+    );
+    for host in ["evil.example", "evil.example:80", "127.0.0.1"] {
+        let answer = http(&console, "GET", "/api/config", &[("host", host)], "");
+        assert_eq!(answer.status, 403, "{host}");
+    }
     assert_eq!(http(&console, "GET", "/api/apply", &[], "").status, 405);
 }
 

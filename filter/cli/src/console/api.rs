@@ -35,6 +35,10 @@ const VERDICT_TIMEOUT: Duration = Duration::from_secs(20);
 
 pub struct Console {
     settings: Settings,
+    /// The `Host` values a browser sends to this console. Any other is refused: a web page of
+    /// another site whose name an attacker points at 127.0.0.1 (DNS rebinding) would otherwise
+    /// be same-origin with the console and could apply changes.
+    hosts: [String; 2],
     admin: Admin,
     /// One apply at a time in this console: the ETag check, the write and the wait for the
     /// verdict belong together.
@@ -88,8 +92,9 @@ fn routes(config: &Config) -> Value {
 }
 
 impl Console {
-    pub fn new(settings: Settings) -> Console {
+    pub fn new(settings: Settings, port: u16) -> Console {
         Console {
+            hosts: [format!("127.0.0.1:{port}"), format!("localhost:{port}")],
             admin: Admin::new(&settings.admin),
             settings,
             applying: Mutex::new(()),
@@ -100,6 +105,11 @@ impl Console {
         let method = request.method().clone();
         let url = request.url().to_string();
         let path = url.split('?').next().unwrap_or("").to_string();
+        let host = request
+            .headers()
+            .iter()
+            .find(|h| h.field.equiv("Host"))
+            .map(|h| h.value.as_str().to_ascii_lowercase());
         let if_match = request
             .headers()
             .iter()
@@ -108,6 +118,10 @@ impl Console {
         let mut body = String::new();
         let read = request.as_reader().take(MAX_BODY).read_to_string(&mut body);
         let reply = match read {
+            _ if !host.is_some_and(|h| self.hosts.contains(&h)) => error(
+                403,
+                format!("open the console as http://{}/", self.hosts[0]),
+            ),
             Err(e) => error(400, format!("cannot read the request: {e}")),
             Ok(_) => self.route(&method, &path, &body, if_match.as_deref()),
         };

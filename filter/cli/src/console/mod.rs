@@ -40,7 +40,7 @@ pub fn serve(settings: Settings) -> Result<(), String> {
         .map(|a| a.port())
         .ok_or("the console's socket has no port")?;
     let server = Arc::new(server);
-    let console = Arc::new(api::Console::new(settings));
+    let console = Arc::new(api::Console::new(settings, port));
     let mut stdout = std::io::stdout().lock();
     let _ = writeln!(stdout, "Console: http://127.0.0.1:{port}/");
     let _ = stdout.flush();
