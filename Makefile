@@ -25,7 +25,7 @@ WASM_TEST_RUNNER     := .tools/bin/wasm-bindgen-test-runner
 
 .PHONY: all tools wasm-target envoy binaryen bench-tools umoci compose-client build image ecds bench \
         test test-core test-wasm wasm-test-runner test-e2e lint fmt demo clean \
-        fuzz-tools fuzz fuzz-smoke soak test-matrix test-matrix-ci
+        fuzz-tools fuzz fuzz-smoke soak test-matrix test-matrix-ci browser-deps test-browser screenshots
 
 all: build
 
@@ -112,7 +112,7 @@ bench: tools build bench-tools
 
 # Everything: lint, the pure core natively and on wasm32, end-to-end tests against the real Envoy
 # (the matrix subset also against the oldest supported one), and a few seconds of each fuzz target.
-test: tools build image compose-client lint test-wasm
+test: tools build image compose-client browser-deps lint test-wasm
 	cargo test --workspace
 	$(MAKE) test-matrix-ci
 	$(MAKE) fuzz-smoke
@@ -143,7 +143,7 @@ wasm-test-runner:
 	@$(WASM_TEST_RUNNER) --version 2>/dev/null | grep -q ' $(WASM_BINDGEN_VERSION)$$' || \
 	  cargo install --root .tools wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION)
 
-test-e2e: tools build image compose-client
+test-e2e: tools build image compose-client browser-deps
 	cargo test -p sticky-canary-e2e
 
 lint: wasm-target
@@ -154,10 +154,34 @@ lint: wasm-target
 fmt:
 	cargo fmt --all
 
-# Runs the local scenario on 127.0.0.1 (front :10000, admin :9901) in the foreground: shows the
-# split and stickiness, prints what to open, and serves until Ctrl-C, which stops Envoy.
+# The browser tests' tools: Debian's Chromium (apt, skipped when present) and playwright-core at
+# the version of tests/browser/package-lock.json (npm ci, again only when the lock changed).
+# playwright-core downloads no browser: the tests launch $(CHROMIUM).
+CHROMIUM      := /usr/bin/chromium
+BROWSER_NODE_MODULES := tests/browser/node_modules/.package-lock.json
+
+browser-deps: $(BROWSER_NODE_MODULES)
+	@[ -x $(CHROMIUM) ] || ($(APT) update -qq && $(APT) install -y -qq chromium)
+
+$(BROWSER_NODE_MODULES): tests/browser/package-lock.json
+	cd tests/browser && npm ci --no-audit --no-fund
+	@touch $@
+
+# The demo's pages and console in headless Chromium (also part of `cargo test --workspace`).
+test-browser: tools build browser-deps
+	cargo test -p sticky-canary-e2e --test browser
+
+# The screenshots README shows, taken by the browser test run (docs/screenshots/*.png).
+screenshots: tools build browser-deps
+	@mkdir -p docs/screenshots
+	SCREENSHOTS=$(abspath docs/screenshots) cargo test -p sticky-canary-e2e --test browser
+
+# Runs the demo on 127.0.0.1 in the foreground: Envoy on the ECDS scenario with web pages (front
+# :10000, admin :9901) and `sticky-canary console` (:9902) editing its ECDS file; shows the split
+# and stickiness, prints the two URLs, and serves until Ctrl-C, which stops both.
 demo: tools build
-	envoy/local/demo.sh
+	cargo build -p sticky-canary-cli
+	envoy/demo/demo.sh
 
 # Fuzzing (cargo-fuzz, nightly): each target in $(FUZZ_TARGETS) runs $(FUZZ_SECONDS) s, starting
 # from the committed seeds (fuzz/seeds/<target>, crash regressions included) and growing its

@@ -1,4 +1,4 @@
-# The local scenario's ports, shared by demo.sh and verify.sh (sourced, from the repo root).
+# The local scenario's ports, shared by verify.sh (sourced, from the repo root).
 # FRONT_PORT, V1_PORT, V2_PORT and ADMIN_PORT default to those written in envoy.yaml; set them
 # when those are taken (the tests do, to run beside each other).
 

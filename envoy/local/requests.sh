@@ -1,5 +1,5 @@
-# Requests against the local scenario's front listener, shared by demo.sh and verify.sh (sourced
-# after ports.sh, which sets FRONT).
+# Requests against a scenario's front listener, shared by envoy/demo/demo.sh and verify.sh
+# (sourced once FRONT is set).
 
 served_by() { # served_by [curl args...] -> the subset whose upstream answered
   curl -fs -o /dev/null -D - "$@" "$FRONT/" | tr -d '\r' | awk -F': ' 'tolower($1)=="x-served-by"{print $2}'

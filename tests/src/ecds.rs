@@ -151,6 +151,12 @@ impl Envoy {
         self.feed().push_extension(extension);
     }
 
+    /// The watched ECDS file of the (first) ECDS filter, for a tool that writes it itself.
+    pub fn ecds_file(&self) -> PathBuf {
+        let feed = self.ecds.first().expect("this Envoy has its config inline");
+        feed.dir.join(&feed.file_name)
+    }
+
     /// The name of the filter ECDS configures.
     pub fn ecds_filter(&self) -> &str {
         &self

@@ -326,6 +326,16 @@ impl Envoy {
             .unwrap()
     }
 
+    /// Its admin port on 127.0.0.1.
+    pub fn admin_port(&self) -> u16 {
+        self.admin_port
+    }
+
+    /// The file Envoy logs to.
+    pub fn log_path(&self) -> PathBuf {
+        self.dir.path().join(LOG_FILE)
+    }
+
     /// Envoy's own log so far (of every run, when restarted).
     pub fn log(&self) -> String {
         fs::read_to_string(self.dir.path().join(LOG_FILE)).unwrap_or_default()

@@ -7,6 +7,7 @@
 pub mod admin;
 pub mod artifacts;
 pub mod bad_configs;
+pub mod demo;
 pub mod ecds;
 pub mod envoy;
 pub mod fixtures;

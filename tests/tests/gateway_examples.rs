@@ -260,7 +260,7 @@ fn higress_match_rules_add_a_key_the_filter_refuses() {
     });
     assert_eq!(
         errors,
-        ["pluginConfig: _rules_: unknown field `_rules_`, expected one of `routingHeader`, `exposeSubset`, `tokenHeader`, `routes` at line 1 column 10"]
+        ["pluginConfig: _rules_: unknown field `_rules_`, expected one of `routingHeader`, `exposeSubset`, `tokenHeader`, `routes`, `reasonHeader` at line 1 column 10"]
     );
     // pluginConfig, when set, wins over defaultConfig and matchRules, as in Higress.
     let mut plugin = document(HIGRESS, "WasmPlugin");

@@ -71,6 +71,9 @@ pub struct Config {
     /// The override token from the VM's environment, if one is set.
     pub token: Option<Secret>,
     pub routes: Vec<Route>,
+    /// Lowercase request header the decision's reason is written to (`reasonHeader`), for an
+    /// upstream that shows or logs why it was chosen; `None`: the filter writes nothing more.
+    pub reason_header: Option<String>,
 }
 
 #[derive(Debug)]
@@ -265,12 +268,26 @@ fn compile(
         }
         routes.push(route);
     }
+    let reason_header = match &raw.reason_header {
+        Some(name) => {
+            let name = header_name("reasonHeader", name)?;
+            if name == routing.name || name == token_header {
+                return Err(ConfigError::new(
+                    "reasonHeader",
+                    format!("\"{name}\" is already the routing or the token header"),
+                ));
+            }
+            Some(name)
+        }
+        None => None,
+    };
     Ok(Config {
         routing_header: routing.name,
         expose_subset: raw.expose_subset.unwrap_or(false),
         token_header,
         token,
         routes,
+        reason_header,
     })
 }
 

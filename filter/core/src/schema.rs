@@ -16,6 +16,7 @@ pub struct PluginConfig {
     pub expose_subset: Option<bool>,
     pub token_header: Option<String>,
     pub routes: Vec<RouteConfig>,
+    pub reason_header: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

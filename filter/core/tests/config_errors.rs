@@ -113,7 +113,7 @@ fn malformed_documents_are_rejected_with_path_and_position() {
         (
             "unknown top-level key (wrong case)",
             r#"{"routingheader":"x-subset","routes":[]}"#.into(),
-            "routingheader: unknown field `routingheader`, expected one of `routingHeader`, `exposeSubset`, `tokenHeader`, `routes` at line 1 column 16",
+            "routingheader: unknown field `routingheader`, expected one of `routingHeader`, `exposeSubset`, `tokenHeader`, `routes`, `reasonHeader` at line 1 column 16",
         ),
         (
             "unknown route key",
@@ -512,7 +512,7 @@ fn errors_stay_on_one_line_whatever_the_admin_typed() {
         (
             "newline in an unknown key",
             r#"{"route\nERROR forged":[]}"#.to_string(),
-            r#"route\nERROR forged: unknown field `route\nERROR forged`, expected one of `routingHeader`, `exposeSubset`, `tokenHeader`, `routes` at line 1 column 22"#,
+            r#"route\nERROR forged: unknown field `route\nERROR forged`, expected one of `routingHeader`, `exposeSubset`, `tokenHeader`, `routes`, `reasonHeader` at line 1 column 22"#,
         ),
         (
             "control characters in a subset name",
@@ -811,4 +811,37 @@ fn a_guard_compiles_with_the_documented_defaults_and_turns_health_on() {
         Config::from_json(full_config_with(|c| c["routes"][0]["health"] = json!(true)).as_bytes())
             .unwrap();
     assert!(health.routes[0].health && health.routes[0].guard.is_none());
+}
+
+/// `reasonHeader` is written on every routed request like the routing header: it must be a
+/// header name and neither the routing nor the token header.
+#[test]
+fn reason_header_must_be_a_header_name_the_filter_does_not_otherwise_use() {
+    let cases: Vec<(String, &str)> = vec![
+        (
+            full_config_with(|c| c["reasonHeader"] = json!("x canary")),
+            r#"reasonHeader: "x canary" is not a valid HTTP header name"#,
+        ),
+        (
+            full_config_with(|c| c["reasonHeader"] = json!("X-Canary-Subset")),
+            r#"reasonHeader: "x-canary-subset" is already the routing or the token header"#,
+        ),
+        (
+            full_config_with(|c| c["reasonHeader"] = json!("x-canary-token")),
+            r#"reasonHeader: "x-canary-token" is already the routing or the token header"#,
+        ),
+    ];
+    for (config, want) in cases {
+        let err = Config::from_json(config.as_bytes()).unwrap_err();
+        assert_eq!(err.to_string(), want, "{config}");
+    }
+    let config = full_config_with(|c| c["reasonHeader"] = json!("X-Canary-Reason"));
+    let config = Config::from_json(config.as_bytes()).unwrap();
+    assert_eq!(config.reason_header.as_deref(), Some("x-canary-reason"));
+    assert_eq!(
+        Config::from_json(FULL_CONFIG.as_bytes())
+            .unwrap()
+            .reason_header,
+        None
+    );
 }

@@ -32,6 +32,13 @@ pub fn on_request_headers(host: &impl Host, vm: &VmState, active: &Active) -> Op
         Some(value) => host.set_header(Map::Request, header, value),
         None => host.remove_header(Map::Request, header),
     }
+    // Like the routing header, a reason sent by the client never reaches the upstream.
+    if let Some(reason_header) = &config.reason_header {
+        match decision {
+            Some(d) => host.set_header(Map::Request, reason_header, d.reason.as_str().as_bytes()),
+            None => host.remove_header(Map::Request, reason_header),
+        }
+    }
     assign_header(host, active, decision.as_ref());
     active.counters.count(decision.as_ref());
     if log::log_enabled!(log::Level::Debug) {

@@ -367,3 +367,46 @@ fn only_streams_older_than_response_wait_expire_and_the_newer_keep_their_choice(
         );
     }
 }
+
+/// `reasonHeader` carries the decision's reason upstream; a value sent by the client is replaced
+/// on a routed request and removed on one no route matched. Unset, nothing is written.
+#[test]
+fn the_reason_header_carries_the_reason_and_replaces_a_forged_one() {
+    let mut vm = Vm::new();
+    let mut config: serde_json::Value =
+        serde_json::from_str(&all_to("x-canary-subset", "v2", false)).unwrap();
+    config["reasonHeader"] = serde_json::json!("x-canary-reason");
+    config["routes"][0]["match"] = serde_json::json!({"pathPrefix": "/app"});
+    config["routes"][0]["rules"] = serde_json::json!([{"subset": "v1", "match": {"headers": [{"name": "x-canary", "exact": "old"}]}}]);
+    let root = vm.add_root(&config.to_string()).unwrap();
+    let cases = [
+        (vec![("x-user-id", "u")], Some("hash")),
+        (vec![("x-canary-reason", "rule")], Some("fallback")),
+        (vec![("x-user-id", "u"), ("x-canary", "old")], Some("rule")),
+    ];
+    for (mut request, want) in cases {
+        request.push((":path", "/app/page"));
+        let (_, headers) = vm.request(root, &request);
+        assert_eq!(
+            value(&headers, "x-canary-reason").as_deref(),
+            want,
+            "{request:?}"
+        );
+    }
+    let (_, headers) = vm.request(root, &[(":path", "/other"), ("x-canary-reason", "rule")]);
+    assert_eq!(
+        value(&headers, "x-canary-reason"),
+        None,
+        "no route: removed"
+    );
+
+    let plain = vm
+        .add_root(&all_to("x-canary-subset", "v2", false))
+        .unwrap();
+    let (_, headers) = vm.request(plain, &[("x-user-id", "u"), ("x-canary-reason", "mine")]);
+    assert_eq!(
+        value(&headers, "x-canary-reason").as_deref(),
+        Some("mine"),
+        "unset: untouched"
+    );
+}

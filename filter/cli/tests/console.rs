@@ -1,0 +1,434 @@
+//! `sticky-canary console` over HTTP, against a stand-in for Envoy's admin that counts each new
+//! version of the ECDS file as accepted (`update_success`) or, for a v2 weight of 13, rejected
+//! (`update_rejected`, with a warning line in the log it writes, as Envoy's would be). The real
+//! Envoy and a real browser: tests/tests/browser.rs.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::fs;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::thread;
+
+use serde_json::{json, Value};
+
+const FILTER: &str = "extensions.istio.io/wasmplugin/default.sticky-canary";
+
+fn resource(plugin_config: &Value) -> String {
+    format!(
+        r#"# a comment the console does not keep
+version_info: "1"
+resources:
+- "@type": type.googleapis.com/envoy.config.core.v3.TypedExtensionConfig
+  name: {FILTER}
+  typed_config:
+    "@type": type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm
+    config:
+      root_id: sticky_canary
+      vm_config:
+        code: {{local: {{filename: build/sticky_canary.wasm}}}}
+      configuration:
+        "@type": type.googleapis.com/google.protobuf.StringValue
+        value: '{}'
+"#,
+        plugin_config
+    )
+}
+
+fn weights(v1: u32, v2: u32) -> Value {
+    json!({"routes": [{
+        "name": "service-a",
+        "subsets": [{"name": "v1", "weight": v1}, {"name": "v2", "weight": v2}],
+        "stickiness": {"keys": [{"header": "x-user-id"}]}
+    }]})
+}
+
+/// Envoy's admin as far as the console uses it: `/stats` with the ECDS counters of the filter,
+/// moved by each new version of the file, and a filter counter.
+fn fake_admin(ecds: PathBuf, log: PathBuf) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let state = Arc::new(Mutex::new((fs::read(&ecds).unwrap(), 0u64, 0u64)));
+    thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut request_line = String::new();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            reader.read_line(&mut request_line).unwrap();
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap() == 0 || line == "\r\n" {
+                    break;
+                }
+            }
+            let mut state = state.lock().unwrap();
+            let now = fs::read(&ecds).unwrap();
+            if now != state.0 {
+                if String::from_utf8_lossy(&now).contains(r#"\"weight\":13"#)
+                    || String::from_utf8_lossy(&now).contains(r#""weight":13"#)
+                {
+                    state.2 += 1;
+                    let mut file = fs::OpenOptions::new().append(true).open(&log).unwrap();
+                    // As Envoy logs it: the plugin's line, then Envoy's, once per worker.
+                    for _ in 0..2 {
+                        writeln!(file, "[2026-01-01 00:00:00.000][7][warning][config] [source/x.cc:81] Filesystem config update rejected: Unable to create Wasm plugin sticky_canary").unwrap();
+                    }
+                    writeln!(
+                        file,
+                        "[2026-01-01 00:00:00.000][7][info][main] [source/x.cc:1] unrelated"
+                    )
+                    .unwrap();
+                    writeln!(file, "[2026-01-01 00:00:00.000][7][error][wasm] [source/y.cc:1] wasm log sticky_canary sticky_canary: invalid pluginConfig: fake").unwrap();
+                } else {
+                    state.1 += 1;
+                }
+                state.0 = now;
+            }
+            let body = format!(
+                "extension_config_discovery.http_filter.{FILTER}.update_success: {}\n\
+                 extension_config_discovery.http_filter.{FILTER}.update_rejected: {}\n\
+                 wasmcustom.sticky_canary.requests_total.route.service-a.subset.v2.reason.hash: 7\n",
+                state.1, state.2
+            );
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    port
+}
+
+struct Console {
+    child: Child,
+    port: u16,
+    ecds: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Console {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(plugin_config: &Value) -> Console {
+    let dir = tempfile::tempdir().unwrap();
+    fs::create_dir(dir.path().join("filters")).unwrap();
+    let ecds = dir.path().join("filters/sticky-canary.yaml");
+    fs::write(&ecds, resource(plugin_config)).unwrap();
+    let log = dir.path().join("envoy.log");
+    fs::write(&log, "").unwrap();
+    let admin = fake_admin(ecds.clone(), log.clone());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sticky-canary"))
+        .args(["console", "--port", "0", "--ecds"])
+        .arg(&ecds)
+        .args(["--admin", &format!("127.0.0.1:{admin}"), "--envoy-log"])
+        .arg(&log)
+        .env_remove("STICKY_CANARY_TOKEN")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port = line
+        .trim()
+        .strip_prefix("Console: http://127.0.0.1:")
+        .and_then(|rest| rest.strip_suffix('/'))
+        .unwrap_or_else(|| panic!("no URL line: {line:?}"))
+        .parse()
+        .unwrap();
+    Console {
+        child,
+        port,
+        ecds,
+        _dir: dir,
+    }
+}
+
+struct Answer {
+    status: u16,
+    etag: Option<String>,
+    body: String,
+}
+
+impl Answer {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
+    }
+}
+
+fn http(
+    console: &Console,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> Answer {
+    let mut stream = TcpStream::connect(("127.0.0.1", console.port)).unwrap();
+    let mut request = format!(
+        "{method} {path} HTTP/1.1\r\nhost: {}\r\nconnection: close\r\ncontent-length: {}\r\n",
+        headers
+            .iter()
+            .find(|(name, _)| *name == "host")
+            .map_or(format!("127.0.0.1:{}", console.port), |(_, v)| v
+                .to_string()),
+        body.len()
+    );
+    for (name, value) in headers.iter().filter(|(name, _)| *name != "host") {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("\r\n");
+    request.push_str(body);
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut raw = String::new();
+    stream.read_to_string(&mut raw).unwrap();
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap();
+    Answer {
+        status: head.split_whitespace().nth(1).unwrap().parse().unwrap(),
+        etag: head
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix("ETag: ")
+                    .or_else(|| l.strip_prefix("etag: "))
+            })
+            .map(str::to_string),
+        body: body.to_string(),
+    }
+}
+
+fn files_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// The pluginConfig in the ECDS file, and its version.
+fn file_config(ecds: &Path) -> (Value, String) {
+    let yaml: yaml_serde::Value = yaml_serde::from_str(&fs::read_to_string(ecds).unwrap()).unwrap();
+    let doc: Value = serde_json::to_value(yaml).unwrap();
+    assert_eq!(doc["resources"][0]["name"], FILTER);
+    assert_eq!(
+        doc["resources"][0]["typed_config"]["@type"],
+        "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm"
+    );
+    let value = doc["resources"][0]["typed_config"]["config"]["configuration"]["value"]
+        .as_str()
+        .unwrap();
+    (
+        serde_json::from_str(value).unwrap(),
+        doc["version_info"].as_str().unwrap().to_string(),
+    )
+}
+
+#[test]
+fn the_config_comes_with_the_files_etag_and_the_page_is_served_from_the_binary() {
+    let console = start(&weights(90, 10));
+    let answer = http(&console, "GET", "/api/config", &[], "");
+    assert_eq!(answer.status, 200);
+    let body = answer.json();
+    assert_eq!(answer.etag.as_deref(), body["etag"].as_str());
+    assert_eq!(body["filter"], FILTER);
+    assert_eq!(body["version"], "1");
+    assert_eq!(body["pluginConfig"], weights(90, 10));
+    assert_eq!(
+        body["routes"],
+        json!([{"name": "service-a", "subsets": [{"name": "v1", "weight": 90.0}, {"name": "v2", "weight": 10.0}]}])
+    );
+    for (path, part) in [
+        ("/", "<title>sticky-canary console</title>"),
+        ("/console.js", "async function apply()"),
+        ("/console.css", "#chart"),
+    ] {
+        let answer = http(&console, "GET", path, &[], "");
+        assert_eq!(answer.status, 200, "{path}");
+        assert!(answer.body.contains(part), "{path}");
+    }
+    assert_eq!(http(&console, "GET", "/nothing", &[], "").status, 404);
+    // Only the names a browser on this machine uses for the console: not another site's name
+    // pointed at 127.0.0.1.
+    let localhost = format!("localhost:{}", console.port);
+    assert_eq!(
+        http(&console, "GET", "/api/config", &[("host", &localhost)], "").status,
+        200
+    );
+    for host in ["evil.example", "evil.example:80", "127.0.0.1"] {
+        let answer = http(&console, "GET", "/api/config", &[("host", host)], "");
+        assert_eq!(answer.status, 403, "{host}");
+    }
+    assert_eq!(http(&console, "GET", "/api/apply", &[], "").status, 405);
+}
+
+#[test]
+fn an_invalid_edit_is_refused_with_the_field_path_and_nothing_is_written() {
+    let console = start(&weights(90, 10));
+    let before = fs::read(&console.ecds).unwrap();
+    let etag = http(&console, "GET", "/api/config", &[], "").etag.unwrap();
+    let edit = weights(80, 30).to_string();
+    let want = "routes[0].subsets: weights must sum to 100, got 110 (v1=80, v2=30)";
+    let preview = http(&console, "POST", "/api/preview", &[], &edit);
+    assert_eq!(
+        (preview.status, preview.json()["error"].clone()),
+        (422, json!(want))
+    );
+    let apply = http(
+        &console,
+        "POST",
+        "/api/apply",
+        &[("If-Match", &etag)],
+        &edit,
+    );
+    assert_eq!(
+        (apply.status, apply.json()["error"].clone()),
+        (422, json!(want))
+    );
+    let unknown = http(
+        &console,
+        "POST",
+        "/api/apply",
+        &[("If-Match", &etag)],
+        r#"{"routes":[],"x":1}"#,
+    );
+    assert_eq!(unknown.status, 422);
+    assert!(unknown.json()["error"]
+        .as_str()
+        .unwrap()
+        .starts_with("x: unknown field `x`"));
+    let no_etag = http(
+        &console,
+        "POST",
+        "/api/apply",
+        &[],
+        &weights(70, 30).to_string(),
+    );
+    assert_eq!(no_etag.status, 428);
+    assert_eq!(
+        fs::read(&console.ecds).unwrap(),
+        before,
+        "the ECDS file changed"
+    );
+}
+
+#[test]
+fn apply_writes_atomically_reports_envoys_verdict_and_a_stale_etag_gets_412() {
+    let console = start(&weights(90, 10));
+    let etag = http(&console, "GET", "/api/config", &[], "").etag.unwrap();
+    let preview = http(
+        &console,
+        "POST",
+        "/api/preview",
+        &[],
+        &weights(70, 30).to_string(),
+    );
+    assert_eq!(preview.status, 200);
+    assert_eq!(
+        preview.json()["preview"]["diff"]["routes"][0]["moves"],
+        json!([{"from": "v1", "to": "v2", "buckets": 2000.0, "percent": 20.0, "backward": false}])
+    );
+
+    let apply = http(
+        &console,
+        "POST",
+        "/api/apply",
+        &[("If-Match", &etag)],
+        &weights(70, 30).to_string(),
+    );
+    assert_eq!(apply.status, 200, "{}", apply.body);
+    let body = apply.json();
+    assert_eq!(body["envoy"]["verdict"], "accepted", "{body}");
+    assert_eq!(body["version"], "2");
+    assert_eq!(
+        file_config(&console.ecds),
+        (weights(70, 30), "2".to_string())
+    );
+    let new_etag = body["etag"].as_str().unwrap().to_string();
+    assert_ne!(new_etag, etag);
+    assert_eq!(
+        http(&console, "GET", "/api/config", &[], "")
+            .etag
+            .as_deref(),
+        Some(new_etag.as_str()),
+        "the ETag is the file's"
+    );
+    assert_eq!(
+        files_in(console.ecds.parent().unwrap()),
+        ["sticky-canary.yaml"],
+        "no staged file left in the watched directory"
+    );
+
+    // Another tab still holds the first ETag: its apply changes nothing.
+    let written = fs::read(&console.ecds).unwrap();
+    let stale = http(
+        &console,
+        "POST",
+        "/api/apply",
+        &[("If-Match", &etag)],
+        &weights(50, 50).to_string(),
+    );
+    assert_eq!(stale.status, 412);
+    assert_eq!(stale.json()["etag"], json!(new_etag));
+    assert_eq!(fs::read(&console.ecds).unwrap(), written);
+
+    // Envoy refuses a config the core accepts (here the stand-in does, for v2=13): the console
+    // says so, with the log's reason; the file holds what was pushed, Envoy serves the previous.
+    let rejected = http(
+        &console,
+        "POST",
+        "/api/apply",
+        &[("If-Match", &new_etag)],
+        &weights(87, 13).to_string(),
+    );
+    assert_eq!(rejected.status, 200);
+    let envoy = &rejected.json()["envoy"];
+    assert_eq!(envoy["verdict"], "rejected", "{envoy}");
+    assert!(envoy["detail"]
+        .as_str()
+        .unwrap()
+        .contains("the previous config keeps serving"));
+    assert_eq!(
+        envoy["reason"],
+        "[error][wasm] [source/y.cc:1] wasm log sticky_canary sticky_canary: invalid pluginConfig: fake\n\
+         [warning][config] [source/x.cc:81] Filesystem config update rejected: Unable to create Wasm plugin sticky_canary",
+        "the plugin's line first, each message once, no other levels"
+    );
+}
+
+#[test]
+fn stats_and_which_answer_from_the_admin_and_the_file() {
+    let console = start(&weights(90, 10));
+    let stats = http(&console, "GET", "/api/stats", &[], "");
+    assert_eq!(stats.status, 200);
+    let stats = stats.json();
+    assert_eq!(
+        stats["counters"],
+        json!([{"metric": "requests_total", "route": "service-a", "subset": "v2", "labels": {"reason": "hash"}, "value": 7}])
+    );
+    assert_eq!(stats["ecds"]["update_success"], 0);
+    let which = http(&console, "POST", "/api/which", &[], r#"{"user":"alice"}"#);
+    assert_eq!(which.status, 200);
+    let which = which.json();
+    let bucket = sticky_canary_core::bucket(b"service-a", b"alice");
+    assert_eq!(
+        (
+            which["subset"].clone(),
+            which["reason"].clone(),
+            which["bucket"].clone()
+        ),
+        (json!("v1"), json!("hash"), json!(bucket))
+    );
+}
