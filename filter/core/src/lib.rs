@@ -5,6 +5,7 @@
 pub mod config;
 pub mod decide;
 pub mod hash;
+pub mod lane;
 pub mod layout;
 pub mod matcher;
 pub mod request;

@@ -32,6 +32,43 @@ pub struct RouteConfig {
     pub stickiness: StickinessConfig,
     #[serde(default)]
     pub rules: Vec<RuleConfig>,
+    pub lane: Option<LaneConfig>,
+    pub mirror: Option<MirrorConfig>,
+}
+
+/// Carries the chosen subset down a call chain. Exactly one of `header`, `baggage`.
+#[derive(Debug, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    rename_all = "camelCase",
+    expecting = "a lane object"
+)]
+pub struct LaneConfig {
+    pub header: Option<String>,
+    pub baggage: Option<String>,
+    pub trust: Option<bool>,
+    pub fallback: Option<LaneFallbackConfig>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LaneFallbackConfig {
+    Stable,
+    Decide,
+}
+
+/// A sticky sample of users whose requests the route table mirrors to `subset`.
+#[derive(Debug, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    rename_all = "camelCase",
+    expecting = "a mirror object"
+)]
+pub struct MirrorConfig {
+    pub subset: String,
+    #[serde(deserialize_with = "percent")]
+    pub percent: f64,
+    pub header: String,
 }
 
 #[derive(Debug, Deserialize)]

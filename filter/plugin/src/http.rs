@@ -1,6 +1,8 @@
-//! One request: decide, write the routing header, count; and the response side of
-//! `exposeSubset`.
+//! One request: decide, write the routing header, the lane and the mirror mark, count; and the
+//! response side of `exposeSubset`.
 
+use sticky_canary_core::config::{LaneCarrier, Route};
+use sticky_canary_core::lane::{write_member, BaggageWrite, BAGGAGE_HEADER};
 use sticky_canary_core::{decide, Decision, RequestHeaders};
 
 use crate::active::Active;
@@ -23,15 +25,55 @@ pub fn on_request_headers(host: &impl Host, vm: &VmState, active: &Active) -> Op
     // Replacing or removing also drops a routing header forged by the client. The module
     // declares ABI 0.2.1, for which Envoy re-matches the route after a filter changed a request
     // header; a module declaring a newer ABI would have to ask (`clear_route_cache`).
-    match decision.and_then(|d| active.subset_value(d.route, d.subset)) {
+    let value = decision.and_then(|d| active.subset_value(d.route, d.subset));
+    match value {
         Some(value) => host.set_header(Map::Request, header, value),
         None => host.remove_header(Map::Request, header),
+    }
+    let route = decision.and_then(|d| config.routes.get(d.route));
+    if let (Some(route), Some(value)) = (route, value) {
+        if route.lane.is_some() {
+            write_lane(host, route, value);
+        }
+    }
+    // Empty unless some route mirrors: then no other request keeps a mirror header.
+    for name in &config.mirror_headers {
+        let sampled = decision
+            .filter(|d| d.mirror)
+            .zip(route.and_then(|r| r.mirror.as_ref()))
+            .filter(|(_, mirror)| mirror.header == *name)
+            .and_then(|(d, mirror)| active.subset_value(d.route, mirror.subset));
+        match sampled {
+            Some(subset) => host.set_header(Map::Request, name, subset),
+            None => host.remove_header(Map::Request, name),
+        }
     }
     active.counters.count(decision.as_ref());
     if log::log_enabled!(log::Level::Debug) {
         log::debug!("{}", describe(active, decision.as_ref()));
     }
     decision
+}
+
+/// Writes the chosen subset (`value`) to the route's lane, unless the route trusts the incoming
+/// one: then it is passed on as it came.
+fn write_lane(host: &impl Host, route: &Route, value: &[u8]) {
+    let Some(lane) = route.lane.as_ref().filter(|lane| !lane.trust) else {
+        return;
+    };
+    match &lane.carrier {
+        LaneCarrier::Header(name) => host.set_header(Map::Request, name, value),
+        LaneCarrier::Baggage(key) => {
+            let incoming = host.header(Map::Request, BAGGAGE_HEADER);
+            match write_member(incoming.as_deref(), key, value) {
+                BaggageWrite::Set(baggage) if incoming.as_deref() == Some(&baggage[..]) => {}
+                BaggageWrite::Set(baggage) => {
+                    host.set_header(Map::Request, BAGGAGE_HEADER, &baggage)
+                }
+                BaggageWrite::Remove => host.remove_header(Map::Request, BAGGAGE_HEADER),
+            }
+        }
+    }
 }
 
 /// Echoes the chosen subset on the response (`exposeSubset`).
