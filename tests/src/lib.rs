@@ -17,6 +17,7 @@ pub mod istio;
 pub mod manifests;
 pub mod oracle;
 pub mod ramp;
+pub mod recording;
 pub mod scenario;
 pub mod schema;
 pub mod traffic;
