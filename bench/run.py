@@ -69,6 +69,14 @@ UNMATCHED_CONFIG = {"routes": [dict(REALISTIC_CONFIG["routes"][0],
 UNLEASH_CONFIG = {"routes": [dict(REALISTIC_CONFIG["routes"][0], stickiness=dict(
     REALISTIC_CONFIG["routes"][0]["stickiness"], bucketing={"unleash": {"groupId": "service-a"}}))]}
 
+# (8): the realistic route at the edge of a call chain: the decision also written to the lane, a
+# W3C baggage member (the costlier form: the baggage header is read and rewritten; wrk sends none).
+LANE_CONFIG = {"routes": [dict(REALISTIC_CONFIG["routes"][0], lane={"baggage": "canary-lane"})]}
+
+# (9): the realistic route with a sticky mirror sample of 5 % of users to v2 (`mirror`).
+MIRROR_CONFIG = {"routes": [dict(REALISTIC_CONFIG["routes"][0], mirror={
+    "subset": "v2", "percent": 5, "header": "x-canary-mirror"})]}
+
 # (name, label, filter kind, upstream mode). Direct: the listener answers itself by a
 # direct_response chosen by the routing header, so the filter's cost is not hidden behind an
 # upstream. Proxied: the route table sends to clusters v1/v2 (two more listeners in this Envoy).
@@ -79,6 +87,8 @@ VARIANTS = [
     ("plugin", "(5) sticky-canary", "plugin", "direct"),
     ("unmatched", "(6) sticky-canary, no route matches", "unmatched", "direct"),
     ("unleash", "(7) sticky-canary, Unleash bucketing", "unleash", "direct"),
+    ("lane", "(8) sticky-canary, edge lane (baggage)", "lane", "direct"),
+    ("mirror", "(9) sticky-canary, mirror 5 %", "mirror", "direct"),
     ("none_p", "(1) no filter", "none", "proxied"),
     ("native_p", "(2) Envoy weighted_clusters + hash", "native", "proxied"),
     ("lua_p", "(3) Lua murmur3", "lua", "proxied"),
@@ -175,6 +185,10 @@ def filters_for(kind, variant, floor_module):
         return [wasm_filter("sticky_canary_" + variant, MODULE, json.dumps(UNMATCHED_CONFIG))]
     if kind == "unleash":
         return [wasm_filter("sticky_canary_" + variant, MODULE, json.dumps(UNLEASH_CONFIG))]
+    if kind == "lane":
+        return [wasm_filter("sticky_canary_" + variant, MODULE, json.dumps(LANE_CONFIG))]
+    if kind == "mirror":
+        return [wasm_filter("sticky_canary_" + variant, MODULE, json.dumps(MIRROR_CONFIG))]
     if kind.startswith("module:"):
         return [wasm_filter("sticky_canary_" + variant, kind[len("module:"):],
                             json.dumps(REALISTIC_CONFIG))]
