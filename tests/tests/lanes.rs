@@ -6,6 +6,8 @@
 
 use serde_json::{json, Value};
 use sticky_canary_e2e::envoy::EnvoyOptions;
+use sticky_canary_e2e::recording::RecordingUpstream;
+use sticky_canary_e2e::scenario::Step::{Index, Key, Named};
 use sticky_canary_e2e::scenario::LANES_BOOTSTRAP;
 use sticky_canary_e2e::{expected_subset, subset_of, Envoy, Response};
 
@@ -173,5 +175,56 @@ fn the_baggage_lane_works_the_same_and_keeps_every_other_member() {
                 );
             }
         }
+    }
+}
+
+#[test]
+fn several_baggage_headers_reach_service_b_as_one_with_every_member() {
+    let lane = json!({"baggage": "canary-lane"});
+    let (edge, b) = (edge(&lane), service_b(&lane, true));
+    // service-b's versions are the test's own upstream here, to see each header as sent.
+    let upstream = RecordingUpstream::start("b");
+    let socket = upstream.socket().to_str().unwrap().to_string();
+    let envoy = EnvoyOptions::listeners(LANES_BOOTSTRAP, &[("front", &edge), ("service-b", &b)])
+        .edit_bootstrap(move |bootstrap, _| {
+            for cluster in ["service-b-v1", "service-b-v2"] {
+                *bootstrap.0.at(&[
+                    Key("static_resources"),
+                    Key("clusters"),
+                    Named(cluster),
+                    Key("load_assignment"),
+                    Key("endpoints"),
+                    Index(0),
+                    Key("lb_endpoints"),
+                    Index(0),
+                    Key("endpoint"),
+                    Key("address"),
+                ]) = json!({"pipe": {"path": socket}});
+            }
+        })
+        .start();
+    let mut client = envoy.front();
+    for i in 0..20 {
+        let id = user(i);
+        let on = subset_of(&edge, &id);
+        let forged = if on == "v1" { "v2" } else { "v1" };
+        let second = format!("b=2;p, canary-lane={forged}");
+        client.get(
+            "/",
+            &[
+                ("x-user-id", id.as_bytes()),
+                ("baggage", b"a=1"),
+                ("baggage", second.as_bytes()),
+            ],
+        );
+        let received = upstream.received().pop().unwrap();
+        let baggage: Vec<&(String, String)> = received
+            .headers
+            .iter()
+            .filter(|(name, _)| name == "baggage")
+            .collect();
+        let expected = format!("a=1,b=2;p,canary-lane={on}");
+        assert_eq!(baggage, [&("baggage".to_string(), expected)], "{id}");
+        assert_eq!(received.header("x-canary-subset"), Some(on.as_str()));
     }
 }

@@ -26,7 +26,7 @@ pub fn read<H: RequestHeaders + ?Sized>(
     let value = match &lane.carrier {
         LaneCarrier::Header(name) => request.header(name),
         LaneCarrier::Baggage(key) => {
-            let baggage = request.header(BAGGAGE_HEADER)?;
+            let baggage = request.header_list(BAGGAGE_HEADER)?;
             member_value(&baggage, key).map(|v| percent_decode(v).into_owned())
         }
     };

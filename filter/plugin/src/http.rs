@@ -16,6 +16,21 @@ impl<H: Host> RequestHeaders for HostRequestHeaders<'_, H> {
     fn header(&self, name: &str) -> Option<Vec<u8>> {
         self.0.header(Map::Request, name)
     }
+
+    fn header_list(&self, name: &str) -> Option<Vec<u8>> {
+        joined(self.0.header_values(Map::Request, name))
+    }
+}
+
+/// Repeated header values as one list.
+fn joined(values: Vec<Vec<u8>>) -> Option<Vec<u8>> {
+    let mut values = values.into_iter();
+    let mut list = values.next()?;
+    for value in values {
+        list.push(b',');
+        list.extend_from_slice(&value);
+    }
+    Some(list)
 }
 
 pub fn on_request_headers(host: &impl Host, vm: &VmState, active: &Active) -> Option<Decision> {
@@ -64,7 +79,8 @@ fn write_lane(host: &impl Host, route: &Route, value: &[u8]) {
     match &lane.carrier {
         LaneCarrier::Header(name) => host.set_header(Map::Request, name, value),
         LaneCarrier::Baggage(key) => {
-            let incoming = host.header(Map::Request, BAGGAGE_HEADER);
+            // Every baggage header: a rewrite replaces them all with one.
+            let incoming = joined(host.header_values(Map::Request, BAGGAGE_HEADER));
             match write_member(incoming.as_deref(), key, value) {
                 BaggageWrite::Set(baggage) if incoming.as_deref() == Some(&baggage[..]) => {}
                 BaggageWrite::Set(baggage) => {

@@ -15,6 +15,8 @@ mod envoy_host;
 #[cfg(target_family = "wasm")]
 mod exports;
 pub mod filter;
+#[cfg(any(target_family = "wasm", test))]
+mod header_map;
 pub mod host;
 mod http;
 mod roots;

@@ -212,3 +212,44 @@ fn a_route_without_lane_or_mirror_makes_no_extra_header_call() {
             .to_vec()
     );
 }
+
+#[test]
+fn repeated_baggage_headers_are_one_list() {
+    let mut vm = Vm::new();
+    let edge = vm
+        .add_root(&config(json!({"lane": {"baggage": "canary-lane"}})))
+        .unwrap();
+    let (_, out) = vm.request(
+        edge,
+        &[
+            (":path", "/a"),
+            ("x-user-id", "alice"),
+            ("baggage", "a=1"),
+            ("baggage", "canary-lane=v9, b=2"),
+        ],
+    );
+    let subset = value(&out, "x-canary-subset").unwrap();
+    assert_eq!(
+        raw(&out, "baggage"),
+        vec![format!("a=1,canary-lane={subset}, b=2").into_bytes()]
+    );
+    let sidecar = vm
+        .add_root(&config(
+            json!({"lane": {"baggage": "canary-lane", "trust": true}}),
+        ))
+        .unwrap();
+    for lane in ["v1", "v2"] {
+        let second = format!("b=2,canary-lane={lane}");
+        let (_, out) = vm.request(
+            sidecar,
+            &[
+                (":path", "/a"),
+                ("x-user-id", "alice"),
+                ("baggage", "a=1"),
+                ("baggage", &second),
+            ],
+        );
+        assert_eq!(value(&out, "x-canary-subset").as_deref(), Some(lane));
+        assert_eq!(raw(&out, "baggage").len(), 2, "passed on as it came");
+    }
+}
