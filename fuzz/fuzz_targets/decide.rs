@@ -19,6 +19,11 @@ const CONFIGS: &[&str] = &[
     r#"{"tokenHeader":"x-canary-token","routes":[{"name":"qa","subsets":[{"name":"v1","weight":99.99},{"name":"v2","weight":0.01}],"stickiness":{"keys":[{"header":"x-user-id"},{"cookie":"uid"}]},"rules":[{"subset":"v2","requireToken":true,"match":{"headers":[{"name":"x-canary","present":true}]}},{"subset":"v2","requireToken":true,"users":["qa-1","\u0000"]},{"subset":"v1","requireToken":false,"match":{"cookies":[{"name":"uid","prefix":"x"}]}}]}]}"#,
     // Unleash's gradual-rollout bucketing in place of the default contract.
     r#"{"routes":[{"name":"unleash","subsets":[{"name":"off","weight":70},{"name":"on","weight":30}],"stickiness":{"keys":[{"header":"x-user-id"},{"cookie":"uid"}],"bucketing":{"unleash":{"groupId":"feature-x"}}}}]}"#,
+    // A trusted baggage lane (stable fallback) behind a token rule, and a mirror sample.
+    r#"{"routes":[{"name":"inner","subsets":[{"name":"v1","weight":80},{"name":"v2","weight":20}],"stickiness":{"keys":[{"header":"x-user-id"}]},"lane":{"baggage":"canary-lane","trust":true},"mirror":{"subset":"v2","percent":12.34,"header":"x-canary-mirror"},"rules":[{"subset":"v2","requireToken":true,"match":{"headers":[{"name":"x-canary","present":true}]}}]}]}"#,
+    // A trusted header lane that falls back to the route's own decision; an edge lane and a
+    // mirror to the stable subset on another route.
+    r#"{"routes":[{"name":"inner-h","match":{"pathPrefix":"/h"},"subsets":[{"name":"v1","weight":50},{"name":"v2","weight":50}],"stickiness":{"keys":[{"header":"x-user-id"}]},"lane":{"header":"x-canary-lane","trust":true,"fallback":"decide"}},{"name":"edge","subsets":[{"name":"v1","weight":50},{"name":"v2","weight":50}],"stickiness":{"keys":[{"header":"x-user-id"},{"cookie":"uid"}]},"lane":{"header":"x-canary-lane"},"mirror":{"subset":"v1","percent":100,"header":"x-canary-mirror"}}]}"#,
     // No route matches some hosts at all.
     r#"{"routes":[{"name":"exact-host","match":{"hosts":["a.example.com","[::1]"]},"subsets":[{"name":"v1","weight":50},{"name":"v2","weight":50}],"stickiness":{"keys":[{"cookie":"uid"}]}}]}"#,
 ];
@@ -47,6 +52,8 @@ struct Input<'a> {
     user_agent: Option<&'a [u8]>,
     canary: Option<&'a [u8]>,
     token: Option<&'a [u8]>,
+    /// Sent as the `x-canary-lane` header and as the `baggage` header.
+    lane: Option<&'a [u8]>,
 }
 
 struct Headers(HashMap<&'static str, Vec<u8>>);
@@ -69,6 +76,8 @@ fuzz_target!(|input: Input<'_>| {
         ("user-agent", input.user_agent),
         ("x-canary", input.canary),
         ("x-canary-token", input.token),
+        ("x-canary-lane", input.lane),
+        ("baggage", input.lane),
     ] {
         if let Some(value) = value {
             headers.insert(name, value.to_vec());
@@ -82,6 +91,17 @@ fuzz_target!(|input: Input<'_>| {
     let Some(d) = first else { return };
     let route = &config.routes[d.route];
     let subset = &route.subsets[d.subset];
+    if d.mirror {
+        let mirror = route.mirror.as_ref().expect("a mirror mark on a route with mirror");
+        assert_ne!(mirror.subset, d.subset, "never mirrored to its own subset");
+        let key = input.user_id.filter(|k| !k.is_empty());
+        // Only header keys in the mirroring configs: a cookie key is checked for presence.
+        if let Some(key) = key {
+            assert!(sticky_canary_core::bucket(&mirror.salt, key) < mirror.threshold);
+        } else {
+            assert!(input.cookie.is_some(), "a user without a key was sampled");
+        }
+    }
     match d.reason {
         Reason::Hash => {
             let b = d.bucket.expect("a hash decision has a bucket");
@@ -93,6 +113,11 @@ fuzz_target!(|input: Input<'_>| {
             );
         }
         Reason::Fallback => assert!(subset.weight > 0),
+        Reason::Lane => {
+            let lane = route.lane.as_ref().expect("reason lane on a route with a lane");
+            assert!(lane.trust, "only a trusted lane decides");
+            assert!(input.lane.is_some_and(|l| !l.is_empty()), "no lane came in");
+        }
         Reason::Rule | Reason::User => {
             assert!(!route.rules.is_empty());
             let needs_token = route.rules.iter().all(|r| r.require_token);

@@ -77,8 +77,10 @@ pub fn write_member(baggage: Option<&[u8]>, key: &[u8], value: &[u8]) -> Baggage
     let fits = members <= BAGGAGE_MAX_MEMBERS && bytes <= BAGGAGE_MAX_BYTES;
     let at = ours_at.unwrap_or(others.len());
     let mut out = Vec::with_capacity(bytes);
-    let push = |out: &mut Vec<u8>, part: &[u8]| {
-        if !out.is_empty() {
+    // Empty members are kept too, so the separator goes before every member but the first.
+    let mut first = true;
+    let mut push = |out: &mut Vec<u8>, part: &[u8]| {
+        if !std::mem::take(&mut first) {
             out.push(b',');
         }
         out.extend_from_slice(part);
@@ -172,6 +174,11 @@ mod tests {
         assert_eq!(
             write_member(Some(b"=,,garbage\xff;;,lane"), b"lane", b"v2"),
             BaggageWrite::Set(b"=,,garbage\xff;;,lane=v2".to_vec())
+        );
+        assert_eq!(write_member(Some(b","), b"lane", b"v2"), set(",,lane=v2"));
+        assert_eq!(
+            write_member(Some(b",lane=v1"), b"lane", b"v2"),
+            set(",lane=v2")
         );
         assert_eq!(member_value(b"=,,lane\xff=v2", b"lane"), None);
     }
