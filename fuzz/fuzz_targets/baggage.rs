@@ -25,8 +25,14 @@ fn is_ours(member: &[u8]) -> bool {
         .position(|&b| b == b'=' || b == b';')
         .unwrap_or(member.len());
     let key = &member[..end];
-    let start = key.iter().position(|&b| b != b' ' && b != b'\t').unwrap_or(key.len());
-    let stop = key.iter().rposition(|&b| b != b' ' && b != b'\t').map_or(start, |e| e + 1);
+    let start = key
+        .iter()
+        .position(|&b| b != b' ' && b != b'\t')
+        .unwrap_or(key.len());
+    let stop = key
+        .iter()
+        .rposition(|&b| b != b' ' && b != b'\t')
+        .map_or(start, |e| e + 1);
     &key[start..stop] == KEY
 }
 
@@ -65,11 +71,16 @@ fuzz_target!(|input: Input<'_>| {
     if let Some(ours) = ours {
         assert_eq!(ours, value.as_slice(), "a written lane reads back");
         assert!(out.len() <= BAGGAGE_MAX_BYTES);
-        let members = out.split(|&b| b == b',').filter(|m| !m.trim_ascii().is_empty());
+        let members = out
+            .split(|&b| b == b',')
+            .filter(|m| !m.trim_ascii().is_empty());
         assert!(members.count() <= BAGGAGE_MAX_MEMBERS);
     }
     // Writing again changes nothing.
     if let BaggageWrite::Set(out) = &written {
-        assert_eq!(write_member(Some(out), KEY, &value), BaggageWrite::Set(out.clone()));
+        assert_eq!(
+            write_member(Some(out), KEY, &value),
+            BaggageWrite::Set(out.clone())
+        );
     }
 });

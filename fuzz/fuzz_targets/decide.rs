@@ -92,7 +92,10 @@ fuzz_target!(|input: Input<'_>| {
     let route = &config.routes[d.route];
     let subset = &route.subsets[d.subset];
     if d.mirror {
-        let mirror = route.mirror.as_ref().expect("a mirror mark on a route with mirror");
+        let mirror = route
+            .mirror
+            .as_ref()
+            .expect("a mirror mark on a route with mirror");
         assert_ne!(mirror.subset, d.subset, "never mirrored to its own subset");
         let key = input.user_id.filter(|k| !k.is_empty());
         // Only header keys in the mirroring configs: a cookie key is checked for presence.
@@ -114,7 +117,10 @@ fuzz_target!(|input: Input<'_>| {
         }
         Reason::Fallback => assert!(subset.weight > 0),
         Reason::Lane => {
-            let lane = route.lane.as_ref().expect("reason lane on a route with a lane");
+            let lane = route
+                .lane
+                .as_ref()
+                .expect("reason lane on a route with a lane");
             assert!(lane.trust, "only a trusted lane decides");
             assert!(input.lane.is_some_and(|l| !l.is_empty()), "no lane came in");
         }
