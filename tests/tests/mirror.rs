@@ -139,4 +139,10 @@ fn the_mirror_upstream_receives_exactly_the_sampled_users_on_every_round() {
             "v2 users are never marked"
         );
     }
+    // The filter counts what it marked; counts reach Envoy on its 1 s tick.
+    let counter = "wasmcustom.sticky_canary.mirrored_total.route.service-a";
+    envoy.wait_for("the marks to be counted", SETTLE, |envoy| {
+        envoy.stat(counter) as usize >= mirrored.len()
+    });
+    assert_eq!(envoy.stat(counter) as usize, mirrored.len());
 }

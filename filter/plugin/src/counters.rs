@@ -7,6 +7,7 @@
 
 use std::cell::Cell;
 
+use sticky_canary_core::config::LaneCarrier;
 use sticky_canary_core::{Config, Decision, Reason};
 
 use crate::host::Host;
@@ -43,6 +44,10 @@ pub struct Counters {
     decided: Vec<Option<Slot>>,
     route_offsets: Vec<usize>,
     unrouted: Option<Slot>,
+    /// Per route: requests marked for mirroring; defined only for routes with `mirror`.
+    mirrored: Vec<Option<Slot>>,
+    /// Per route: requests whose baggage had no room for the lane; only for baggage lanes.
+    lane_dropped: Vec<Option<Slot>>,
 }
 
 /// The counter's name as defined in Envoy: `/stats` shows it as `wasmcustom.<name>`; with the
@@ -56,6 +61,16 @@ pub fn decided_name(route: &str, subset: &str, reason: Reason) -> String {
 }
 
 pub const UNROUTED_NAME: &str = "sticky_canary.unrouted_total";
+
+/// Requests of `route` marked for mirroring (`mirror`).
+pub fn mirrored_name(route: &str) -> String {
+    format!("sticky_canary.mirrored_total.route.{route}")
+}
+
+/// Requests of `route` whose baggage could not take the lane within the W3C limits.
+pub fn lane_dropped_name(route: &str) -> String {
+    format!("sticky_canary.lane_dropped_total.route.{route}")
+}
 
 /// Requests whose filter instance has no configuration in this VM. Envoy never creates a stream
 /// for a plugin whose configuration failed, so anything but 0 here is a bug worth reporting.
@@ -74,10 +89,48 @@ impl Counters {
                 }
             }
         }
+        let mirrored = config
+            .routes
+            .iter()
+            .map(|r| {
+                r.mirror
+                    .as_ref()
+                    .and_then(|_| Slot::define(host, &mirrored_name(&r.name)))
+            })
+            .collect();
+        let lane_dropped = config
+            .routes
+            .iter()
+            .map(|r| {
+                let baggage = r
+                    .lane
+                    .as_ref()
+                    .is_some_and(|l| !l.trust && matches!(l.carrier, LaneCarrier::Baggage(_)));
+                if baggage {
+                    Slot::define(host, &lane_dropped_name(&r.name))
+                } else {
+                    None
+                }
+            })
+            .collect();
         Counters {
             decided,
             route_offsets,
             unrouted: Slot::define(host, UNROUTED_NAME),
+            mirrored,
+            lane_dropped,
+        }
+    }
+
+    pub fn count_mirrored(&self, route: usize) {
+        if let Some(slot) = self.mirrored.get(route).and_then(Option::as_ref) {
+            slot.add_one();
+        }
+    }
+
+    pub fn count_lane_dropped(&self, route: usize) {
+        if let Some(slot) = self.lane_dropped.get(route).and_then(Option::as_ref) {
+            slot.add_one();
         }
     }
 
@@ -98,7 +151,14 @@ impl Counters {
 
     /// Adds what was counted since the last flush to the host's counters.
     pub fn flush(&self, host: &impl Host) {
-        for slot in self.decided.iter().chain([&self.unrouted]).flatten() {
+        let per_route = self.mirrored.iter().chain(&self.lane_dropped);
+        for slot in self
+            .decided
+            .iter()
+            .chain([&self.unrouted])
+            .chain(per_route)
+            .flatten()
+        {
             slot.flush(host);
         }
     }

@@ -2,7 +2,7 @@
 //! response side of `exposeSubset`.
 
 use sticky_canary_core::config::{LaneCarrier, Route};
-use sticky_canary_core::lane::{write_member, BaggageWrite, BAGGAGE_HEADER};
+use sticky_canary_core::lane::{member_value, write_member, BaggageWrite, BAGGAGE_HEADER};
 use sticky_canary_core::{decide, Decision, RequestHeaders};
 
 use crate::active::Active;
@@ -46,9 +46,12 @@ pub fn on_request_headers(host: &impl Host, vm: &VmState, active: &Active) -> Op
         None => host.remove_header(Map::Request, header),
     }
     let route = decision.and_then(|d| config.routes.get(d.route));
-    if let (Some(route), Some(value)) = (route, value) {
-        if route.lane.is_some() {
-            write_lane(host, route, value);
+    if let (Some(d), Some(route), Some(value)) = (decision, route, value) {
+        if route.lane.is_some() && !write_lane(host, route, value) {
+            active.counters.count_lane_dropped(d.route);
+        }
+        if d.mirror {
+            active.counters.count_mirrored(d.route);
         }
     }
     // Empty unless some route mirrors: then no other request keeps a mirror header.
@@ -71,10 +74,10 @@ pub fn on_request_headers(host: &impl Host, vm: &VmState, active: &Active) -> Op
 }
 
 /// Writes the chosen subset (`value`) to the route's lane, unless the route trusts the incoming
-/// one: then it is passed on as it came.
-fn write_lane(host: &impl Host, route: &Route, value: &[u8]) {
+/// one: then it is passed on as it came. `false`: the baggage had no room for the lane.
+fn write_lane(host: &impl Host, route: &Route, value: &[u8]) -> bool {
     let Some(lane) = route.lane.as_ref().filter(|lane| !lane.trust) else {
-        return;
+        return true;
     };
     match &lane.carrier {
         LaneCarrier::Header(name) => host.set_header(Map::Request, name, value),
@@ -82,14 +85,20 @@ fn write_lane(host: &impl Host, route: &Route, value: &[u8]) {
             // Every baggage header: a rewrite replaces them all with one.
             let incoming = joined(host.header_values(Map::Request, BAGGAGE_HEADER));
             match write_member(incoming.as_deref(), key, value) {
-                BaggageWrite::Set(baggage) if incoming.as_deref() == Some(&baggage[..]) => {}
                 BaggageWrite::Set(baggage) => {
-                    host.set_header(Map::Request, BAGGAGE_HEADER, &baggage)
+                    if incoming.as_deref() != Some(&baggage[..]) {
+                        host.set_header(Map::Request, BAGGAGE_HEADER, &baggage);
+                    }
+                    return member_value(&baggage, key).is_some();
                 }
-                BaggageWrite::Remove => host.remove_header(Map::Request, BAGGAGE_HEADER),
+                BaggageWrite::Remove => {
+                    host.remove_header(Map::Request, BAGGAGE_HEADER);
+                    return false;
+                }
             }
         }
     }
+    true
 }
 
 /// Echoes the chosen subset on the response (`exposeSubset`).

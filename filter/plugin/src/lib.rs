@@ -23,7 +23,9 @@ mod roots;
 mod streams;
 mod vm;
 
-pub use counters::{decided_name, UNCONFIGURED_NAME, UNROUTED_NAME};
+pub use counters::{
+    decided_name, lane_dropped_name, mirrored_name, UNCONFIGURED_NAME, UNROUTED_NAME,
+};
 pub use filter::{Filter, TICK};
 pub use roots::{GONE_AFTER_TICKS, MAX_ROOTS};
 pub use streams::{MAX_AWAITING, RESPONSE_WAIT};

@@ -11,7 +11,7 @@ mod fake_host;
 
 use fake_host::{take_host_calls, value, Vm};
 use serde_json::{json, Value};
-use sticky_canary::decided_name;
+use sticky_canary::{decided_name, lane_dropped_name, mirrored_name};
 use sticky_canary_core::{bucket, Reason};
 
 /// service-a at v1 50 / v2 50 by x-user-id, `extra` merged into the route; a second route
@@ -181,6 +181,13 @@ fn the_mirror_mark_goes_to_the_sample_only_and_a_forged_one_never_passes() {
         marked > 20 && sampled_on_v2 > 20,
         "{marked} marked, {sampled_on_v2} sampled on v2"
     );
+    vm.tick(&[root]);
+    assert_eq!(vm.counter(&mirrored_name("service-a")), 3 * marked as u64);
+    let defined: Vec<String> = vm.state().counters.iter().map(|(n, _)| n.clone()).collect();
+    assert!(
+        !defined.contains(&mirrored_name("other")),
+        "only mirroring routes have one"
+    );
     // No key, another route, no route: a forged mark is removed all the same.
     for path in ["/a", "/other", "/none"] {
         let (_, out) = vm.request(root, &[(":path", path), ("x-canary-mirror", "v2")]);
@@ -252,4 +259,32 @@ fn repeated_baggage_headers_are_one_list() {
         assert_eq!(value(&out, "x-canary-subset").as_deref(), Some(lane));
         assert_eq!(raw(&out, "baggage").len(), 2, "passed on as it came");
     }
+}
+
+#[test]
+fn a_lane_with_no_room_in_the_baggage_is_left_out_and_counted() {
+    let mut vm = Vm::new();
+    let root = vm
+        .add_root(&config(json!({"lane": {"baggage": "canary-lane"}})))
+        .unwrap();
+    let full: Vec<String> = (0..64).map(|i| format!("k{i}=v")).collect();
+    let full = full.join(",");
+    let forged = format!("canary-lane=v2,{full}");
+    for incoming in [full.as_str(), forged.as_str()] {
+        let (_, out) = vm.request(
+            root,
+            &[
+                (":path", "/a"),
+                ("x-user-id", "alice"),
+                ("baggage", incoming),
+            ],
+        );
+        assert_eq!(value(&out, "baggage").as_deref(), Some(full.as_str()));
+    }
+    vm.request(
+        root,
+        &[(":path", "/a"), ("x-user-id", "alice"), ("baggage", "k=v")],
+    );
+    vm.tick(&[root]);
+    assert_eq!(vm.counter(&lane_dropped_name("service-a")), 2);
 }
