@@ -545,6 +545,45 @@ mod tests {
     }
 
     #[test]
+    fn the_chain_and_mirror_scenarios_bind_only_port_0_and_get_each_filter_its_config() {
+        let dir = Path::new("/tmp/t");
+        for (file, listeners) in [
+            (LANES_BOOTSTRAP, &["front", "service-b"][..]),
+            (MIRROR_BOOTSTRAP, &["front"][..]),
+        ] {
+            let mut bootstrap = Bootstrap::load(file);
+            for listener in listeners {
+                bootstrap.set_listener_filter(
+                    listener,
+                    &format!("{{\"for\":\"{listener}\"}}"),
+                    &[],
+                    Path::new("/m.wasm"),
+                );
+            }
+            bootstrap.bind_for_test(dir);
+            let rendered: Value = yaml_serde::from_str(&bootstrap.render()).unwrap();
+            let mut found = Vec::new();
+            addresses(&rendered, String::new(), &mut found);
+            for (at, address) in &found {
+                let tcp_port_0 = address["socket_address"]["port_value"] == 0;
+                let socket_here = address["pipe"]["path"]
+                    .as_str()
+                    .is_some_and(|p| Path::new(p).parent() == Some(dir));
+                assert!(tcp_port_0 || socket_here, "{file}: {at} = {address}");
+            }
+            for listener in listeners {
+                let mut doc = Document::parse(file, &bootstrap.render());
+                let config = doc.at(&listener_wasm_config(listener)).clone();
+                assert_eq!(
+                    config["configuration"]["value"],
+                    format!("{{\"for\":\"{listener}\"}}")
+                );
+                assert_eq!(config["vm_config"]["code"]["local"]["filename"], "/m.wasm");
+            }
+        }
+    }
+
+    #[test]
     fn a_missing_structure_is_named() {
         let text = "static_resources:\n  listeners:\n  - name: front\n    filter_chains: []\n";
         let mut bootstrap = Bootstrap(Document::parse("x.yaml", text));
