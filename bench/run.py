@@ -69,11 +69,16 @@ UNMATCHED_CONFIG = {"routes": [dict(REALISTIC_CONFIG["routes"][0],
 UNLEASH_CONFIG = {"routes": [dict(REALISTIC_CONFIG["routes"][0], stickiness=dict(
     REALISTIC_CONFIG["routes"][0]["stickiness"], bucketing={"unleash": {"groupId": "service-a"}}))]}
 
-# (8): the realistic route at the edge of a call chain: the decision also written to the lane, a
+# (8): the realistic route with a guard on v2 (issue defaults: 5 %, 100 responses, 30 s, 5 m) and
+# a healthy upstream: the response path (keeping each request to its response, reading :status,
+# counting by class) and the guard's tick; it never trips here.
+GUARD_CONFIG = {"routes": [dict(REALISTIC_CONFIG["routes"][0],
+                                guard={"subset": "v2", "maxErrorRate": 0.05})]}
+# (9): the realistic route at the edge of a call chain: the decision also written to the lane, a
 # W3C baggage member (the costlier form: the baggage header is read and rewritten; wrk sends none).
 LANE_CONFIG = {"routes": [dict(REALISTIC_CONFIG["routes"][0], lane={"baggage": "canary-lane"})]}
 
-# (9): the realistic route with a sticky mirror sample of 5 % of users to v2 (`mirror`).
+# (10): the realistic route with a sticky mirror sample of 5 % of users to v2 (`mirror`).
 MIRROR_CONFIG = {"routes": [dict(REALISTIC_CONFIG["routes"][0], mirror={
     "subset": "v2", "percent": 5, "header": "x-canary-mirror"})]}
 
@@ -87,8 +92,9 @@ VARIANTS = [
     ("plugin", "(5) sticky-canary", "plugin", "direct"),
     ("unmatched", "(6) sticky-canary, no route matches", "unmatched", "direct"),
     ("unleash", "(7) sticky-canary, Unleash bucketing", "unleash", "direct"),
-    ("lane", "(8) sticky-canary, edge lane (baggage)", "lane", "direct"),
-    ("mirror", "(9) sticky-canary, mirror 5 %", "mirror", "direct"),
+    ("guard", "(8) sticky-canary, guard on v2 (healthy)", "guard", "direct"),
+    ("lane", "(9) sticky-canary, edge lane (baggage)", "lane", "direct"),
+    ("mirror", "(10) sticky-canary, mirror 5 %", "mirror", "direct"),
     ("none_p", "(1) no filter", "none", "proxied"),
     ("native_p", "(2) Envoy weighted_clusters + hash", "native", "proxied"),
     ("lua_p", "(3) Lua murmur3", "lua", "proxied"),
@@ -185,6 +191,8 @@ def filters_for(kind, variant, floor_module):
         return [wasm_filter("sticky_canary_" + variant, MODULE, json.dumps(UNMATCHED_CONFIG))]
     if kind == "unleash":
         return [wasm_filter("sticky_canary_" + variant, MODULE, json.dumps(UNLEASH_CONFIG))]
+    if kind == "guard":
+        return [wasm_filter("sticky_canary_" + variant, MODULE, json.dumps(GUARD_CONFIG))]
     if kind == "lane":
         return [wasm_filter("sticky_canary_" + variant, MODULE, json.dumps(LANE_CONFIG))]
     if kind == "mirror":

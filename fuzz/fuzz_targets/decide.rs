@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use libfuzzer_sys::{arbitrary, fuzz_target};
-use sticky_canary_core::{decide, Config, Reason, RequestHeaders, Secret};
+use sticky_canary_core::{decide, decide_guarded, Config, Reason, RequestHeaders, Secret};
 
 const CONFIGS: &[&str] = &[
     // Every matcher kind, both rule kinds, three key sources, random fallback.
@@ -16,7 +16,7 @@ const CONFIGS: &[&str] = &[
     r#"{"routes":[{"name":"api","match":{"pathPrefix":"/api"},"subsets":[{"name":"v1","weight":0},{"name":"v2","weight":33.33},{"name":"v3","weight":66.67}],"stickiness":{"keys":[{"query":"uid"},{"cookie":"uid"}],"fallback":"stable"},"rules":[{"subset":"v1","match":{"headers":[{"name":"x-canary","suffix":"ON","ignoreCase":true}],"path":{"contains":"%"}}},{"subset":"v3","users":["\u00ff","a b"],"match":{"cookies":[{"name":"beta","present":false}]}}]},{"name":"any","subsets":[{"name":"only","weight":100}],"stickiness":{"keys":[{"header":"x-user-id"}],"salt":"s"},"rules":[{"subset":"only","match":{"query":[{"name":"v","regex":"(?i)^\\w+$"}],"os":["Windows","macOS","Linux"]}}]}]}"#,
     // Override rules behind the shared secret (the target compiles every config with the token
     // "s3cret"), one of them renamed to another header.
-    r#"{"tokenHeader":"x-canary-token","routes":[{"name":"qa","subsets":[{"name":"v1","weight":99.99},{"name":"v2","weight":0.01}],"stickiness":{"keys":[{"header":"x-user-id"},{"cookie":"uid"}]},"rules":[{"subset":"v2","requireToken":true,"match":{"headers":[{"name":"x-canary","present":true}]}},{"subset":"v2","requireToken":true,"users":["qa-1","\u0000"]},{"subset":"v1","requireToken":false,"match":{"cookies":[{"name":"uid","prefix":"x"}]}}]}]}"#,
+    r#"{"tokenHeader":"x-canary-token","routes":[{"name":"qa","subsets":[{"name":"v1","weight":99.99},{"name":"v2","weight":0.01}],"stickiness":{"keys":[{"header":"x-user-id"},{"cookie":"uid"}]},"guard":{"subset":"v2","maxErrorRate":0.05},"rules":[{"subset":"v2","requireToken":true,"match":{"headers":[{"name":"x-canary","present":true}]}},{"subset":"v2","requireToken":true,"users":["qa-1","\u0000"]},{"subset":"v1","requireToken":false,"match":{"cookies":[{"name":"uid","prefix":"x"}]}}]}]}"#,
     // Unleash's gradual-rollout bucketing in place of the default contract.
     r#"{"routes":[{"name":"unleash","subsets":[{"name":"off","weight":70},{"name":"on","weight":30}],"stickiness":{"keys":[{"header":"x-user-id"},{"cookie":"uid"}],"bucketing":{"unleash":{"groupId":"feature-x"}}}}]}"#,
     // A trusted baggage lane (stable fallback) behind a token rule, and a mirror sample.
@@ -88,6 +88,20 @@ fuzz_target!(|input: Input<'_>| {
     let first = decide(config, &request, || input.random);
     let again = decide(config, &request, || input.random);
     assert_eq!(first, again, "the decision is a function of the request");
+    // A tripped guard moves only decisions for its subset, to the stable one, keeping the bucket.
+    let guarded = decide_guarded(config, &request, || input.random, |_| true);
+    match (first, guarded) {
+        (Some(d), Some(g)) if g != d => {
+            let route = &config.routes[d.route];
+            let guard = route.guard.as_ref().expect("only a guard moves a decision");
+            assert_eq!(d.subset, guard.subset);
+            assert_eq!(
+                (g.route, g.subset, g.reason, g.bucket),
+                (d.route, route.stable_subset, Reason::Guard, d.bucket)
+            );
+        }
+        (d, g) => assert_eq!(d, g),
+    }
     let Some(d) = first else { return };
     let route = &config.routes[d.route];
     let subset = &route.subsets[d.subset];
@@ -124,6 +138,7 @@ fuzz_target!(|input: Input<'_>| {
             assert!(lane.trust, "only a trusted lane decides");
             assert!(input.lane.is_some_and(|l| !l.is_empty()), "no lane came in");
         }
+        Reason::Guard => panic!("decide alone never gives reason guard"),
         Reason::Rule | Reason::User => {
             assert!(!route.rules.is_empty());
             let needs_token = route.rules.iter().all(|r| r.require_token);

@@ -106,12 +106,12 @@ impl Envoy {
             assert_eq!(client.get("/", &[]).status, 200);
             let after = self.front_connections_per_worker();
             let grew: Vec<usize> = (0..workers).filter(|&w| after[w] > before[w]).collect();
-            assert_eq!(
-                grew.len(),
-                1,
-                "one connection, one worker: {before:?} -> {after:?}"
-            );
-            clients[grew[0]].get_or_insert(client);
+            // Another connection counted meanwhile (the readiness probe's, counted late): this
+            // one's worker cannot be told, so it is dropped and another one made.
+            let [worker] = grew[..] else {
+                continue;
+            };
+            clients[worker].get_or_insert(client);
             if clients.iter().all(Option::is_some) {
                 return clients.into_iter().flatten().collect();
             }

@@ -14,12 +14,14 @@ pub mod gateways;
 pub mod h2c;
 pub mod http;
 pub mod istio;
+pub mod load;
 pub mod manifests;
 pub mod oracle;
 pub mod ramp;
 pub mod recording;
 pub mod scenario;
 pub mod schema;
+pub mod scripted;
 pub mod traffic;
 pub mod upstream;
 

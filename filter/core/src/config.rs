@@ -3,13 +3,15 @@
 
 use std::fmt;
 
+use crate::guard::{format_duration, parse_duration, Guard, MAX_COOL_DOWN_SECS, MAX_WINDOW_SECS};
 use crate::hash::{bucket, unleash_normalized, BUCKETS};
 use crate::lane::BAGGAGE_HEADER;
 use crate::layout::BucketLayout;
 use crate::matcher::{HostPattern, StringMatcher};
 use crate::schema::{
-    BucketingConfig, FallbackConfig, KeySourceConfig, LaneConfig, LaneFallbackConfig, MirrorConfig,
-    Os, PluginConfig, RouteConfig, RuleConfig, RuleMatchConfig, StringMatchConfig, SubsetConfig,
+    BucketingConfig, FallbackConfig, GuardConfig, KeySourceConfig, LaneConfig, LaneFallbackConfig,
+    MirrorConfig, Os, PluginConfig, RouteConfig, RuleConfig, RuleMatchConfig, StringMatchConfig,
+    SubsetConfig,
 };
 use crate::token::{Secret, DEFAULT_TOKEN_HEADER, TOKEN_ENV};
 
@@ -90,6 +92,9 @@ pub struct Route {
     /// that after a full cutover (v1=0, v2=100) they follow it.
     pub stable_subset: usize,
     pub rules: Vec<Rule>,
+    /// Count this route's responses per subset and status class (`health`, or a `guard`).
+    pub health: bool,
+    pub guard: Option<Guard>,
     pub lane: Option<Lane>,
     pub mirror: Option<Mirror>,
 }
@@ -496,6 +501,22 @@ fn compile_route(
         .collect::<Result<Vec<_>, _>>()?;
 
     let stable_subset = subsets.iter().position(|s| s.weight > 0).unwrap_or(0);
+    let guard = match raw.guard {
+        None => None,
+        Some(guard) => Some(compile_guard(
+            &format!("{path}.guard"),
+            guard,
+            &subsets,
+            stable_subset,
+        )?),
+    };
+    if raw.health == Some(false) && guard.is_some() {
+        return Err(ConfigError::new(
+            format!("{path}.health"),
+            "is false, but the route's guard counts its responses: remove health or set it true",
+        ));
+    }
+    let health = raw.health.unwrap_or(false) || guard.is_some();
     Ok(Route {
         name: raw.name,
         hosts,
@@ -508,6 +529,8 @@ fn compile_route(
         fallback,
         stable_subset,
         rules,
+        health,
+        guard,
         lane: None,
         mirror: None,
     })
@@ -668,6 +691,111 @@ fn unknown_subset(path: &str, name: &str, subsets: &[Subset]) -> ConfigError {
         path,
         format!("unknown subset \"{name}\" (this route has {known})"),
     )
+}
+
+/// Default `minRequests`, `window` and `coolDown` of a guard.
+pub const GUARD_DEFAULT_MIN_REQUESTS: u64 = 100;
+pub const GUARD_DEFAULT_WINDOW_SECS: u32 = 30;
+pub const GUARD_DEFAULT_COOL_DOWN_SECS: u32 = 300;
+
+fn compile_guard(
+    path: &str,
+    raw: GuardConfig,
+    subsets: &[Subset],
+    stable_subset: usize,
+) -> Result<Guard, ConfigError> {
+    let subset = subsets
+        .iter()
+        .position(|s| s.name == raw.subset)
+        .ok_or_else(|| {
+            ConfigError::new(
+                format!("{path}.subset"),
+                format!(
+                    "unknown subset \"{}\" (this route has {})",
+                    raw.subset,
+                    known_subsets(subsets)
+                ),
+            )
+        })?;
+    if subset == stable_subset {
+        return Err(ConfigError::new(
+            format!("{path}.subset"),
+            format!(
+                "\"{}\" is the route's stable subset (the first with a weight above 0), where a tripped guard sends the canary's users: guard a newer subset",
+                raw.subset
+            ),
+        ));
+    }
+    let rate = raw.max_error_rate;
+    if !(0.0..=1.0).contains(&rate) {
+        return Err(ConfigError::new(
+            format!("{path}.maxErrorRate"),
+            format!("{rate} is out of range: a share of responses from 0 to 1 (0.05 is 5 %)"),
+        ));
+    }
+    let min_requests = raw.min_requests.unwrap_or(GUARD_DEFAULT_MIN_REQUESTS);
+    if min_requests == 0 {
+        return Err(ConfigError::new(
+            format!("{path}.minRequests"),
+            "must be at least 1: a guard decides on at least one response",
+        ));
+    }
+    let window = guard_duration(
+        &format!("{path}.window"),
+        raw.window.as_deref(),
+        GUARD_DEFAULT_WINDOW_SECS,
+        MAX_WINDOW_SECS,
+    )?;
+    let cool_down = guard_duration(
+        &format!("{path}.coolDown"),
+        raw.cool_down.as_deref(),
+        GUARD_DEFAULT_COOL_DOWN_SECS,
+        MAX_COOL_DOWN_SECS,
+    )?;
+    Ok(Guard {
+        subset,
+        max_error_rate: rate,
+        min_requests,
+        window_secs: window,
+        cool_down_secs: cool_down,
+    })
+}
+
+/// A guard's duration field: 1 s up to `max`.
+fn guard_duration(
+    path: &str,
+    raw: Option<&str>,
+    default: u32,
+    max: u32,
+) -> Result<u32, ConfigError> {
+    let Some(text) = raw else {
+        return Ok(default);
+    };
+    let secs = parse_duration(text).map_err(|reason| ConfigError::new(path, reason))?;
+    if secs == 0 {
+        return Err(ConfigError::new(
+            path,
+            format!("\"{text}\" must be at least 1s"),
+        ));
+    }
+    if secs > max {
+        return Err(ConfigError::new(
+            path,
+            format!(
+                "\"{text}\" is longer than {}, the most it may be",
+                format_duration(max)
+            ),
+        ));
+    }
+    Ok(secs)
+}
+
+fn known_subsets(subsets: &[Subset]) -> String {
+    subsets
+        .iter()
+        .map(|s| format!("\"{}\"", s.name))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn compile_subsets(path: &str, raw: Vec<SubsetConfig>) -> Result<Vec<Subset>, ConfigError> {

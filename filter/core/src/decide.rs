@@ -20,16 +20,19 @@ pub enum Reason {
     Hash,
     /// No stickiness key: the route's fallback.
     Fallback,
+    /// The route's guard has tripped: the stable subset instead of the guarded one.
+    Guard,
     /// A trusted incoming lane (`lane.trust: true`), or its `fallback: stable`.
     Lane,
 }
 
 impl Reason {
-    pub const ALL: [Reason; 5] = [
+    pub const ALL: [Reason; 6] = [
         Reason::Rule,
         Reason::User,
         Reason::Hash,
         Reason::Fallback,
+        Reason::Guard,
         Reason::Lane,
     ];
 
@@ -39,6 +42,7 @@ impl Reason {
             Reason::User => "user",
             Reason::Hash => "hash",
             Reason::Fallback => "fallback",
+            Reason::Guard => "guard",
             Reason::Lane => "lane",
         }
     }
@@ -151,6 +155,63 @@ fn rule_reason(rule: &Rule) -> Reason {
     } else {
         Reason::Rule
     }
+}
+
+/// [`decide`], then the guard of the decision's route if `tripped(route index)` says it has
+/// tripped: a decision for the guarded subset goes to the route's stable subset instead (reason
+/// `guard`, bucket kept), unless a `requireToken` rule made it, so that testers still reach the
+/// canary. Stickiness is untouched: once the guard re-arms the same users return.
+pub fn decide_guarded<H: RequestHeaders + ?Sized>(
+    config: &Config,
+    headers: &H,
+    random: impl FnOnce() -> u32,
+    tripped: impl Fn(usize) -> bool,
+) -> Option<Decision> {
+    let decision = decide(config, headers, random)?;
+    let Some(route) = config.routes.get(decision.route) else {
+        return Some(decision);
+    };
+    let guarded = route
+        .guard
+        .as_ref()
+        .is_some_and(|g| g.subset == decision.subset);
+    if !guarded || !tripped(decision.route) {
+        return Some(decision);
+    }
+    let by_rule = matches!(decision.reason, Reason::Rule | Reason::User);
+    if by_rule && made_by_token_rule(config, route, &RequestView::new(headers)) {
+        return Some(decision);
+    }
+    Some(Decision {
+        subset: route.stable_subset,
+        reason: Reason::Guard,
+        // A user the mirror sampled is not marked when the stable subset is the mirror's.
+        mirror: decision.mirror
+            && route
+                .mirror
+                .as_ref()
+                .is_some_and(|m| m.subset != route.stable_subset),
+        ..decision
+    })
+}
+
+/// Whether the rule that decided this request (the first that holds, as in [`decide`]) is a
+/// `requireToken` one. Only asked on a tripped guard's route, for a rule's decision.
+fn made_by_token_rule<H: RequestHeaders + ?Sized>(
+    config: &Config,
+    route: &Route,
+    request: &RequestView<'_, H>,
+) -> bool {
+    let key = stickiness_key(route, request);
+    let token = OnceCell::new();
+    route
+        .rules
+        .iter()
+        .filter(|rule| {
+            !rule.require_token || *token.get_or_init(|| presents_token(config, request))
+        })
+        .find(|rule| rule_matches(rule, key.as_deref(), request))
+        .is_some_and(|rule| rule.require_token)
 }
 
 fn route_matches<H: RequestHeaders + ?Sized>(route: &Route, request: &RequestView<'_, H>) -> bool {

@@ -4,6 +4,7 @@
 
 pub mod config;
 pub mod decide;
+pub mod guard;
 pub mod hash;
 pub mod lane;
 pub mod layout;
@@ -13,7 +14,8 @@ pub mod schema;
 pub mod token;
 
 pub use config::{Config, ConfigError, DEFAULT_ROUTING_HEADER};
-pub use decide::{decide, Decision, Reason};
+pub use decide::{decide, decide_guarded, Decision, Reason};
+pub use guard::{Guard, GuardState};
 pub use hash::{bucket, murmur3_x86_32, unleash_normalized, BUCKETS};
 pub use request::RequestHeaders;
 pub use token::{Secret, DEFAULT_TOKEN_HEADER, TOKEN_ENV};

@@ -32,6 +32,9 @@ pub struct RouteConfig {
     pub stickiness: StickinessConfig,
     #[serde(default)]
     pub rules: Vec<RuleConfig>,
+    /// Per-subset response counters by status class (always on with a `guard`).
+    pub health: Option<bool>,
+    pub guard: Option<GuardConfig>,
     pub lane: Option<LaneConfig>,
     pub mirror: Option<MirrorConfig>,
 }
@@ -69,6 +72,44 @@ pub struct MirrorConfig {
     #[serde(deserialize_with = "percent")]
     pub percent: f64,
     pub header: String,
+}
+
+/// Steps a failing canary back to the stable subset; see [`crate::guard`].
+#[derive(Debug, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    rename_all = "camelCase",
+    expecting = "a guard object"
+)]
+pub struct GuardConfig {
+    pub subset: String,
+    #[serde(deserialize_with = "rate")]
+    pub max_error_rate: f64,
+    pub min_requests: Option<u64>,
+    /// Whole seconds, minutes or hours: "30s", "5m", "1h".
+    pub window: Option<String>,
+    pub cool_down: Option<String>,
+}
+
+/// A share: any JSON number, reported as "a number (share from 0 to 1)".
+fn rate<'de, D: Deserializer<'de>>(deserializer: D) -> Result<f64, D::Error> {
+    struct Rate;
+    impl Visitor<'_> for Rate {
+        type Value = f64;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a number (share from 0 to 1)")
+        }
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<f64, E> {
+            Ok(v)
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<f64, E> {
+            Ok(v as f64)
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<f64, E> {
+            Ok(v as f64)
+        }
+    }
+    deserializer.deserialize_f64(Rate)
 }
 
 #[derive(Debug, Deserialize)]

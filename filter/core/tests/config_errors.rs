@@ -118,7 +118,7 @@ fn malformed_documents_are_rejected_with_path_and_position() {
         (
             "unknown route key",
             r#"{"routes":[{"name":"a","rule":[]}]}"#.into(),
-            "routes[0].rule: unknown field `rule`, expected one of `name`, `match`, `subsets`, `stickiness`, `rules`, `lane`, `mirror` at line 1 column 29",
+            "routes[0].rule: unknown field `rule`, expected one of `name`, `match`, `subsets`, `stickiness`, `rules`, `health`, `guard`, `lane`, `mirror` at line 1 column 29",
         ),
         (
             "unknown route match key",
@@ -654,6 +654,163 @@ fn users_are_sorted_and_deduplicated_and_names_lowercased() {
         Some(vec![b"alice".to_vec(), b"bob".to_vec()])
     );
     assert!(matches!(&rules[1].conditions[0], Condition::Header(name, _) if name == "x-canary"));
+}
+
+/// The full example with `guard` (and other route keys) set on its route.
+fn guarded_with(guard: Value) -> String {
+    full_config_with(|c| c["routes"][0]["guard"] = guard)
+}
+
+#[test]
+fn invalid_guards_are_rejected_with_path_and_reason() {
+    let ok = || json!({"subset": "v2", "maxErrorRate": 0.05});
+    let with = |key: &str, value: Value| {
+        let mut guard = ok();
+        guard[key] = value;
+        guarded_with(guard)
+    };
+    let cases: Vec<(&str, String, &str)> = vec![
+        (
+            "rate above 1",
+            with("maxErrorRate", json!(1.5)),
+            "routes[0].guard.maxErrorRate: 1.5 is out of range: a share of responses from 0 to 1 (0.05 is 5 %)",
+        ),
+        (
+            "negative rate",
+            with("maxErrorRate", json!(-0.01)),
+            "routes[0].guard.maxErrorRate: -0.01 is out of range: a share of responses from 0 to 1 (0.05 is 5 %)",
+        ),
+        (
+            "rate as a percent string",
+            with("maxErrorRate", json!("5%")),
+            r#"routes[0].guard.maxErrorRate: invalid type: string "5%", expected a number (share from 0 to 1) at line 1 column 60"#,
+        ),
+        (
+            "window 0",
+            with("window", json!("0s")),
+            r#"routes[0].guard.window: "0s" must be at least 1s"#,
+        ),
+        (
+            "window without a unit",
+            with("window", json!("30")),
+            r#"routes[0].guard.window: "30" is not a duration: a whole number of seconds, minutes or hours such as "30s", "5m", "1h""#,
+        ),
+        (
+            "window in milliseconds",
+            with("window", json!("500ms")),
+            r#"routes[0].guard.window: "500ms" is not a duration: a whole number of seconds, minutes or hours such as "30s", "5m", "1h""#,
+        ),
+        (
+            "window longer than 10 minutes",
+            with("window", json!("11m")),
+            r#"routes[0].guard.window: "11m" is longer than 10m, the most it may be"#,
+        ),
+        (
+            "window as a number",
+            with("window", json!(30)),
+            "routes[0].guard.window: invalid type: integer `30`, expected a string at line 1 column 86",
+        ),
+        (
+            "coolDown 0",
+            with("coolDown", json!("0m")),
+            r#"routes[0].guard.coolDown: "0m" must be at least 1s"#,
+        ),
+        (
+            "coolDown over a day",
+            with("coolDown", json!("25h")),
+            r#"routes[0].guard.coolDown: "25h" is longer than 24h, the most it may be"#,
+        ),
+        (
+            "minRequests 0",
+            with("minRequests", json!(0)),
+            "routes[0].guard.minRequests: must be at least 1: a guard decides on at least one response",
+        ),
+        (
+            "unknown subset",
+            with("subset", json!("v3")),
+            r#"routes[0].guard.subset: unknown subset "v3" (this route has "v1", "v2")"#,
+        ),
+        (
+            "the stable subset",
+            with("subset", json!("v1")),
+            r#"routes[0].guard.subset: "v1" is the route's stable subset (the first with a weight above 0), where a tripped guard sends the canary's users: guard a newer subset"#,
+        ),
+        (
+            "the stable subset after a full cutover",
+            full_config_with(|c| {
+                c["routes"][0]["subsets"] =
+                    json!([{"name": "v1", "weight": 0}, {"name": "v2", "weight": 100}]);
+                c["routes"][0]["guard"] = json!({"subset": "v2", "maxErrorRate": 0.05});
+            }),
+            r#"routes[0].guard.subset: "v2" is the route's stable subset (the first with a weight above 0), where a tripped guard sends the canary's users: guard a newer subset"#,
+        ),
+        (
+            "no rate",
+            guarded_with(json!({"subset": "v2"})),
+            "routes[0].guard: missing field `maxErrorRate` at line 1 column 55",
+        ),
+        (
+            "unknown key",
+            with("errorRate", json!(0.1)),
+            "routes[0].guard.errorRate: unknown field `errorRate`, expected one of `subset`, `maxErrorRate`, `minRequests`, `window`, `coolDown` at line 1 column 52",
+        ),
+        (
+            "health off with a guard",
+            full_config_with(|c| {
+                c["routes"][0]["health"] = json!(false);
+                c["routes"][0]["guard"] = ok();
+            }),
+            "routes[0].health: is false, but the route's guard counts its responses: remove health or set it true",
+        ),
+        (
+            "health not a bool",
+            full_config_with(|c| c["routes"][0]["health"] = json!("yes")),
+            r#"routes[0].health: invalid type: string "yes", expected a boolean at line 1 column 46"#,
+        ),
+    ];
+    assert_rejections(&cases);
+}
+
+#[test]
+fn a_guard_compiles_with_the_documented_defaults_and_turns_health_on() {
+    let config =
+        Config::from_json(guarded_with(json!({"subset": "v2", "maxErrorRate": 0.05})).as_bytes())
+            .unwrap();
+    let route = &config.routes[0];
+    assert!(route.health);
+    assert_eq!(
+        route.guard,
+        Some(sticky_canary_core::Guard {
+            subset: 1,
+            max_error_rate: 0.05,
+            min_requests: 100,
+            window_secs: 30,
+            cool_down_secs: 300,
+        })
+    );
+    let config = Config::from_json(
+        guarded_with(json!({"subset": "v2", "maxErrorRate": 0, "minRequests": 1,
+                            "window": "2m", "coolDown": "1h"}))
+        .as_bytes(),
+    )
+    .unwrap();
+    let guard = config.routes[0].guard.as_ref().unwrap();
+    assert_eq!(
+        (
+            guard.max_error_rate,
+            guard.min_requests,
+            guard.window_secs,
+            guard.cool_down_secs
+        ),
+        (0.0, 1, 120, 3600)
+    );
+
+    let plain = Config::from_json(full_config_with(|_| {}).as_bytes()).unwrap();
+    assert!(!plain.routes[0].health && plain.routes[0].guard.is_none());
+    let health =
+        Config::from_json(full_config_with(|c| c["routes"][0]["health"] = json!(true)).as_bytes())
+            .unwrap();
+    assert!(health.routes[0].health && health.routes[0].guard.is_none());
 }
 
 /// `lane` and `mirror`: route-level, next to `stickiness`.

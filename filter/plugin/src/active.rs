@@ -4,12 +4,17 @@ use sticky_canary_core::config::percent;
 use sticky_canary_core::{Config, Secret, TOKEN_ENV};
 
 use crate::counters::Counters;
+use crate::guard::Guards;
+use crate::health::Health;
 use crate::host::Host;
 
 /// What every request of one configuration shares.
 pub struct Active {
     pub config: Config,
     pub counters: Counters,
+    /// Responses by subset and status class, for routes with health.
+    pub health: Health,
+    pub guards: Guards,
     /// Subset names as header values, built once: `[route][subset]`.
     pub subset_values: Vec<Vec<Vec<u8>>>,
 }
@@ -20,6 +25,18 @@ impl Active {
             .get(route)
             .and_then(|subsets| subsets.get(subset))
             .map(Vec::as_slice)
+    }
+
+    /// Whether a stream of this route needs its response headers (`exposeSubset`, health).
+    pub fn awaits_response(&self, route: usize) -> bool {
+        self.config.expose_subset || self.health.counts(route)
+    }
+
+    /// Hands every count to the host.
+    pub fn flush(&self, host: &impl Host) {
+        self.counters.flush(host);
+        self.health.flush(host);
+        self.guards.flush(host);
     }
 }
 
@@ -42,6 +59,8 @@ pub fn configure(host: &impl Host, bytes: &[u8]) -> Option<Active> {
                 .collect();
             Some(Active {
                 counters: Counters::define(host, &config),
+                health: Health::define(host, &config),
+                guards: Guards::define(host, &config),
                 config,
                 subset_values,
             })

@@ -6,7 +6,7 @@ use std::time::Duration;
 use log::{Level, LevelFilter, Log, Metadata, Record};
 
 use crate::abi;
-use crate::host::{Host, Map};
+use crate::host::{Host, Map, SharedDataError};
 
 pub struct EnvoyHost;
 
@@ -73,6 +73,32 @@ impl Host for EnvoyHost {
     fn increment_counter(&self, id: u32, by: u64) {
         // A counter that fails to move is no reason to fail anything; its count is lost.
         let _ = abi::increment_counter(id, i64::try_from(by).unwrap_or(i64::MAX));
+    }
+
+    fn define_gauge(&self, name: &str) -> Option<u32> {
+        abi::define_gauge(name).ok()
+    }
+
+    fn set_gauge(&self, id: u32, value: u64) {
+        let _ = abi::record_metric(id, value);
+    }
+
+    fn plugin_name(&self) -> Option<Vec<u8>> {
+        abi::property("plugin_name")
+    }
+
+    fn shared_data(&self, key: &str) -> Option<(Vec<u8>, u32)> {
+        abi::shared_data(key).ok()
+    }
+
+    fn set_shared_data(&self, key: &str, value: &[u8], cas: u32) -> Result<(), SharedDataError> {
+        abi::set_shared_data(key, value, cas).map_err(|status| {
+            if status.code() == abi::STATUS_CAS_MISMATCH {
+                SharedDataError::CasMismatch
+            } else {
+                SharedDataError::Failed
+            }
+        })
     }
 }
 

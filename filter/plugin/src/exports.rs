@@ -1,6 +1,6 @@
 //! The callbacks Envoy calls, exported under their proxy-wasm ABI names. Only these exist:
 //! Envoy skips a callback the module does not export, and each one it calls costs on every
-//! request. `proxy_on_response_headers` is the one kept for `exposeSubset` alone.
+//! request. `proxy_on_response_headers` is the one kept for `exposeSubset` and per-subset health alone.
 
 use std::cell::RefCell;
 

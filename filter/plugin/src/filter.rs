@@ -71,8 +71,10 @@ impl<H: Host> Filter<H> {
         self.roots.tick(&self.host, root);
         self.streams.expire(self.clock);
         // Any root's tick hands over every configuration's counts: the lag stays under a tick.
+        let now_secs = self.clock.as_secs();
         for active in self.roots.all() {
-            active.counters.flush(&self.host);
+            active.guards.sync(&self.host, now_secs);
+            active.flush(&self.host);
         }
         if let Some(slot) = &self.unconfigured {
             slot.flush(&self.host);
@@ -97,12 +99,10 @@ impl<H: Host> Filter<H> {
             return;
         };
         let decision = http::on_request_headers(&self.host, &self.vm, &active);
-        if active.config.expose_subset {
-            if let Some(d) = decision {
-                if let (Ok(route), Ok(subset)) = (u16::try_from(d.route), u16::try_from(d.subset)) {
-                    self.streams
-                        .await_response(context, active, (route, subset), self.clock);
-                }
+        if let Some(d) = decision.filter(|d| active.awaits_response(d.route)) {
+            if let (Ok(route), Ok(subset)) = (u16::try_from(d.route), u16::try_from(d.subset)) {
+                self.streams
+                    .await_response(context, active, (route, subset), self.clock);
             }
         }
     }

@@ -34,4 +34,25 @@ pub trait Host {
     /// A counter's id, `None` if the host refused to define it.
     fn define_counter(&self, name: &str) -> Option<u32>;
     fn increment_counter(&self, id: u32, by: u64);
+    /// A gauge's id, `None` if the host refused to define it.
+    fn define_gauge(&self, name: &str) -> Option<u32>;
+    fn set_gauge(&self, id: u32, value: u64);
+    /// The configuring plugin's name (Envoy: the Wasm filter config's `name`; Istio: the
+    /// WasmPlugin's namespace and name), `None` if the host does not say.
+    fn plugin_name(&self) -> Option<Vec<u8>>;
+    /// A value of the data every VM with this VM id shares (Envoy: all workers), with its
+    /// compare-and-swap token; `None` when the key holds nothing.
+    fn shared_data(&self, key: &str) -> Option<(Vec<u8>, u32)>;
+    /// Stores `value` under `key` if the key's token is still `cas` (0: whatever it is, as in
+    /// Envoy, which also sets a key that holds nothing yet without looking at `cas`).
+    fn set_shared_data(&self, key: &str, value: &[u8], cas: u32) -> Result<(), SharedDataError>;
+}
+
+/// Why shared data was not stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SharedDataError {
+    /// Another VM stored the key since it was read: read it again.
+    CasMismatch,
+    /// Anything else: give up until the next tick.
+    Failed,
 }

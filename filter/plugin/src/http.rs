@@ -3,9 +3,10 @@
 
 use sticky_canary_core::config::{LaneCarrier, Route};
 use sticky_canary_core::lane::{member_value, write_member, BaggageWrite, BAGGAGE_HEADER};
-use sticky_canary_core::{decide, Decision, RequestHeaders};
+use sticky_canary_core::{decide_guarded, Decision, RequestHeaders};
 
 use crate::active::Active;
+use crate::health::{class_of, is_error};
 use crate::host::{Host, Map};
 use crate::vm::VmState;
 
@@ -35,7 +36,12 @@ fn joined(values: Vec<Vec<u8>>) -> Option<Vec<u8>> {
 
 pub fn on_request_headers(host: &impl Host, vm: &VmState, active: &Active) -> Option<Decision> {
     let config = &active.config;
-    let decision = decide(config, &HostRequestHeaders(host), || vm.next_random());
+    let decision = decide_guarded(
+        config,
+        &HostRequestHeaders(host),
+        || vm.next_random(),
+        |route| active.guards.tripped(route),
+    );
     let header = config.routing_header.as_str();
     // Replacing or removing also drops a routing header forged by the client. The module
     // declares ABI 0.2.1, for which Envoy re-matches the route after a filter changed a request
@@ -101,10 +107,18 @@ fn write_lane(host: &impl Host, route: &Route, value: &[u8]) -> bool {
     true
 }
 
-/// Echoes the chosen subset on the response (`exposeSubset`).
+/// Echoes the chosen subset on the response (`exposeSubset`) and counts the response's status
+/// class (health, guard).
 pub fn on_response_headers(host: &impl Host, active: &Active, route: usize, subset: usize) {
-    if let Some(value) = active.subset_value(route, subset) {
-        host.set_header(Map::Response, &active.config.routing_header, value);
+    if active.config.expose_subset {
+        if let Some(value) = active.subset_value(route, subset) {
+            host.set_header(Map::Response, &active.config.routing_header, value);
+        }
+    }
+    if active.health.counts(route) {
+        let class = class_of(host.header(Map::Response, ":status").as_deref());
+        active.health.count(route, subset, class);
+        active.guards.count(route, subset, is_error(class));
     }
 }
 

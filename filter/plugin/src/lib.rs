@@ -15,8 +15,10 @@ mod envoy_host;
 #[cfg(target_family = "wasm")]
 mod exports;
 pub mod filter;
+mod guard;
 #[cfg(any(target_family = "wasm", test))]
 mod header_map;
+mod health;
 pub mod host;
 mod http;
 mod roots;
@@ -27,5 +29,7 @@ pub use counters::{
     decided_name, lane_dropped_name, mirrored_name, UNCONFIGURED_NAME, UNROUTED_NAME,
 };
 pub use filter::{Filter, TICK};
+pub use guard::{shared_key, state_name, tripped_name};
+pub use health::responses_name;
 pub use roots::{GONE_AFTER_TICKS, MAX_ROOTS};
 pub use streams::{MAX_AWAITING, RESPONSE_WAIT};

@@ -62,7 +62,7 @@ impl Roots {
     pub fn configure(&mut self, host: &impl Host, id: u32, active: Active) {
         let active = Rc::new(active);
         if let Some(root) = self.roots.iter_mut().find(|r| r.id == id) {
-            root.active.counters.flush(host);
+            root.active.flush(host);
             root.active = active;
             root.last_seen = self.ticks;
             return;
@@ -75,7 +75,7 @@ impl Roots {
                 .min_by_key(|(_, r)| r.last_seen)
                 .map(|(i, _)| i)
             {
-                self.roots.remove(stalest).active.counters.flush(host);
+                self.roots.remove(stalest).active.flush(host);
             }
         }
         self.roots.push(Root {
@@ -108,7 +108,7 @@ impl Roots {
         self.roots.retain(|r| {
             let alive = r.last_seen >= horizon;
             if !alive {
-                r.active.counters.flush(host);
+                r.active.flush(host);
             }
             alive
         });

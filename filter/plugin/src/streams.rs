@@ -2,8 +2,9 @@
 //! it.
 //!
 //! A stream's context is created with its root context's id, and its request headers follow;
-//! in Envoy at once, in the same call. Only under `exposeSubset` does a stream need its decision
-//! again, on its response headers; those streams are kept until then, however many others start
+//! in Envoy at once, in the same call. Only under `exposeSubset`, or on a route that counts its
+//! responses (health, guard), does a stream need its decision again, on its response headers;
+//! those streams are kept until then, however many others start
 //! meanwhile. A stream that never gets a response (reset, aborted) would stay forever, so such
 //! entries expire after [`RESPONSE_WAIT`], and at most [`MAX_AWAITING`] are kept (the oldest
 //! goes first): the memory stays bounded whatever clients do.

@@ -4,11 +4,12 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::rc::Rc;
 use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
 use log::{Level, LevelFilter, Log, Metadata, Record};
-use sticky_canary::host::{Host, Map};
+use sticky_canary::host::{Host, Map, SharedDataError};
 use sticky_canary::{Filter, TICK};
 
 #[derive(Default)]
@@ -23,6 +24,23 @@ pub struct State {
     /// Counter names by id, and their values.
     pub counters: Vec<(String, u64)>,
     pub tick_period: Option<Duration>,
+    /// Gauge names by id, and their values.
+    pub gauges: Vec<(String, u64)>,
+    pub plugin_name: Option<String>,
+    /// Shared with every VM made by [`Vm::pair`].
+    pub shared: Rc<RefCell<SharedData>>,
+}
+
+/// Envoy's shared data: a value and a compare-and-swap token per key; every store takes a new
+/// token from one sequence.
+#[derive(Default)]
+pub struct SharedData {
+    pub values: HashMap<String, (Vec<u8>, u32)>,
+    next_cas: u32,
+    /// Stores refused for a stale token, to show that concurrent writers were exercised.
+    pub mismatches: usize,
+    /// Values another worker stores between a VM's read and its next store, one per store.
+    pub interleaved: Vec<(String, Vec<u8>)>,
 }
 
 #[derive(Default)]
@@ -90,6 +108,51 @@ impl Host for FakeHost {
         HOST_CALLS.with(|c| c.borrow_mut().push(format!("increment {id}")));
         self.0.borrow_mut().counters[id as usize].1 += by;
     }
+    fn define_gauge(&self, name: &str) -> Option<u32> {
+        let mut state = self.0.borrow_mut();
+        if let Some(id) = state.gauges.iter().position(|(n, _)| n == name) {
+            return Some(id as u32);
+        }
+        state.gauges.push((name.to_string(), 0));
+        Some(state.gauges.len() as u32 - 1)
+    }
+    fn set_gauge(&self, id: u32, value: u64) {
+        self.0.borrow_mut().gauges[id as usize].1 = value;
+    }
+    fn plugin_name(&self) -> Option<Vec<u8>> {
+        self.0.borrow().plugin_name.clone().map(String::into_bytes)
+    }
+    fn shared_data(&self, key: &str) -> Option<(Vec<u8>, u32)> {
+        HOST_CALLS.with(|c| c.borrow_mut().push(format!("get shared {key}")));
+        let shared = self.0.borrow().shared.clone();
+        let found = shared.borrow().values.get(key).cloned();
+        found
+    }
+    /// As Envoy's `SharedData::set`: a token of 0, or a key holding nothing, stores without a
+    /// check; otherwise the token must be the key's current one.
+    fn set_shared_data(&self, key: &str, value: &[u8], cas: u32) -> Result<(), SharedDataError> {
+        HOST_CALLS.with(|c| c.borrow_mut().push(format!("set shared {key}")));
+        let shared = self.0.borrow().shared.clone();
+        let mut shared = shared.borrow_mut();
+        if !shared.interleaved.is_empty() {
+            let (other_key, other_value) = shared.interleaved.remove(0);
+            shared.next_cas += 1;
+            let token = shared.next_cas;
+            shared.values.insert(other_key, (other_value, token));
+        }
+        if let Some((_, current)) = shared.values.get(key) {
+            if cas != 0 && cas != *current {
+                shared.mismatches += 1;
+                return Err(SharedDataError::CasMismatch);
+            }
+        }
+        shared.next_cas += 1;
+        let token = shared.next_cas;
+        shared
+            .values
+            .insert(key.to_string(), (value.to_vec(), token));
+        Ok(())
+    }
 }
 
 thread_local! {
@@ -120,8 +183,9 @@ impl Log for CapturingLogger {
 pub struct Vm {
     pub filter: Filter<FakeHost>,
     next_context: u32,
-    /// `log::max_level` is process-wide: tests that run a VM take turns.
-    _serial: MutexGuard<'static, ()>,
+    /// `log::max_level` is process-wide: tests that run a VM take turns (the second VM of a
+    /// [`Vm::pair`] holds none: its first holds the turn).
+    _serial: Option<MutexGuard<'static, ()>>,
 }
 
 /// The first context id Envoy gives a VM's contexts; roots and streams share the sequence.
@@ -139,10 +203,44 @@ impl Vm {
         let mut vm = Vm {
             filter: Filter::new(host),
             next_context: FIRST_CONTEXT,
-            _serial: serial,
+            _serial: Some(serial),
         };
         assert!(vm.filter.on_vm_start());
         vm
+    }
+
+    /// Two VMs of one Envoy (two workers): same log, same shared data, their own state. The
+    /// first is dropped last, so it holds the turn for both.
+    pub fn pair() -> (Vm, Vm) {
+        let first = Vm::new();
+        let host = FakeHost::default();
+        {
+            let mut state = host.0.borrow_mut();
+            state.level = Some(LevelFilter::Info);
+            state.shared = first.state().shared.clone();
+        }
+        let mut second = Vm {
+            filter: Filter::new(host),
+            next_context: FIRST_CONTEXT,
+            _serial: None,
+        };
+        assert!(second.filter.on_vm_start());
+        (first, second)
+    }
+
+    /// Runs a stream's response headers with this `:status`.
+    pub fn response_with_status(&mut self, context: u32, status: &str) {
+        self.state().response = vec![(":status".to_string(), status.as_bytes().to_vec())];
+        self.filter.on_response_headers(context);
+    }
+
+    pub fn gauge(&self, name: &str) -> Option<u64> {
+        let state = self.filter.host().0.borrow();
+        state
+            .gauges
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| *v)
     }
 
     pub fn state(&self) -> std::cell::RefMut<'_, State> {
