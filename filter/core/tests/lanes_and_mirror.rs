@@ -209,3 +209,22 @@ fn the_mirror_sample_is_the_contract_bucket_under_the_mirror_salt() {
         assert_eq!(decided(&salted, &[("x-user-id", &user)]).mirror, expected);
     }
 }
+
+#[test]
+fn a_tripped_guard_sends_the_lane_to_stable_and_never_marks_a_mirror_to_it() {
+    use sticky_canary_core::decide_guarded;
+    let config = route(json!({
+        "lane": {"header": "x-lane", "trust": true},
+        "guard": {"subset": "v2", "maxErrorRate": 0.05},
+        "mirror": {"subset": "v1", "percent": 100, "header": "x-mirror"}
+    }));
+    for user in users_on(&config, "v1", 10) {
+        let headers = request(&[("x-user-id", &user), ("x-lane", "v2")]);
+        let open = decide_guarded(&config, &headers, || 0, |_| false).unwrap();
+        assert_eq!(named(&config, &open), ("v2".into(), Reason::Lane));
+        assert!(open.mirror, "every user not on v1 is marked at 100 %");
+        let tripped = decide_guarded(&config, &headers, || 0, |_| true).unwrap();
+        assert_eq!(named(&config, &tripped), ("v1".into(), Reason::Guard));
+        assert!(!tripped.mirror, "served by the mirror subset: not marked");
+    }
+}
