@@ -186,7 +186,7 @@ demo: tools build
 # Fuzzing (cargo-fuzz, nightly): each target in $(FUZZ_TARGETS) runs $(FUZZ_SECONDS) s, starting
 # from the committed seeds (fuzz/seeds/<target>, crash regressions included) and growing its
 # own corpus in fuzz/corpus/<target>. A crash fails the target and is saved under fuzz/artifacts.
-FUZZ_TARGETS := config decide request
+FUZZ_TARGETS := config decide request baggage
 FUZZ_SECONDS ?= 60
 FUZZ_SMOKE_SECONDS := 4
 

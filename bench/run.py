@@ -85,6 +85,14 @@ ASSIGN_CONFIG = {"routes": [dict(REALISTIC_CONFIG["routes"][0], stickiness={
                "sameSite": "Lax", "header": "x-canary-uid", "signed": True}})]}
 ASSIGN_ENV = {"STICKY_CANARY_COOKIE_KEY": "bench-cookie-key"}
 
+# (10): the realistic route at the edge of a call chain: the decision also written to the lane, a
+# W3C baggage member (the costlier form: the baggage header is read and rewritten; wrk sends none).
+LANE_CONFIG = {"routes": [dict(REALISTIC_CONFIG["routes"][0], lane={"baggage": "canary-lane"})]}
+
+# (11): the realistic route with a sticky mirror sample of 5 % of users to v2 (`mirror`).
+MIRROR_CONFIG = {"routes": [dict(REALISTIC_CONFIG["routes"][0], mirror={
+    "subset": "v2", "percent": 5, "header": "x-canary-mirror"})]}
+
 # (name, label, filter kind, upstream mode). Direct: the listener answers itself by a
 # direct_response chosen by the routing header, so the filter's cost is not hidden behind an
 # upstream. Proxied: the route table sends to clusters v1/v2 (two more listeners in this Envoy).
@@ -97,6 +105,8 @@ VARIANTS = [
     ("unleash", "(7) sticky-canary, Unleash bucketing", "unleash", "direct"),
     ("guard", "(8) sticky-canary, guard on v2 (healthy)", "guard", "direct"),
     ("assign", "(9) sticky-canary, assign: a new signed id per request", "assign", "direct"),
+    ("lane", "(10) sticky-canary, edge lane (baggage)", "lane", "direct"),
+    ("mirror", "(11) sticky-canary, mirror 5 %", "mirror", "direct"),
     ("none_p", "(1) no filter", "none", "proxied"),
     ("native_p", "(2) Envoy weighted_clusters + hash", "native", "proxied"),
     ("lua_p", "(3) Lua murmur3", "lua", "proxied"),
@@ -201,6 +211,10 @@ def filters_for(kind, variant, floor_module):
     if kind == "assign":
         return [wasm_filter("sticky_canary_" + variant, MODULE, json.dumps(ASSIGN_CONFIG),
                             ASSIGN_ENV)]
+    if kind == "lane":
+        return [wasm_filter("sticky_canary_" + variant, MODULE, json.dumps(LANE_CONFIG))]
+    if kind == "mirror":
+        return [wasm_filter("sticky_canary_" + variant, MODULE, json.dumps(MIRROR_CONFIG))]
     if kind.startswith("module:"):
         return [wasm_filter("sticky_canary_" + variant, kind[len("module:"):],
                             json.dumps(REALISTIC_CONFIG))]

@@ -25,6 +25,11 @@ const CONFIGS: &[&str] = &[
     // Anonymous visitors get a signed id cookie (the target compiles every config with the
     // cookie key "k3y"), a users rule that can only match an id, and a second, unsigned route.
     r#"{"routes":[{"name":"signed","match":{"pathPrefix":"/s"},"subsets":[{"name":"v1","weight":80},{"name":"v2","weight":20}],"stickiness":{"keys":[{"header":"x-user-id"},{"cookie":"canary-uid"}],"assign":{"cookie":"canary-uid","maxAge":60,"header":"x-canary-uid","signed":true,"secure":true,"sameSite":"None"}},"rules":[{"subset":"v2","users":["AAAAAAAAAAAAAAAAAAAAAA"]}]},{"name":"plain","subsets":[{"name":"v1","weight":50},{"name":"v2","weight":50}],"stickiness":{"keys":[{"cookie":"uid"},{"query":"uid"}],"assign":{"cookie":"uid","maxAge":1}}}]}"#,
+    // A trusted baggage lane (stable fallback) behind a token rule, and a mirror sample.
+    r#"{"routes":[{"name":"inner","subsets":[{"name":"v1","weight":80},{"name":"v2","weight":20}],"stickiness":{"keys":[{"header":"x-user-id"}]},"lane":{"baggage":"canary-lane","trust":true},"mirror":{"subset":"v2","percent":12.34,"header":"x-canary-mirror"},"rules":[{"subset":"v2","requireToken":true,"match":{"headers":[{"name":"x-canary","present":true}]}}]}]}"#,
+    // A trusted header lane that falls back to the route's own decision; an edge lane and a
+    // mirror to the stable subset on another route.
+    r#"{"routes":[{"name":"inner-h","match":{"pathPrefix":"/h"},"subsets":[{"name":"v1","weight":50},{"name":"v2","weight":50}],"stickiness":{"keys":[{"header":"x-user-id"}]},"lane":{"header":"x-canary-lane","trust":true,"fallback":"decide"}},{"name":"edge","subsets":[{"name":"v1","weight":50},{"name":"v2","weight":50}],"stickiness":{"keys":[{"header":"x-user-id"},{"cookie":"uid"}]},"lane":{"header":"x-canary-lane"},"mirror":{"subset":"v1","percent":100,"header":"x-canary-mirror"}}]}"#,
     // No route matches some hosts at all.
     r#"{"routes":[{"name":"exact-host","match":{"hosts":["a.example.com","[::1]"]},"subsets":[{"name":"v1","weight":50},{"name":"v2","weight":50}],"stickiness":{"keys":[{"cookie":"uid"}]}}]}"#,
 ];
@@ -58,6 +63,8 @@ struct Input<'a> {
     user_agent: Option<&'a [u8]>,
     canary: Option<&'a [u8]>,
     token: Option<&'a [u8]>,
+    /// Sent as the `x-canary-lane` header and as the `baggage` header.
+    lane: Option<&'a [u8]>,
 }
 
 struct Headers(HashMap<&'static str, Vec<u8>>);
@@ -80,6 +87,8 @@ fuzz_target!(|input: Input<'_>| {
         ("user-agent", input.user_agent),
         ("x-canary", input.canary),
         ("x-canary-token", input.token),
+        ("x-canary-lane", input.lane),
+        ("baggage", input.lane),
     ] {
         if let Some(value) = value {
             headers.insert(name, value.to_vec());
@@ -130,6 +139,20 @@ fuzz_target!(|input: Input<'_>| {
             );
         }
     }
+    if d.mirror {
+        let mirror = route
+            .mirror
+            .as_ref()
+            .expect("a mirror mark on a route with mirror");
+        assert_ne!(mirror.subset, d.subset, "never mirrored to its own subset");
+        let key = input.user_id.filter(|k| !k.is_empty());
+        // Only header keys in the mirroring configs: a cookie key is checked for presence.
+        if let Some(key) = key {
+            assert!(sticky_canary_core::bucket(&mirror.salt, key) < mirror.threshold);
+        } else {
+            assert!(input.cookie.is_some(), "a user without a key was sampled");
+        }
+    }
     match d.reason {
         Reason::Hash => {
             let b = d.bucket.expect("a hash decision has a bucket");
@@ -141,6 +164,14 @@ fuzz_target!(|input: Input<'_>| {
             );
         }
         Reason::Fallback => assert!(subset.weight > 0),
+        Reason::Lane => {
+            let lane = route
+                .lane
+                .as_ref()
+                .expect("reason lane on a route with a lane");
+            assert!(lane.trust, "only a trusted lane decides");
+            assert!(input.lane.is_some_and(|l| !l.is_empty()), "no lane came in");
+        }
         Reason::Guard => panic!("decide alone never gives reason guard"),
         Reason::Rule | Reason::User => {
             assert!(!route.rules.is_empty());

@@ -62,6 +62,11 @@ enum Source {
     Extension(Value),
     /// `envoy/shared-vm/envoy.yaml`: one pluginConfig for each of its two ECDS filters.
     SharedVm([String; 2]),
+    /// A scenario with inline filters in several listeners: `(listener, pluginConfig)`.
+    Listeners {
+        bootstrap: &'static str,
+        filters: Vec<(String, String)>,
+    },
 }
 
 /// An edit of the test's bootstrap after its addresses were bound, given the test's directory.
@@ -102,6 +107,21 @@ impl EnvoyOptions {
         EnvoyOptions {
             source: Source::SharedVm([service_a.to_string(), blue_green.to_string()]),
             ..EnvoyOptions::scenario(Delivery::Ecds, "")
+        }
+    }
+
+    /// `bootstrap` (a scenario file) with the inline filter of each listener named in `filters`
+    /// given its pluginConfig: `envoy/lanes/envoy.yaml`, `envoy/mirror/envoy.yaml`.
+    pub fn listeners(bootstrap: &'static str, filters: &[(&str, &str)]) -> EnvoyOptions {
+        EnvoyOptions {
+            source: Source::Listeners {
+                bootstrap,
+                filters: filters
+                    .iter()
+                    .map(|(l, c)| (l.to_string(), c.to_string()))
+                    .collect(),
+            },
+            ..EnvoyOptions::scenario(Delivery::Inline, "")
         }
     }
 
@@ -200,6 +220,18 @@ impl EnvoyOptions {
                 );
                 (bootstrap, vec![EcdsFeed::new(name, &ecds_dir, &file, &[])])
             }
+            Source::Listeners { bootstrap, filters } => {
+                let mut bootstrap = Bootstrap::load(bootstrap);
+                for (listener, plugin_config) in filters {
+                    bootstrap.set_listener_filter(
+                        listener,
+                        plugin_config,
+                        &self.vm_env,
+                        &wasm_module(),
+                    );
+                }
+                (bootstrap, Vec::new())
+            }
             Source::SharedVm(_) => {
                 let mut bootstrap = Bootstrap::load(SHARED_VM_BOOTSTRAP);
                 let feeds = SHARED_VM_FILTERS
@@ -231,6 +263,7 @@ impl EnvoyOptions {
                 Source::Scenario { plugin_config, .. } => feed.push_plugin_config(plugin_config),
                 Source::Extension(extension) => feed.push_extension(extension),
                 Source::SharedVm(configs) => feed.push_plugin_config(&configs[i]),
+                Source::Listeners { .. } => unreachable!("inline filters have no ECDS feed"),
             }
         }
 

@@ -19,6 +19,7 @@ pub mod load;
 pub mod manifests;
 pub mod oracle;
 pub mod ramp;
+pub mod recording;
 pub mod scenario;
 pub mod schema;
 pub mod scripted;

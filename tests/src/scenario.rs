@@ -19,6 +19,10 @@ pub const LOCAL_BOOTSTRAP: &str = "envoy/local/envoy.yaml";
 pub const ECDS_BOOTSTRAP: &str = "envoy/ecds/envoy.yaml";
 pub const ECDS_RESOURCE: &str = "envoy/ecds/filters/sticky-canary.yaml";
 pub const SHARED_VM_BOOTSTRAP: &str = "envoy/shared-vm/envoy.yaml";
+/// A call chain: the edge on the front listener, service-b's sidecar on the `service-b` one.
+pub const LANES_BOOTSTRAP: &str = "envoy/lanes/envoy.yaml";
+/// A route table mirroring the requests the filter marks.
+pub const MIRROR_BOOTSTRAP: &str = "envoy/mirror/envoy.yaml";
 /// The two filters of `envoy/shared-vm/envoy.yaml`, with their ECDS resource files.
 pub const SHARED_VM_FILTERS: [(&str, &str); 2] = [
     (
@@ -225,6 +229,25 @@ fn inline_wasm_config() -> Vec<Step<'static>> {
     )
 }
 
+/// The inline Wasm filter's config in the listener named `listener` (a scenario with filters in
+/// several listeners, such as `envoy/lanes/envoy.yaml`).
+fn listener_wasm_config(listener: &str) -> Vec<Step<'_>> {
+    vec![
+        Key("static_resources"),
+        Key("listeners"),
+        Named(listener),
+        Key("filter_chains"),
+        Index(0),
+        Key("filters"),
+        Named(HTTP_CONNECTION_MANAGER),
+        Key("typed_config"),
+        Key("http_filters"),
+        Named(INLINE_FILTER),
+        Key("typed_config"),
+        Key("config"),
+    ]
+}
+
 impl Bootstrap {
     pub fn load(relative: &str) -> Bootstrap {
         Bootstrap(Document::load(relative))
@@ -243,6 +266,20 @@ impl Bootstrap {
     /// The inline filter's module file (local scenario).
     pub fn set_module(&mut self, module: &Path) {
         set_module(&mut self.0, &inline_wasm_config(), module);
+    }
+
+    /// The pluginConfig, VM environment and module of the inline filter in `listener`.
+    pub fn set_listener_filter(
+        &mut self,
+        listener: &str,
+        plugin_config: &str,
+        env: &[(String, String)],
+        module: &Path,
+    ) {
+        let config = listener_wasm_config(listener);
+        set_plugin_config(&mut self.0, &config, plugin_config);
+        set_vm_env(&mut self.0, &config, env);
+        set_module(&mut self.0, &config, module);
     }
 
     /// Drops the front listener's access log, for load runs where a line per request would cost
@@ -504,6 +541,45 @@ mod tests {
                 v1("/static_resources/clusters/0/load_assignment/endpoints/0/lb_endpoints/0/endpoint/address"),
                 "{file}: the v1 cluster points at the v1 listener"
             );
+        }
+    }
+
+    #[test]
+    fn the_chain_and_mirror_scenarios_bind_only_port_0_and_get_each_filter_its_config() {
+        let dir = Path::new("/tmp/t");
+        for (file, listeners) in [
+            (LANES_BOOTSTRAP, &["front", "service-b"][..]),
+            (MIRROR_BOOTSTRAP, &["front"][..]),
+        ] {
+            let mut bootstrap = Bootstrap::load(file);
+            for listener in listeners {
+                bootstrap.set_listener_filter(
+                    listener,
+                    &format!("{{\"for\":\"{listener}\"}}"),
+                    &[],
+                    Path::new("/m.wasm"),
+                );
+            }
+            bootstrap.bind_for_test(dir);
+            let rendered: Value = yaml_serde::from_str(&bootstrap.render()).unwrap();
+            let mut found = Vec::new();
+            addresses(&rendered, String::new(), &mut found);
+            for (at, address) in &found {
+                let tcp_port_0 = address["socket_address"]["port_value"] == 0;
+                let socket_here = address["pipe"]["path"]
+                    .as_str()
+                    .is_some_and(|p| Path::new(p).parent() == Some(dir));
+                assert!(tcp_port_0 || socket_here, "{file}: {at} = {address}");
+            }
+            for listener in listeners {
+                let mut doc = Document::parse(file, &bootstrap.render());
+                let config = doc.at(&listener_wasm_config(listener)).clone();
+                assert_eq!(
+                    config["configuration"]["value"],
+                    format!("{{\"for\":\"{listener}\"}}")
+                );
+                assert_eq!(config["vm_config"]["code"]["local"]["filename"], "/m.wasm");
+            }
         }
     }
 

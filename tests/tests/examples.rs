@@ -359,6 +359,8 @@ fn inconsistencies(all: &[Manifest]) -> Vec<String> {
     }
     // (routing header, subset) pairs the plugins write, and those the VirtualServices match.
     let mut written = BTreeSet::new();
+    // (mirror header, subset) pairs the plugins mark, and those the VirtualServices mirror on.
+    let mut marked = BTreeSet::new();
     for p in &plugins {
         let config = &settings(p)["pluginConfig"];
         let header = config["routingHeader"]
@@ -368,6 +370,12 @@ fn inconsistencies(all: &[Manifest]) -> Vec<String> {
         for route in config["routes"].as_array().unwrap() {
             for subset in route["subsets"].as_array().unwrap() {
                 written.insert((header.clone(), subset["name"].as_str().unwrap().to_string()));
+            }
+            if let (Some(h), Some(s)) = (
+                route["mirror"]["header"].as_str(),
+                route["mirror"]["subset"].as_str(),
+            ) {
+                marked.insert((h.to_string(), s.to_string()));
             }
         }
         let selector = &p.value["spec"]["selector"]["matchLabels"];
@@ -382,6 +390,7 @@ fn inconsistencies(all: &[Manifest]) -> Vec<String> {
         }
     }
     let mut matched = BTreeSet::new();
+    let mut mirrored_on = BTreeSet::new();
     for vs in &virtual_services {
         let ns = vs.namespace();
         for gateway in vs.value["spec"]["gateways"]
@@ -438,6 +447,46 @@ fn inconsistencies(all: &[Manifest]) -> Vec<String> {
                     ));
                 }
             }
+            if let Some(mirror) = route["mirror"].as_object() {
+                let subset = mirror["subset"].as_str().unwrap_or_default();
+                let host = fqdn(mirror["host"].as_str().unwrap(), ns);
+                let defined = rules.iter().any(|r| {
+                    fqdn(r.value["spec"]["host"].as_str().unwrap(), r.namespace()) == host
+                        && r.value["spec"]["subsets"]
+                            .as_array()
+                            .unwrap()
+                            .iter()
+                            .any(|s| s["name"] == subset)
+                });
+                if !defined {
+                    out.push(format!(
+                        "{}: mirror subset \"{subset}\" of {host} is in no DestinationRule",
+                        vs.label()
+                    ));
+                }
+                let on: Vec<(String, String)> = route["match"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .flat_map(|c| c["headers"].as_object().into_iter().flatten())
+                    .filter_map(|(h, v)| Some((h.clone(), v["exact"].as_str()?.to_string())))
+                    .filter(|pair| marked.contains(pair) && pair.1 == subset)
+                    .collect();
+                if on.is_empty() {
+                    out.push(format!(
+                        "{}: mirrors to {subset} on no header a plugin marks for it",
+                        vs.label()
+                    ));
+                }
+                mirrored_on.extend(on);
+                let percentage = route["mirrorPercentage"]["value"].as_f64();
+                if percentage != Some(100.0) {
+                    out.push(format!(
+                        "{}: mirrorPercentage {percentage:?}: the plugin chose the users, so it must be 100",
+                        vs.label()
+                    ));
+                }
+            }
             for condition in route["match"].as_array().into_iter().flatten() {
                 for (header, value) in condition["headers"].as_object().into_iter().flatten() {
                     let Some(subset) = value["exact"].as_str() else {
@@ -466,6 +515,11 @@ fn inconsistencies(all: &[Manifest]) -> Vec<String> {
     for (header, subset) in written.difference(&matched) {
         out.push(format!(
             "no VirtualService routes {header}: {subset}, which a plugin writes"
+        ));
+    }
+    for (header, subset) in marked.difference(&mirrored_on) {
+        out.push(format!(
+            "no VirtualService mirrors on {header}: {subset}, which a plugin marks"
         ));
     }
     out
@@ -506,6 +560,20 @@ fn a_typo_across_manifests_is_caught() {
         [
             "no VirtualService routes x-relase: blue, which a plugin writes",
             "no VirtualService routes x-relase: green, which a plugin writes",
+        ]
+    );
+    let mirror = "examples/servicea/mirror/virtualservice-mirror.yaml";
+    let label = format!("{mirror} VirtualService/service-a");
+    assert_eq!(
+        edit(mirror, &|m| {
+            m["spec"]["http"][0]["mirror"]["subset"] = json!("v3");
+            m["spec"]["http"][0]["mirrorPercentage"]["value"] = json!(50);
+        }),
+        [
+            format!(r#"{label}: mirror subset "v3" of service-a.default.svc.cluster.local is in no DestinationRule"#),
+            format!("{label}: mirrors to v3 on no header a plugin marks for it"),
+            format!("{label}: mirrorPercentage Some(50.0): the plugin chose the users, so it must be 100"),
+            "no VirtualService mirrors on x-canary-mirror: v2, which a plugin marks".to_string(),
         ]
     );
     assert_eq!(

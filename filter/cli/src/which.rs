@@ -1,7 +1,7 @@
 //! `which`: the subset one request gets, and why, from the core's own `decide`.
 
 use serde_json::{json, Value};
-use sticky_canary_core::config::{Bucketing, Fallback, KeySource};
+use sticky_canary_core::config::{Bucketing, Fallback, KeySource, LaneCarrier, Route};
 use sticky_canary_core::{decide, Assigned, Config, Reason, RequestHeaders, BUCKETS};
 
 use crate::table;
@@ -41,6 +41,10 @@ pub struct Answer {
     /// Unleash's value (1 to 100) and groupId, for a hashed key on a route with unleash bucketing.
     pub unleash: Option<(u8, String)>,
     pub fallback: Option<&'static str>,
+    /// What the filter does with the lane, on a route with `lane`.
+    pub lane: Option<String>,
+    /// Whether the request is marked for mirroring, on a route with `mirror`.
+    pub mirror: Option<String>,
 }
 
 /// Header list as the host would hand it to the plugin.
@@ -117,6 +121,8 @@ pub fn which(config: &mut Config, request: &Request) -> Answer {
             bucket: None,
             unleash: None,
             fallback: None,
+            lane: None,
+            mirror: None,
         };
     };
     let route_index = first.route;
@@ -185,7 +191,48 @@ pub fn which(config: &mut Config, request: &Request) -> Answer {
             (Reason::Fallback, Some(Fallback::Stable)) => Some("stable"),
             _ => None,
         },
+        lane: route.and_then(|r| lane_outcome(r, decision.subset, decision.reason, random)),
+        mirror: route.and_then(|r| mirror_outcome(r, decision.subset, decision.mirror)),
     }
+}
+
+fn subset_name(route: &Route, subset: usize) -> &str {
+    route.subsets.get(subset).map_or("?", |s| s.name.as_str())
+}
+
+fn lane_outcome(route: &Route, subset: usize, reason: Reason, random: bool) -> Option<String> {
+    let lane = route.lane.as_ref()?;
+    if lane.trust {
+        return Some(if reason == Reason::Lane {
+            "followed; passed on unchanged".to_string()
+        } else {
+            "none that decides here; passed on unchanged".to_string()
+        });
+    }
+    let subset = if random {
+        "<the subset drawn>"
+    } else {
+        subset_name(route, subset)
+    };
+    Some(match &lane.carrier {
+        LaneCarrier::Header(name) => format!("writes {name}: {subset}"),
+        LaneCarrier::Baggage(key) => format!(
+            "writes baggage member {}={subset}",
+            String::from_utf8_lossy(key)
+        ),
+    })
+}
+
+fn mirror_outcome(route: &Route, subset: usize, marked: bool) -> Option<String> {
+    let mirror = route.mirror.as_ref()?;
+    let target = subset_name(route, mirror.subset);
+    Some(if marked {
+        format!("marked {}: {target} (in the sample)", mirror.header)
+    } else if mirror.subset == subset {
+        format!("not marked: served by {target}")
+    } else {
+        "not marked".to_string()
+    })
 }
 
 impl Answer {
@@ -228,6 +275,11 @@ impl Answer {
             }
             (None, None) => {}
         }
+        for (name, outcome) in [("lane", &self.lane), ("mirror", &self.mirror)] {
+            if let Some(outcome) = outcome {
+                rows.push(vec![name.to_string(), outcome.clone()]);
+            }
+        }
         table::render(&rows)
     }
 
@@ -246,6 +298,11 @@ impl Answer {
                 "unleash".into(),
                 json!({ "normalized": value, "group_id": group_id }),
             );
+        }
+        for (name, outcome) in [("lane", &self.lane), ("mirror", &self.mirror)] {
+            if let (Some(outcome), Some(map)) = (outcome, out.as_object_mut()) {
+                map.insert(name.into(), json!(outcome));
+            }
         }
         out
     }

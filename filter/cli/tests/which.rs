@@ -173,3 +173,80 @@ fn unleash_bucketing_shows_unleashs_normalized_value() {
     ]);
     assert_golden("which-unleash.json", &r.stdout);
 }
+
+#[test]
+fn lane_and_mirror_outcomes_are_shown_on_routes_that_have_them() {
+    const LANES: &str = "filter/cli/tests/data/lanes.yaml";
+    let subset = |user: &str| {
+        if sticky_canary_core::bucket(b"edge", user.as_bytes()) < 5000 {
+            "v2"
+        } else {
+            "v1"
+        }
+    };
+    let sampled = |user: &str| sticky_canary_core::bucket(b"edge:mirror", user.as_bytes()) < 5000;
+    let users: Vec<String> = (0..200).map(|i| format!("user-{i}")).collect();
+    let find = |on: &str, in_sample: bool| {
+        users
+            .iter()
+            .find(|u| subset(u) == on && sampled(u) == in_sample)
+            .unwrap()
+            .clone()
+    };
+    for (user, mirror) in [
+        (
+            find("v1", true),
+            "marked x-canary-mirror: v2 (in the sample)",
+        ),
+        (find("v1", false), "not marked"),
+        (find("v2", true), "not marked: served by v2"),
+    ] {
+        let r = run(&[
+            "which",
+            LANES,
+            "--user",
+            &user,
+            "--host",
+            "edge.example.com",
+        ]);
+        let on = subset(&user);
+        let bucket = sticky_canary_core::bucket(b"edge", user.as_bytes());
+        assert_eq!(
+            r.stdout,
+            format!(
+                "route   edge\nsubset  {on}\nreason  hash\nbucket  {bucket} of 10000\n\
+                 lane    writes baggage member canary-lane={on}\nmirror  {mirror}\n"
+            ),
+            "{user}"
+        );
+        let json = run(&[
+            "which",
+            LANES,
+            "--user",
+            &user,
+            "--host",
+            "edge.example.com",
+            "--json",
+        ]);
+        let json: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+        assert_eq!(json["mirror"], mirror);
+    }
+    let r = run(&[
+        "which",
+        LANES,
+        "--user",
+        "u",
+        "--header",
+        "x-canary-lane=v2",
+    ]);
+    assert_eq!(
+        r.stdout,
+        "route   inner\nsubset  v2\nreason  lane\nlane    followed; passed on unchanged\n"
+    );
+    let r = run(&["which", LANES, "--user", "u"]);
+    let bucket = sticky_canary_core::bucket(b"inner", b"u");
+    assert_eq!(
+        r.stdout,
+        format!("route   inner\nsubset  v1\nreason  hash\nbucket  {bucket} of 10000\nlane    none that decides here; passed on unchanged\n")
+    );
+}

@@ -6,11 +6,13 @@ use std::fmt;
 use crate::assign::{Assign, CookieAttributes, CookieKey, COOKIE_KEY_ENV};
 use crate::guard::{format_duration, parse_duration, Guard, MAX_COOL_DOWN_SECS, MAX_WINDOW_SECS};
 use crate::hash::{bucket, unleash_normalized, BUCKETS};
+use crate::lane::BAGGAGE_HEADER;
 use crate::layout::BucketLayout;
 use crate::matcher::{HostPattern, StringMatcher};
 use crate::schema::{
-    AssignConfig, BucketingConfig, FallbackConfig, GuardConfig, KeySourceConfig, Os, PluginConfig,
-    RouteConfig, RuleConfig, RuleMatchConfig, SameSite, StringMatchConfig, SubsetConfig,
+    AssignConfig, BucketingConfig, FallbackConfig, GuardConfig, KeySourceConfig, LaneConfig,
+    LaneFallbackConfig, MirrorConfig, Os, PluginConfig, RouteConfig, RuleConfig, RuleMatchConfig,
+    SameSite, StringMatchConfig, SubsetConfig,
 };
 use crate::token::{Secret, DEFAULT_TOKEN_HEADER, TOKEN_ENV};
 
@@ -74,6 +76,9 @@ pub struct Config {
     /// Lowercase request header the decision's reason is written to (`reasonHeader`), for an
     /// upstream that shows or logs why it was chosen; `None`: the filter writes nothing more.
     pub reason_header: Option<String>,
+    /// Every route's mirror header, once each: a request no mirroring route decided has them
+    /// removed, so a forged one never reaches the route table. Empty without `mirror`.
+    pub mirror_headers: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -96,6 +101,54 @@ pub struct Route {
     pub guard: Option<Guard>,
     /// `stickiness.assign`: keyless requests get a new id.
     pub assign: Option<Assign>,
+    pub lane: Option<Lane>,
+    pub mirror: Option<Mirror>,
+}
+
+/// Where a route's lane travels, and whether the incoming one is followed or replaced.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Lane {
+    pub carrier: LaneCarrier,
+    /// `true`: an incoming lane decides; `false`: the decision is written over it.
+    pub trust: bool,
+    /// With `trust`: what a lane naming no subset of this route gets.
+    pub fallback: LaneFallback,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum LaneCarrier {
+    /// A lowercase header name.
+    Header(String),
+    /// A W3C baggage member's key.
+    Baggage(Vec<u8>),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LaneFallback {
+    /// The route's stable subset (reason `lane`).
+    Stable,
+    /// The route's own decision, as without a lane.
+    Decide,
+}
+
+/// A sticky sample of users whose requests are marked for mirroring to `subset`.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Mirror {
+    pub subset: usize,
+    /// Users whose mirror bucket is below this (hundredths of a percent) are sampled.
+    pub threshold: u16,
+    /// Lowercase header name.
+    pub header: String,
+    /// The route's salt followed by `:mirror`.
+    pub salt: Vec<u8>,
+}
+
+impl Mirror {
+    /// Whether the user with this stickiness key is in the sample: the hashing contract's
+    /// bucket under the mirror salt.
+    pub fn samples(&self, key: &[u8]) -> bool {
+        bucket(&self.salt, key) < self.threshold
+    }
 }
 
 /// How a key becomes a bucket.
@@ -249,14 +302,27 @@ fn compile(
         return Err(ConfigError::new("routes", "must list at least one route"));
     }
     let mut routes: Vec<Route> = Vec::with_capacity(raw.routes.len());
-    for (index, route) in raw.routes.into_iter().enumerate() {
+    let mut mirror_headers: Vec<String> = Vec::new();
+    for (index, mut route) in raw.routes.into_iter().enumerate() {
         let path = format!("routes[{index}]");
+        let (lane, mirror) = (route.lane.take(), route.mirror.take());
         let headers = FilterHeaders {
             routing: &routing,
             token: &token_header,
             token_field,
         };
-        let route = compile_route(&path, route, &headers, token.is_some(), cookie_key)?;
+        let mut route = compile_route(&path, route, &headers, token.is_some(), cookie_key)?;
+        route.lane = lane
+            .map(|lane| compile_lane(&path, lane, &route, &headers))
+            .transpose()?;
+        route.mirror = mirror
+            .map(|mirror| compile_mirror(&path, mirror, &route, &headers))
+            .transpose()?;
+        if let Some(mirror) = &route.mirror {
+            if !mirror_headers.contains(&mirror.header) {
+                mirror_headers.push(mirror.header.clone());
+            }
+        }
         if let Some(first) = routes.iter().position(|r| r.name == route.name) {
             return Err(ConfigError::new(
                 format!("{path}.name"),
@@ -288,6 +354,7 @@ fn compile(
         token,
         routes,
         reason_header,
+        mirror_headers,
     })
 }
 
@@ -530,6 +597,8 @@ fn compile_route(
         health,
         guard,
         assign,
+        lane: None,
+        mirror: None,
     })
 }
 
@@ -658,6 +727,155 @@ fn assign_header(
     Err(ConfigError::new(path, format!("\"{name}\" {reason}")))
 }
 
+/// What a header the filter writes on a route (lane, mirror) must not be: a header the decision
+/// reads or the filter writes for something else.
+impl FilterHeaders<'_> {
+    /// Refuses `name` (lowercase), set at `path` and described as `field` to the routing
+    /// header's error, where it is also a header of the request the filter reads or writes.
+    fn check(
+        &self,
+        (path, field): (&str, &str),
+        name: &str,
+        route: &Route,
+        lost: &str,
+    ) -> Result<(), ConfigError> {
+        self.routing.must_differ(name, field, lost)?;
+        let clash = |what: String| {
+            Err(ConfigError::new(
+                path,
+                format!("\"{name}\" is also {what}: the filter would overwrite it"),
+            ))
+        };
+        if name == self.token {
+            return clash(self.token_field.to_string());
+        }
+        if name == "host" || name == "cookie" {
+            return clash("a header routing depends on".to_string());
+        }
+        for (i, key) in route.keys.iter().enumerate() {
+            if matches!(key, KeySource::Header(h) if h == name) {
+                return clash(format!("stickiness.keys[{i}].header"));
+            }
+        }
+        if let Some(Lane {
+            carrier: LaneCarrier::Header(lane),
+            ..
+        }) = &route.lane
+        {
+            if lane == name {
+                return clash("lane.header".to_string());
+            }
+        }
+        if route
+            .lane
+            .as_ref()
+            .is_some_and(|l| matches!(l.carrier, LaneCarrier::Baggage(_)))
+            && name == BAGGAGE_HEADER
+        {
+            return clash("the header lane.baggage is carried in".to_string());
+        }
+        Ok(())
+    }
+}
+
+fn compile_lane(
+    path: &str,
+    raw: LaneConfig,
+    route: &Route,
+    written: &FilterHeaders<'_>,
+) -> Result<Lane, ConfigError> {
+    let here = format!("{path}.lane");
+    let carrier = match (raw.header, raw.baggage) {
+        (Some(header), None) => {
+            let field = format!("{here}.header");
+            let name = header_name(&field, &header)?;
+            written.check((&field, &field), &name, route, "the lane it carries")?;
+            LaneCarrier::Header(name)
+        }
+        (None, Some(key)) => {
+            let field = format!("{here}.baggage");
+            if header_name(&field, &key).is_err() {
+                return Err(ConfigError::new(
+                    field,
+                    format!(
+                        "\"{key}\" is not a valid baggage key (a token, as an HTTP header name)"
+                    ),
+                ));
+            }
+            let carried_in = format!("the header {field} is carried in");
+            written.check(
+                (&field, &carried_in),
+                BAGGAGE_HEADER,
+                route,
+                "the lane it carries",
+            )?;
+            LaneCarrier::Baggage(key.into_bytes())
+        }
+        _ => {
+            return Err(ConfigError::new(
+                here,
+                "needs exactly one of `header`, `baggage`",
+            ))
+        }
+    };
+    let trust = raw.trust.unwrap_or(false);
+    let fallback = match (trust, raw.fallback) {
+        (false, Some(_)) => {
+            return Err(ConfigError::new(
+                format!("{here}.fallback"),
+                "applies only with trust: true (an untrusted lane is always replaced)",
+            ))
+        }
+        (_, None | Some(LaneFallbackConfig::Stable)) => LaneFallback::Stable,
+        (true, Some(LaneFallbackConfig::Decide)) => LaneFallback::Decide,
+    };
+    Ok(Lane {
+        carrier,
+        trust,
+        fallback,
+    })
+}
+
+fn compile_mirror(
+    path: &str,
+    raw: MirrorConfig,
+    route: &Route,
+    written: &FilterHeaders<'_>,
+) -> Result<Mirror, ConfigError> {
+    let here = format!("{path}.mirror");
+    let subset = route
+        .subsets
+        .iter()
+        .position(|s| s.name == raw.subset)
+        .ok_or_else(|| unknown_subset(&format!("{here}.subset"), &raw.subset, &route.subsets))?;
+    let threshold = hundredths(
+        &format!("{here}.percent"),
+        raw.percent,
+        "the share of users mirrored",
+    )?;
+    let field = format!("{here}.header");
+    let header = header_name(&field, &raw.header)?;
+    written.check((&field, &field), &header, route, "the mirror mark")?;
+    let mut salt = route.salt.clone();
+    salt.extend_from_slice(b":mirror");
+    Ok(Mirror {
+        subset,
+        threshold,
+        header,
+        salt,
+    })
+}
+
+fn unknown_subset(path: &str, name: &str, subsets: &[Subset]) -> ConfigError {
+    ConfigError::new(
+        path,
+        format!(
+            "unknown subset \"{name}\" (this route has {})",
+            known_subsets(subsets)
+        ),
+    )
+}
+
 /// Default `minRequests`, `window` and `coolDown` of a guard.
 pub const GUARD_DEFAULT_MIN_REQUESTS: u64 = 100;
 pub const GUARD_DEFAULT_WINDOW_SECS: u32 = 30;
@@ -672,16 +890,7 @@ fn compile_guard(
     let subset = subsets
         .iter()
         .position(|s| s.name == raw.subset)
-        .ok_or_else(|| {
-            ConfigError::new(
-                format!("{path}.subset"),
-                format!(
-                    "unknown subset \"{}\" (this route has {})",
-                    raw.subset,
-                    known_subsets(subsets)
-                ),
-            )
-        })?;
+        .ok_or_else(|| unknown_subset(&format!("{path}.subset"), &raw.subset, subsets))?;
     if subset == stable_subset {
         return Err(ConfigError::new(
             format!("{path}.subset"),
@@ -810,10 +1019,15 @@ fn compile_subsets(path: &str, raw: Vec<SubsetConfig>) -> Result<Vec<Subset>, Co
 
 /// A weight is a percent with at most two decimals, stored exactly as hundredths.
 fn weight_hundredths(path: &str, weight: f64) -> Result<u16, ConfigError> {
+    hundredths(path, weight, "a weight")
+}
+
+/// A percent with at most two decimals, stored exactly as hundredths; `what` names it.
+fn hundredths(path: &str, weight: f64, what: &str) -> Result<u16, ConfigError> {
     if !(0.0..=100.0).contains(&weight) {
         return Err(ConfigError::new(
             path,
-            format!("{weight} is out of range: a weight is a percent from 0 to 100"),
+            format!("{weight} is out of range: {what} is a percent from 0 to 100"),
         ));
     }
     let scaled = weight * 100.0;

@@ -1,12 +1,12 @@
 //! The per-request decision: content rules first, then the stickiness key's bucket, then the
-//! route's fallback.
+//! route's fallback. A trusted lane comes before all but `requireToken` rules.
 
 use std::cell::OnceCell;
 
 use std::borrow::Cow;
 
 use crate::assign::{NewId, ID_BYTES};
-use crate::config::{Condition, Config, Fallback, KeySource, Route, Rule};
+use crate::config::{Condition, Config, Fallback, KeySource, LaneFallback, Route, Rule};
 use crate::hash::BUCKETS;
 use crate::request::{RequestHeaders, RequestView};
 
@@ -23,15 +23,18 @@ pub enum Reason {
     Fallback,
     /// The route's guard has tripped: the stable subset instead of the guarded one.
     Guard,
+    /// A trusted incoming lane (`lane.trust: true`), or its `fallback: stable`.
+    Lane,
 }
 
 impl Reason {
-    pub const ALL: [Reason; 5] = [
+    pub const ALL: [Reason; 6] = [
         Reason::Rule,
         Reason::User,
         Reason::Hash,
         Reason::Fallback,
         Reason::Guard,
+        Reason::Lane,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -41,6 +44,7 @@ impl Reason {
             Reason::Hash => "hash",
             Reason::Fallback => "fallback",
             Reason::Guard => "guard",
+            Reason::Lane => "lane",
         }
     }
 
@@ -58,6 +62,8 @@ pub struct Decision {
     pub bucket: Option<u16>,
     /// The route's assigned id (`stickiness.assign`), for the response and the `header` option.
     pub assigned: Assigned,
+    /// The user is in the route's mirror sample and not served by the mirror subset.
+    pub mirror: bool,
 }
 
 /// Where the request's key stands with the route's `assign`.
@@ -149,46 +155,88 @@ fn decide_drawing<H: RequestHeaders + ?Sized>(
         (None, Some(id)) => (Some(Cow::Borrowed(id.as_bytes())), Assigned::Issued(*id)),
         (None, None) => (None, Assigned::Other),
     };
-    let decision = |subset, reason, bucket| Decision {
+    let random = || match draw.take().map(|draw| draw(Draw::Fallback)) {
+        Some(Drawn::Fallback(number)) => number,
+        _ => 0,
+    };
+    let (subset, reason, bucket) = choose(config, route, key.as_deref(), &request, random);
+    let mirror = route.mirror.as_ref().is_some_and(|mirror| {
+        mirror.subset != subset && key.as_deref().is_some_and(|key| mirror.samples(key))
+    });
+    Some(Decision {
         route: route_index,
         subset,
         reason,
         bucket,
         assigned,
-    };
+        mirror,
+    })
+}
 
+/// The subset for a request the route matched, why, and the bucket used.
+fn choose<H: RequestHeaders + ?Sized>(
+    config: &Config,
+    route: &Route,
+    key: Option<&[u8]>,
+    request: &RequestView<'_, H>,
+    random: impl FnOnce() -> u32,
+) -> (usize, Reason, Option<u16>) {
+    let decision = |subset, reason, bucket| (subset, reason, bucket);
     let token_presented = OnceCell::new();
+    let token = || *token_presented.get_or_init(|| presents_token(config, request));
+
+    // The edge decided for the whole chain, so a trusted lane goes before rules; only a tester
+    // presenting the token still reaches any subset here.
+    if let Some(lane) = route.lane.as_ref().filter(|lane| lane.trust) {
+        for rule in route.rules.iter().filter(|rule| rule.require_token) {
+            if token() && rule_matches(rule, key, request) {
+                return decision(rule.subset, rule_reason(rule), None);
+            }
+        }
+        if let Some(value) = crate::lane::read(lane, request) {
+            let named = route
+                .subsets
+                .iter()
+                .position(|s| s.name.as_bytes() == &*value);
+            match (named, lane.fallback) {
+                (Some(subset), _) => return decision(subset, Reason::Lane, None),
+                (None, LaneFallback::Stable) => {
+                    return decision(route.stable_subset, Reason::Lane, None)
+                }
+                (None, LaneFallback::Decide) => {}
+            }
+        }
+    }
+
     for rule in &route.rules {
-        if rule.require_token && !*token_presented.get_or_init(|| presents_token(config, &request))
-        {
+        if rule.require_token && !token() {
             continue;
         }
-        if rule_matches(rule, key.as_deref(), &request) {
-            let reason = if rule.users.is_some() {
-                Reason::User
-            } else {
-                Reason::Rule
-            };
-            return Some(decision(rule.subset, reason, None));
+        if rule_matches(rule, key, request) {
+            return decision(rule.subset, rule_reason(rule), None);
         }
     }
 
     if let Some(key) = key {
-        let b = route.bucket_of(&key);
-        return Some(decision(route.layout.subset_for(b), Reason::Hash, Some(b)));
+        let b = route.bucket_of(key);
+        return decision(route.layout.subset_for(b), Reason::Hash, Some(b));
     }
 
-    Some(match route.fallback {
+    match route.fallback {
         Fallback::Stable => decision(route.stable_subset, Reason::Fallback, None),
         Fallback::Random => {
-            let number = match draw.map(|draw| draw(Draw::Fallback)) {
-                Some(Drawn::Fallback(number)) => number,
-                _ => 0,
-            };
-            let b = (number % BUCKETS) as u16;
+            let b = (random() % BUCKETS) as u16;
             decision(route.layout.subset_for(b), Reason::Fallback, Some(b))
         }
-    })
+    }
+}
+
+fn rule_reason(rule: &Rule) -> Reason {
+    if rule.users.is_some() {
+        Reason::User
+    } else {
+        Reason::Rule
+    }
 }
 
 /// [`decide`], then the guard of the decision's route if `tripped(route index)` says it has
@@ -230,6 +278,12 @@ pub fn guard_step_back<H: RequestHeaders + ?Sized>(
     Decision {
         subset: route.stable_subset,
         reason: Reason::Guard,
+        // A user the mirror sampled is not marked when the stable subset is the mirror's.
+        mirror: decision.mirror
+            && route
+                .mirror
+                .as_ref()
+                .is_some_and(|m| m.subset != route.stable_subset),
         ..decision
     }
 }

@@ -7,6 +7,7 @@ pub mod config;
 pub mod decide;
 pub mod guard;
 pub mod hash;
+pub mod lane;
 pub mod layout;
 pub mod matcher;
 pub mod request;

@@ -11,6 +11,12 @@ use crate::schema::Os;
 /// included. With repeated headers the host returns the first value.
 pub trait RequestHeaders {
     fn header(&self, name: &str) -> Option<Vec<u8>>;
+
+    /// Every value of a list header, joined with `,` (RFC 9110 §5.3: repeated fields are one
+    /// list). A host that sees only the first value keeps this default.
+    fn header_list(&self, name: &str) -> Option<Vec<u8>> {
+        self.header(name)
+    }
 }
 
 /// Caches the headers several conditions share (`:path`, `cookie`, `user-agent`).
@@ -35,6 +41,10 @@ impl<'h, H: RequestHeaders + ?Sized> RequestView<'h, H> {
 
     pub fn header(&self, name: &str) -> Option<Vec<u8>> {
         self.host.header(name)
+    }
+
+    pub fn header_list(&self, name: &str) -> Option<Vec<u8>> {
+        self.host.header_list(name)
     }
 
     /// `:authority` without its port.

@@ -36,6 +36,43 @@ pub struct RouteConfig {
     /// Per-subset response counters by status class (always on with a `guard`).
     pub health: Option<bool>,
     pub guard: Option<GuardConfig>,
+    pub lane: Option<LaneConfig>,
+    pub mirror: Option<MirrorConfig>,
+}
+
+/// Carries the chosen subset down a call chain. Exactly one of `header`, `baggage`.
+#[derive(Debug, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    rename_all = "camelCase",
+    expecting = "a lane object"
+)]
+pub struct LaneConfig {
+    pub header: Option<String>,
+    pub baggage: Option<String>,
+    pub trust: Option<bool>,
+    pub fallback: Option<LaneFallbackConfig>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LaneFallbackConfig {
+    Stable,
+    Decide,
+}
+
+/// A sticky sample of users whose requests the route table mirrors to `subset`.
+#[derive(Debug, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    rename_all = "camelCase",
+    expecting = "a mirror object"
+)]
+pub struct MirrorConfig {
+    pub subset: String,
+    #[serde(deserialize_with = "percent")]
+    pub percent: f64,
+    pub header: String,
 }
 
 /// Steps a failing canary back to the stable subset; see [`crate::guard`].

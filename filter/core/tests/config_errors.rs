@@ -118,7 +118,7 @@ fn malformed_documents_are_rejected_with_path_and_position() {
         (
             "unknown route key",
             r#"{"routes":[{"name":"a","rule":[]}]}"#.into(),
-            "routes[0].rule: unknown field `rule`, expected one of `name`, `match`, `subsets`, `stickiness`, `rules`, `health`, `guard` at line 1 column 29",
+            "routes[0].rule: unknown field `rule`, expected one of `name`, `match`, `subsets`, `stickiness`, `rules`, `health`, `guard`, `lane`, `mirror` at line 1 column 29",
         ),
         (
             "unknown route match key",
@@ -843,5 +843,208 @@ fn reason_header_must_be_a_header_name_the_filter_does_not_otherwise_use() {
             .unwrap()
             .reason_header,
         None
+    );
+}
+
+/// `lane` and `mirror`: route-level, next to `stickiness`.
+#[test]
+fn lane_and_mirror_settings_are_rejected_with_path_and_reason() {
+    let route = |edit: fn(&mut Value)| full_config_with(|c| edit(&mut c["routes"][0]));
+    let cases: Vec<(&str, String, &str)> = vec![
+        (
+            "lane with neither header nor baggage",
+            route(|r| r["lane"] = json!({"trust": true})),
+            "routes[0].lane: needs exactly one of `header`, `baggage`",
+        ),
+        (
+            "lane with both header and baggage",
+            route(|r| r["lane"] = json!({"header": "x-lane", "baggage": "lane"})),
+            "routes[0].lane: needs exactly one of `header`, `baggage`",
+        ),
+        (
+            "lane header not a header name",
+            route(|r| r["lane"] = json!({"header": "x lane"})),
+            r#"routes[0].lane.header: "x lane" is not a valid HTTP header name"#,
+        ),
+        (
+            "lane baggage key not a token",
+            route(|r| r["lane"] = json!({"baggage": "canary lane"})),
+            r#"routes[0].lane.baggage: "canary lane" is not a valid baggage key (a token, as an HTTP header name)"#,
+        ),
+        (
+            "fallback without trust",
+            route(|r| r["lane"] = json!({"header": "x-lane", "fallback": "stable"})),
+            "routes[0].lane.fallback: applies only with trust: true (an untrusted lane is always replaced)",
+        ),
+        (
+            "fallback with trust false",
+            route(|r| r["lane"] = json!({"header": "x-lane", "trust": false, "fallback": "decide"})),
+            "routes[0].lane.fallback: applies only with trust: true (an untrusted lane is always replaced)",
+        ),
+        (
+            "unknown fallback",
+            route(|r| r["lane"] = json!({"header": "x-lane", "trust": true, "fallback": "random"})),
+            "routes[0].lane.fallback: unknown variant `random`, expected `stable` or `decide` at line 1 column 59",
+        ),
+        (
+            "unknown lane key",
+            route(|r| r["lane"] = json!({"header": "x-lane", "trusted": true})),
+            "routes[0].lane.trusted: unknown field `trusted`, expected one of `header`, `baggage`, `trust`, `fallback` at line 1 column 67",
+        ),
+        (
+            "lane header is the routing header",
+            route(|r| r["lane"] = json!({"header": "X-Canary-Subset"})),
+            r#"routingHeader: "x-canary-subset" is also routes[0].lane.header; the filter would overwrite the lane it carries"#,
+        ),
+        (
+            "lane header is a key header",
+            route(|r| r["lane"] = json!({"header": "x-user-id", "trust": true})),
+            r#"routes[0].lane.header: "x-user-id" is also stickiness.keys[0].header: the filter would overwrite it"#,
+        ),
+        (
+            "lane header is the token header",
+            route(|r| r["lane"] = json!({"header": "x-canary-token"})),
+            r#"routes[0].lane.header: "x-canary-token" is also the default tokenHeader: the filter would overwrite it"#,
+        ),
+        (
+            "lane header is cookie",
+            route(|r| r["lane"] = json!({"header": "Cookie"})),
+            r#"routes[0].lane.header: "cookie" is also a header routing depends on: the filter would overwrite it"#,
+        ),
+        (
+            "lane header is a pseudo-header",
+            route(|r| r["lane"] = json!({"header": ":path"})),
+            r#"routes[0].lane.header: ":path" is not a valid HTTP header name"#,
+        ),
+        (
+            "baggage lane while the routing header is baggage",
+            full_config_with(|c| {
+                c["routingHeader"] = json!("baggage");
+                c["routes"][0]["lane"] = json!({"baggage": "canary-lane"});
+            }),
+            r#"routingHeader: "baggage" is also the header routes[0].lane.baggage is carried in; the filter would overwrite the lane it carries"#,
+        ),
+        (
+            "baggage lane while a key is the baggage header",
+            route(|r| {
+                r["stickiness"]["keys"][1] = json!({"header": "baggage"});
+                r["lane"] = json!({"baggage": "canary-lane"});
+            }),
+            r#"routes[0].lane.baggage: "baggage" is also stickiness.keys[1].header: the filter would overwrite it"#,
+        ),
+        (
+            "mirror of an unknown subset",
+            route(|r| r["mirror"] = json!({"subset": "v3", "percent": 5, "header": "x-mirror"})),
+            r#"routes[0].mirror.subset: unknown subset "v3" (this route has "v1", "v2")"#,
+        ),
+        (
+            "mirror percent above 100",
+            route(|r| r["mirror"] = json!({"subset": "v2", "percent": 100.5, "header": "x-mirror"})),
+            "routes[0].mirror.percent: 100.5 is out of range: the share of users mirrored is a percent from 0 to 100",
+        ),
+        (
+            "mirror percent below 0",
+            route(|r| r["mirror"] = json!({"subset": "v2", "percent": -1, "header": "x-mirror"})),
+            "routes[0].mirror.percent: -1 is out of range: the share of users mirrored is a percent from 0 to 100",
+        ),
+        (
+            "mirror percent finer than 0.01",
+            route(|r| r["mirror"] = json!({"subset": "v2", "percent": 0.005, "header": "x-mirror"})),
+            "routes[0].mirror.percent: 0.005 has more than two decimals",
+        ),
+        (
+            "mirror without header",
+            route(|r| r["mirror"] = json!({"subset": "v2", "percent": 5})),
+            "routes[0].mirror: missing field `header` at line 1 column 142",
+        ),
+        (
+            "mirror header is the routing header",
+            route(|r| r["mirror"] = json!({"subset": "v2", "percent": 5, "header": "x-canary-subset"})),
+            r#"routingHeader: "x-canary-subset" is also routes[0].mirror.header; the filter would overwrite the mirror mark"#,
+        ),
+        (
+            "mirror header is the lane header",
+            route(|r| {
+                r["lane"] = json!({"header": "x-lane"});
+                r["mirror"] = json!({"subset": "v2", "percent": 5, "header": "X-Lane"});
+            }),
+            r#"routes[0].mirror.header: "x-lane" is also lane.header: the filter would overwrite it"#,
+        ),
+        (
+            "mirror header is baggage while the lane travels in baggage",
+            route(|r| {
+                r["lane"] = json!({"baggage": "lane"});
+                r["mirror"] = json!({"subset": "v2", "percent": 5, "header": "baggage"});
+            }),
+            r#"routes[0].mirror.header: "baggage" is also the header lane.baggage is carried in: the filter would overwrite it"#,
+        ),
+        (
+            "mirror header is a key header",
+            route(|r| r["mirror"] = json!({"subset": "v2", "percent": 5, "header": "x-user-id"})),
+            r#"routes[0].mirror.header: "x-user-id" is also stickiness.keys[0].header: the filter would overwrite it"#,
+        ),
+    ];
+    assert_rejections(&cases);
+}
+
+#[test]
+fn lane_and_mirror_compile_with_their_defaults() {
+    use sticky_canary_core::config::{Lane, LaneCarrier, LaneFallback};
+    let config = Config::from_json(
+        full_config_with(|c| {
+            c["routes"][0]["lane"] = json!({"baggage": "canary-lane"});
+            c["routes"][0]["mirror"] =
+                json!({"subset": "v2", "percent": 5.25, "header": "X-Canary-Mirror"});
+        })
+        .as_bytes(),
+    )
+    .unwrap();
+    let route = &config.routes[0];
+    assert_eq!(
+        route.lane,
+        Some(Lane {
+            carrier: LaneCarrier::Baggage(b"canary-lane".to_vec()),
+            trust: false,
+            fallback: LaneFallback::Stable,
+        })
+    );
+    let mirror = route.mirror.as_ref().unwrap();
+    assert_eq!(
+        (mirror.subset, mirror.threshold, mirror.header.as_str()),
+        (1, 525, "x-canary-mirror")
+    );
+    assert_eq!(mirror.salt, b"service-a:mirror");
+    assert_eq!(config.mirror_headers, vec!["x-canary-mirror".to_string()]);
+
+    let trusted = Config::from_json(
+        full_config_with(|c| {
+            c["routes"][0]["lane"] =
+                json!({"header": "X-Lane", "trust": true, "fallback": "decide"});
+            c["routes"][0]["stickiness"]
+                .as_object_mut()
+                .unwrap()
+                .remove("salt");
+        })
+        .as_bytes(),
+    )
+    .unwrap();
+    assert_eq!(
+        trusted.routes[0].lane,
+        Some(Lane {
+            carrier: LaneCarrier::Header("x-lane".into()),
+            trust: true,
+            fallback: LaneFallback::Decide,
+        })
+    );
+    assert!(trusted.routes[0].mirror.is_none());
+    assert!(trusted.mirror_headers.is_empty());
+    let trusted_default = Config::from_json(
+        full_config_with(|c| c["routes"][0]["lane"] = json!({"header": "x-lane", "trust": true}))
+            .as_bytes(),
+    )
+    .unwrap();
+    assert_eq!(
+        trusted_default.routes[0].lane.as_ref().unwrap().fallback,
+        LaneFallback::Stable
     );
 }

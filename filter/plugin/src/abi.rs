@@ -50,6 +50,11 @@ extern "C" {
         value_size: usize,
     ) -> u32;
     fn proxy_remove_header_map_value(map_type: u32, key_data: *const u8, key_size: usize) -> u32;
+    fn proxy_get_header_map_pairs(
+        map_type: u32,
+        return_map_data: *mut *mut u8,
+        return_map_size: *mut usize,
+    ) -> u32;
     fn proxy_define_metric(
         metric_type: u32,
         name_data: *const u8,
@@ -152,6 +157,18 @@ pub fn header(map: u32, name: &str) -> Option<Vec<u8>> {
     let status =
         unsafe { proxy_get_header_map_value(map, name.as_ptr(), name.len(), &mut data, &mut size) };
     check(status).ok().map(|()| take(data, size))
+}
+
+/// Every value of a header, in order. Costs a copy of the whole map: only for headers that may
+/// be repeated and whose every value matters (W3C `baggage`).
+pub fn header_values(map: u32, name: &str) -> Vec<Vec<u8>> {
+    let (mut data, mut size) = (std::ptr::null_mut(), 0usize);
+    // SAFETY: as for `plugin_configuration`.
+    let status = unsafe { proxy_get_header_map_pairs(map, &mut data, &mut size) };
+    match check(status) {
+        Ok(()) => crate::header_map::values_named(&take(data, size), name.as_bytes()),
+        Err(_) => Vec::new(),
+    }
 }
 
 pub fn replace_header(map: u32, name: &str, value: &[u8]) -> Result<(), Status> {

@@ -8,6 +8,7 @@
 
 use std::cell::Cell;
 
+use sticky_canary_core::config::LaneCarrier;
 use sticky_canary_core::{Config, Decision, Reason};
 
 use crate::host::Host;
@@ -46,6 +47,10 @@ pub struct Counters {
     unrouted: Option<Slot>,
     /// Per route; `None` for a route without `assign`.
     assigned: Vec<Option<Slot>>,
+    /// Per route: requests marked for mirroring; defined only for routes with `mirror`.
+    mirrored: Vec<Option<Slot>>,
+    /// Per route: requests whose baggage had no room for the lane; only for baggage lanes.
+    lane_dropped: Vec<Option<Slot>>,
 }
 
 /// The counter's name as defined in Envoy: `/stats` shows it as `wasmcustom.<name>`; with the
@@ -65,6 +70,16 @@ pub fn assigned_name(route: &str) -> String {
 }
 
 pub const UNROUTED_NAME: &str = "sticky_canary.unrouted_total";
+
+/// Requests of `route` marked for mirroring (`mirror`).
+pub fn mirrored_name(route: &str) -> String {
+    format!("sticky_canary.mirrored_total.route.{route}")
+}
+
+/// Requests of `route` whose baggage could not take the lane within the W3C limits.
+pub fn lane_dropped_name(route: &str) -> String {
+    format!("sticky_canary.lane_dropped_total.route.{route}")
+}
 
 /// Requests whose filter instance has no configuration in this VM. Envoy never creates a stream
 /// for a plugin whose configuration failed, so anything but 0 here is a bug worth reporting.
@@ -93,11 +108,49 @@ impl Counters {
                     .and_then(|_| Slot::define(host, &assigned_name(&route.name)))
             })
             .collect();
+        let mirrored = config
+            .routes
+            .iter()
+            .map(|r| {
+                r.mirror
+                    .as_ref()
+                    .and_then(|_| Slot::define(host, &mirrored_name(&r.name)))
+            })
+            .collect();
+        let lane_dropped = config
+            .routes
+            .iter()
+            .map(|r| {
+                let baggage = r
+                    .lane
+                    .as_ref()
+                    .is_some_and(|l| !l.trust && matches!(l.carrier, LaneCarrier::Baggage(_)));
+                if baggage {
+                    Slot::define(host, &lane_dropped_name(&r.name))
+                } else {
+                    None
+                }
+            })
+            .collect();
         Counters {
             decided,
             route_offsets,
             unrouted: Slot::define(host, UNROUTED_NAME),
             assigned,
+            mirrored,
+            lane_dropped,
+        }
+    }
+
+    pub fn count_mirrored(&self, route: usize) {
+        if let Some(slot) = self.mirrored.get(route).and_then(Option::as_ref) {
+            slot.add_one();
+        }
+    }
+
+    pub fn count_lane_dropped(&self, route: usize) {
+        if let Some(slot) = self.lane_dropped.get(route).and_then(Option::as_ref) {
+            slot.add_one();
         }
     }
 
@@ -125,8 +178,18 @@ impl Counters {
 
     /// Adds what was counted since the last flush to the host's counters.
     pub fn flush(&self, host: &impl Host) {
-        let all = self.decided.iter().chain([&self.unrouted]);
-        for slot in all.chain(&self.assigned).flatten() {
+        let per_route = self
+            .assigned
+            .iter()
+            .chain(&self.mirrored)
+            .chain(&self.lane_dropped);
+        for slot in self
+            .decided
+            .iter()
+            .chain([&self.unrouted])
+            .chain(per_route)
+            .flatten()
+        {
             slot.flush(host);
         }
     }

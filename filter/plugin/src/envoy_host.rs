@@ -54,6 +54,10 @@ impl Host for EnvoyHost {
         abi::header(map_type(map), name)
     }
 
+    fn header_values(&self, map: Map, name: &str) -> Vec<Vec<u8>> {
+        abi::header_values(map_type(map), name)
+    }
+
     fn set_header(&self, map: Map, name: &str, value: &[u8]) {
         let _ = abi::replace_header(map_type(map), name, value);
     }

@@ -27,6 +27,8 @@ pub trait Host {
     fn env_var(&self, name: &str) -> Option<Vec<u8>>;
     /// The first value of a header of the current stream; bytes, as a value need not be UTF-8.
     fn header(&self, map: Map, name: &str) -> Option<Vec<u8>>;
+    /// Every value of a repeated header, in order (a copy of the whole map: use sparingly).
+    fn header_values(&self, map: Map, name: &str) -> Vec<Vec<u8>>;
     fn set_header(&self, map: Map, name: &str, value: &[u8]);
     /// Adds a value, keeping the header's other values (one more `Set-Cookie`).
     fn add_header(&self, map: Map, name: &str, value: &[u8]);

@@ -1,6 +1,8 @@
-//! One request: decide, write the routing header, count; and the response side of
-//! `exposeSubset` and `stickiness.assign`.
+//! One request: decide, write the routing header, the lane and the mirror mark, count; and the
+//! response side of `exposeSubset`, health and the guard, and `stickiness.assign`.
 
+use sticky_canary_core::config::{LaneCarrier, Route};
+use sticky_canary_core::lane::{member_value, write_member, BaggageWrite, BAGGAGE_HEADER};
 use sticky_canary_core::request::cookie_value;
 use sticky_canary_core::{decide_with_ids, guard_step_back, Assigned, Decision, RequestHeaders};
 
@@ -17,6 +19,21 @@ impl<H: Host> RequestHeaders for HostRequestHeaders<'_, H> {
     fn header(&self, name: &str) -> Option<Vec<u8>> {
         self.0.header(Map::Request, name)
     }
+
+    fn header_list(&self, name: &str) -> Option<Vec<u8>> {
+        joined(self.0.header_values(Map::Request, name))
+    }
+}
+
+/// Repeated header values as one list.
+fn joined(values: Vec<Vec<u8>>) -> Option<Vec<u8>> {
+    let mut values = values.into_iter();
+    let mut list = values.next()?;
+    for value in values {
+        list.push(b',');
+        list.extend_from_slice(&value);
+    }
+    Some(list)
 }
 
 pub fn on_request_headers(host: &impl Host, vm: &VmState, active: &Active) -> Option<Decision> {
@@ -28,7 +45,8 @@ pub fn on_request_headers(host: &impl Host, vm: &VmState, active: &Active) -> Op
     // Replacing or removing also drops a routing header forged by the client. The module
     // declares ABI 0.2.1, for which Envoy re-matches the route after a filter changed a request
     // header; a module declaring a newer ABI would have to ask (`clear_route_cache`).
-    match decision.and_then(|d| active.subset_value(d.route, d.subset)) {
+    let value = decision.and_then(|d| active.subset_value(d.route, d.subset));
+    match value {
         Some(value) => host.set_header(Map::Request, header, value),
         None => host.remove_header(Map::Request, header),
     }
@@ -40,11 +58,60 @@ pub fn on_request_headers(host: &impl Host, vm: &VmState, active: &Active) -> Op
         }
     }
     assign_header(host, active, decision.as_ref());
+    let route = decision.and_then(|d| config.routes.get(d.route));
+    if let (Some(d), Some(route), Some(value)) = (decision, route, value) {
+        if route.lane.is_some() && !write_lane(host, route, value) {
+            active.counters.count_lane_dropped(d.route);
+        }
+        if d.mirror {
+            active.counters.count_mirrored(d.route);
+        }
+    }
+    // Empty unless some route mirrors: then no other request keeps a mirror header.
+    for name in &config.mirror_headers {
+        let sampled = decision
+            .filter(|d| d.mirror)
+            .zip(route.and_then(|r| r.mirror.as_ref()))
+            .filter(|(_, mirror)| mirror.header == *name)
+            .and_then(|(d, mirror)| active.subset_value(d.route, mirror.subset));
+        match sampled {
+            Some(subset) => host.set_header(Map::Request, name, subset),
+            None => host.remove_header(Map::Request, name),
+        }
+    }
     active.counters.count(decision.as_ref());
     if log::log_enabled!(log::Level::Debug) {
         log::debug!("{}", describe(active, decision.as_ref()));
     }
     decision
+}
+
+/// Writes the chosen subset (`value`) to the route's lane, unless the route trusts the incoming
+/// one: then it is passed on as it came. `false`: the baggage had no room for the lane.
+fn write_lane(host: &impl Host, route: &Route, value: &[u8]) -> bool {
+    let Some(lane) = route.lane.as_ref().filter(|lane| !lane.trust) else {
+        return true;
+    };
+    match &lane.carrier {
+        LaneCarrier::Header(name) => host.set_header(Map::Request, name, value),
+        LaneCarrier::Baggage(key) => {
+            // Every baggage header: a rewrite replaces them all with one.
+            let incoming = joined(host.header_values(Map::Request, BAGGAGE_HEADER));
+            match write_member(incoming.as_deref(), key, value) {
+                BaggageWrite::Set(baggage) => {
+                    if incoming.as_deref() != Some(&baggage[..]) {
+                        host.set_header(Map::Request, BAGGAGE_HEADER, &baggage);
+                    }
+                    return member_value(&baggage, key).is_some();
+                }
+                BaggageWrite::Remove => {
+                    host.remove_header(Map::Request, BAGGAGE_HEADER);
+                    return false;
+                }
+            }
+        }
+    }
+    true
 }
 
 /// `assign.header`: the visitor's id (issued now, or sent and verified) travels upstream in it;

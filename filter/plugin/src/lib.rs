@@ -16,6 +16,8 @@ mod envoy_host;
 mod exports;
 pub mod filter;
 mod guard;
+#[cfg(any(target_family = "wasm", test))]
+mod header_map;
 mod health;
 pub mod host;
 mod http;
@@ -23,7 +25,9 @@ mod roots;
 mod streams;
 mod vm;
 
-pub use counters::{assigned_name, decided_name, UNCONFIGURED_NAME, UNROUTED_NAME};
+pub use counters::{
+    assigned_name, decided_name, lane_dropped_name, mirrored_name, UNCONFIGURED_NAME, UNROUTED_NAME,
+};
 pub use filter::{Filter, TICK};
 pub use guard::{shared_key, state_name, tripped_name};
 pub use health::responses_name;

@@ -78,6 +78,14 @@ impl Host for FakeHost {
             .find(|(n, _)| n == name)
             .map(|(_, v)| v.clone())
     }
+    fn header_values(&self, map: Map, name: &str) -> Vec<Vec<u8>> {
+        HOST_CALLS.with(|c| c.borrow_mut().push(format!("get all {name}")));
+        self.map(map)
+            .iter()
+            .filter(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+            .collect()
+    }
     fn set_header(&self, map: Map, name: &str, value: &[u8]) {
         HOST_CALLS.with(|c| c.borrow_mut().push(format!("set {name}")));
         let mut headers = self.map(map);

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Checks the sticky mirroring scenario (envoy/mirror/envoy.yaml) in the project's Envoy
+# (ENVOY_BIN, default .venv/bin/envoy) on its own ports (admin 9921, front 10020): the same users
+# are mirrored to v2 on every round, a forged mark mirrors nobody more, every request is served by
+# its own subset.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+ENVOY=${ENVOY_BIN:-.venv/bin/envoy}
+ADMIN=http://127.0.0.1:9921
+FRONT=http://127.0.0.1:10020
+USERS=200
+LOG=$(mktemp)
+passed=no
+
+cleanup() {
+  kill "$PID" 2>/dev/null || true
+  wait "$PID" 2>/dev/null || true
+  if [[ $passed != yes ]]; then echo "FAILED; Envoy's log:" >&2; cat "$LOG" >&2; fi
+  rm -f "$LOG"
+}
+
+[[ -f build/sticky_canary.wasm ]] || make build
+"$ENVOY" -c envoy/mirror/envoy.yaml --use-dynamic-base-id --log-level warn \
+  --component-log-level wasm:info >"$LOG" 2>&1 &
+PID=$!
+trap cleanup EXIT
+for _ in $(seq 1 120); do
+  curl -fs "$ADMIN/ready" >/dev/null 2>&1 && break
+  sleep 0.5
+done
+curl -fs "$ADMIN/ready" >/dev/null
+
+# Requests the v2 cluster got: the ones v2 served plus the mirrored copies. Copies are sent in
+# the background, so this waits (bounded) until the count stops moving.
+v2_requests() {
+  local last=-1 now
+  for _ in $(seq 1 40); do
+    now=$(curl -fs "$ADMIN/stats?filter=^cluster.service-a-v2.upstream_rq_total$" | awk '{print $2}')
+    [[ $now == "$last" ]] && break
+    last=$now
+    sleep 0.25
+  done
+  echo "${now:-0}"
+}
+
+# One round: every user once; prints "<served by v2> <mirrored copies>".
+round() {
+  local before served_v2=0 served i
+  before=$(v2_requests)
+  for i in $(seq 1 "$USERS"); do
+    served=$(curl -fs -D- -o /dev/null -H "x-user-id: user-$i" "$@" "$FRONT/" | tr -d '\r' |
+      awk -F': ' 'tolower($1) == "x-served-by" { print $2 }')
+    [[ $served == v2 ]] && served_v2=$((served_v2 + 1))
+  done
+  echo "$served_v2 $(($(v2_requests) - before - served_v2))"
+}
+
+read -r v2 mirrored < <(round)
+echo "round 1: $v2 of $USERS users served by v2, $mirrored mirrored to v2"
+if (( mirrored == 0 || mirrored > USERS / 2 )); then
+  echo "FAIL: expected about 20 % of the users not on v2 to be mirrored" >&2; exit 1
+fi
+for n in 2 3; do
+  forged=()
+  [[ $n == 3 ]] && forged=(-H 'x-canary-mirror: v2')
+  read -r v2_again mirrored_again < <(round "${forged[@]}")
+  echo "round $n${forged:+ (every request forging x-canary-mirror: v2)}: $v2_again served by v2, $mirrored_again mirrored"
+  if [[ "$v2_again $mirrored_again" != "$v2 $mirrored" ]]; then
+    echo "FAIL: round $n differs from round 1" >&2; exit 1
+  fi
+done
+
+passed=yes
+echo
+echo "PASS"

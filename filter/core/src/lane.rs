@@ -1,0 +1,226 @@
+//! Lanes: the chosen subset carried down a call chain in a header or a W3C `baggage` member.
+//!
+//! Baggage is client bytes. Nothing here fails on it: a member that does not parse is kept as it
+//! came, and only our own member is ever read or rewritten. Members are split on `,` (which
+//! neither a value nor a property may contain), so every other member, its properties and its
+//! surrounding whitespace are passed on byte for byte.
+
+use crate::config::{Lane, LaneCarrier};
+use crate::matcher::percent_decode;
+use crate::request::{RequestHeaders, RequestView};
+
+/// The header W3C baggage travels in.
+pub const BAGGAGE_HEADER: &str = "baggage";
+
+/// The W3C Baggage limits every platform must propagate (Limits section): a baggage-string of
+/// at most 64 list-members and 8192 bytes reaches the next hop whole.
+pub const BAGGAGE_MAX_MEMBERS: usize = 64;
+pub const BAGGAGE_MAX_BYTES: usize = 8192;
+
+/// The incoming lane of a request: the header's value, or our baggage member's value
+/// (percent-decoded, without properties). `None` when absent or empty.
+pub fn read<H: RequestHeaders + ?Sized>(
+    lane: &Lane,
+    request: &RequestView<'_, H>,
+) -> Option<Vec<u8>> {
+    let value = match &lane.carrier {
+        LaneCarrier::Header(name) => request.header(name),
+        LaneCarrier::Baggage(key) => {
+            let baggage = request.header_list(BAGGAGE_HEADER)?;
+            member_value(&baggage, key).map(|v| percent_decode(v).into_owned())
+        }
+    };
+    value.filter(|v| !v.is_empty())
+}
+
+/// The raw value of the first list-member named `key`: after `=`, up to its properties, without
+/// surrounding whitespace. A member named `key` without `=` has no value.
+pub fn member_value<'b>(baggage: &'b [u8], key: &[u8]) -> Option<&'b [u8]> {
+    let member = baggage
+        .split(|&b| b == b',')
+        .find(|member| member_key(member) == key)?;
+    let eq = member.iter().position(|&b| b == b'=')?;
+    let rest = member.get(eq + 1..)?;
+    let end = rest.iter().position(|&b| b == b';').unwrap_or(rest.len());
+    rest.get(..end).map(trim_ows)
+}
+
+/// What the baggage header becomes when the lane is written into it.
+#[derive(Debug, PartialEq, Eq)]
+pub enum BaggageWrite {
+    /// The header's new value.
+    Set(Vec<u8>),
+    /// Nothing is left: the header goes.
+    Remove,
+}
+
+/// `baggage` (the incoming header, if any) with our member `key=value`: the first member named
+/// `key` is replaced in place, any later one dropped, and a missing one appended. When the
+/// result would break a W3C limit, our member is left out instead (a forged one still goes):
+/// a lane a hop may drop is worse than no lane, and the other members are not ours to drop.
+pub fn write_member(baggage: Option<&[u8]>, key: &[u8], value: &[u8]) -> BaggageWrite {
+    let baggage = baggage.unwrap_or_default();
+    let ours_len = key.len() + 1 + value.len();
+    let mut others: Vec<&[u8]> = Vec::new();
+    let mut ours_at = None;
+    if !baggage.trim_ascii().is_empty() {
+        for member in baggage.split(|&b| b == b',') {
+            if member_key(member) == key {
+                ours_at.get_or_insert(others.len());
+            } else {
+                others.push(member);
+            }
+        }
+    }
+    let members = others.iter().filter(|m| !m.trim_ascii().is_empty()).count() + 1;
+    let bytes = others.iter().map(|m| m.len() + 1).sum::<usize>() + ours_len;
+    let fits = members <= BAGGAGE_MAX_MEMBERS && bytes <= BAGGAGE_MAX_BYTES;
+    let at = ours_at.unwrap_or(others.len());
+    let mut out = Vec::with_capacity(bytes);
+    // Empty members are kept too, so the separator goes before every member but the first.
+    let mut first = true;
+    let mut push = |out: &mut Vec<u8>, part: &[u8]| {
+        if !std::mem::take(&mut first) {
+            out.push(b',');
+        }
+        out.extend_from_slice(part);
+    };
+    for (i, member) in others.iter().enumerate() {
+        if i == at && fits {
+            push(&mut out, &ours(key, value));
+        }
+        push(&mut out, member);
+    }
+    if at == others.len() && fits {
+        push(&mut out, &ours(key, value));
+    }
+    if out.is_empty() {
+        BaggageWrite::Remove
+    } else {
+        BaggageWrite::Set(out)
+    }
+}
+
+fn ours(key: &[u8], value: &[u8]) -> Vec<u8> {
+    let mut member = Vec::with_capacity(key.len() + 1 + value.len());
+    member.extend_from_slice(key);
+    member.push(b'=');
+    member.extend_from_slice(value);
+    member
+}
+
+/// A list-member's key: up to `=` or `;`, without surrounding whitespace.
+fn member_key(member: &[u8]) -> &[u8] {
+    let end = member
+        .iter()
+        .position(|&b| b == b'=' || b == b';')
+        .unwrap_or(member.len());
+    trim_ows(member.get(..end).unwrap_or(member))
+}
+
+/// RFC 9110 optional whitespace: spaces and tabs.
+fn trim_ows(bytes: &[u8]) -> &[u8] {
+    let is_ows = |b: &u8| *b == b' ' || *b == b'\t';
+    let start = bytes.iter().position(|b| !is_ows(b)).unwrap_or(bytes.len());
+    let end = bytes
+        .iter()
+        .rposition(|b| !is_ows(b))
+        .map_or(start, |e| e + 1);
+    bytes.get(start..end).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(baggage: &str) -> BaggageWrite {
+        BaggageWrite::Set(baggage.as_bytes().to_vec())
+    }
+
+    #[test]
+    fn our_member_is_read_without_properties_or_whitespace() {
+        let baggage = b"userId=alice, lane = v2 ;p=1;q, x=1";
+        assert_eq!(member_value(baggage, b"lane"), Some(&b"v2"[..]));
+        assert_eq!(member_value(baggage, b"userId"), Some(&b"alice"[..]));
+        assert_eq!(member_value(b"lane,lane=v3", b"lane"), None);
+        assert_eq!(member_value(b"lanex=v2", b"lane"), None);
+        assert_eq!(member_value(b"lane=", b"lane"), Some(&b""[..]));
+        assert_eq!(
+            member_value(b"a=1,lane=v1,lane=v2", b"lane"),
+            Some(&b"v1"[..])
+        );
+    }
+
+    #[test]
+    fn other_members_are_kept_byte_for_byte() {
+        assert_eq!(
+            write_member(Some(b"a=1;p , lane=v1;x=y,  b=%20"), b"lane", b"v2"),
+            set("a=1;p ,lane=v2,  b=%20")
+        );
+        assert_eq!(
+            write_member(Some(b"a=1"), b"lane", b"v2"),
+            set("a=1,lane=v2")
+        );
+        assert_eq!(write_member(None, b"lane", b"v2"), set("lane=v2"));
+        assert_eq!(write_member(Some(b"  "), b"lane", b"v2"), set("lane=v2"));
+        assert_eq!(
+            write_member(Some(b"lane=v1,a=1,lane=v1"), b"lane", b"v2"),
+            set("lane=v2,a=1")
+        );
+    }
+
+    #[test]
+    fn malformed_members_pass_untouched() {
+        assert_eq!(
+            write_member(Some(b"=,,garbage\xff;;,lane"), b"lane", b"v2"),
+            BaggageWrite::Set(b"=,,garbage\xff;;,lane=v2".to_vec())
+        );
+        assert_eq!(write_member(Some(b","), b"lane", b"v2"), set(",,lane=v2"));
+        assert_eq!(
+            write_member(Some(b",lane=v1"), b"lane", b"v2"),
+            set(",lane=v2")
+        );
+        assert_eq!(member_value(b"=,,lane\xff=v2", b"lane"), None);
+    }
+
+    #[test]
+    fn our_member_is_left_out_rather_than_break_a_limit() {
+        let full: Vec<String> = (0..BAGGAGE_MAX_MEMBERS)
+            .map(|i| format!("k{i}=v"))
+            .collect();
+        let full = full.join(",");
+        assert_eq!(
+            write_member(Some(full.as_bytes()), b"lane", b"v2"),
+            set(&full)
+        );
+        let forged = format!("lane=v2,{full}");
+        assert_eq!(
+            write_member(Some(forged.as_bytes()), b"lane", b"v2"),
+            set(&full)
+        );
+        let one_less: Vec<String> = (1..BAGGAGE_MAX_MEMBERS)
+            .map(|i| format!("k{i}=v"))
+            .collect();
+        let one_less = one_less.join(",");
+        assert_eq!(
+            write_member(Some(one_less.as_bytes()), b"lane", b"v2"),
+            set(&format!("{one_less},lane=v2"))
+        );
+        // 8192 bytes exactly with ours; one more byte and ours is left out.
+        let big = format!(
+            "k={}",
+            "x".repeat(BAGGAGE_MAX_BYTES - "k=".len() - ",lane=v2".len())
+        );
+        let written = write_member(Some(big.as_bytes()), b"lane", b"v2");
+        assert_eq!(written, set(&format!("{big},lane=v2")));
+        let bigger = format!("{big}x");
+        assert_eq!(
+            write_member(Some(bigger.as_bytes()), b"lane", b"v2"),
+            set(&bigger)
+        );
+        assert_eq!(
+            write_member(Some(b"lane=v9"), b"lane", &[b'v'; BAGGAGE_MAX_BYTES]),
+            BaggageWrite::Remove
+        );
+    }
+}
