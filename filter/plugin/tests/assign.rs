@@ -11,7 +11,7 @@
 
 mod fake_host;
 
-use fake_host::{take_log_lines, value, values, Vm};
+use fake_host::{take_host_calls, take_log_lines, value, values, Vm};
 use log::Level;
 use sticky_canary::assigned_name;
 use sticky_canary_core::{Config, Secret, COOKIE_KEY_ENV};
@@ -264,4 +264,60 @@ fn a_stream_that_never_gets_its_response_expires_with_its_id() {
     assert_eq!(vm.filter.streams_held(), (0, 1), "kept for RESPONSE_WAIT");
     vm.tick(&[root]);
     assert_eq!(vm.filter.streams_held(), (0, 0));
+}
+
+#[test]
+fn host_calls_grow_only_where_assign_has_work() {
+    let mut plain: serde_json::Value = serde_json::from_str(&assigning(false)).unwrap();
+    plain["routes"][0]["stickiness"]
+        .as_object_mut()
+        .unwrap()
+        .remove("assign");
+    let (mut vm, root) = vm_with(&plain.to_string());
+    take_host_calls();
+    vm.request(root, &[("x-user-id", "alice"), ("x-canary-uid", "v")]);
+    assert_eq!(
+        take_host_calls(),
+        ["get x-user-id", "set x-canary-subset"],
+        "a route without assign"
+    );
+    assert_eq!(vm.filter.streams_held(), (0, 0));
+    // VMs take turns (the log level is process-wide): this one ends before the next starts.
+    drop(vm);
+
+    let (mut vm, root) = vm_with(&assigning(false));
+    let (context, _) = vm.request(root, &[]);
+    let issued = values(&vm.response(context), "set-cookie").remove(0);
+    let (cookie, _) = split_set_cookie(&issued);
+    take_host_calls();
+    vm.request(root, &[("x-user-id", "alice")]);
+    assert_eq!(
+        take_host_calls(),
+        [
+            "get x-user-id",
+            "set x-canary-subset",
+            "remove x-canary-uid"
+        ],
+        "a key from another source: only the id header is cleared"
+    );
+    vm.request(root, &[("cookie", cookie)]);
+    assert_eq!(
+        take_host_calls(),
+        [
+            "get x-user-id",
+            "get cookie",
+            "set x-canary-subset",
+            "get cookie",
+            "set x-canary-uid"
+        ],
+        "a returning visitor: the id header is read back from the cookie"
+    );
+    let (context, _) = vm.request(root, &[]);
+    take_host_calls();
+    vm.response(context);
+    assert_eq!(
+        take_host_calls(),
+        ["add set-cookie"],
+        "a new visitor's response"
+    );
 }
