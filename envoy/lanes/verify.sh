@@ -5,29 +5,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-ENVOY=${ENVOY_BIN:-.venv/bin/envoy}
 ADMIN=http://127.0.0.1:9911
 FRONT=http://127.0.0.1:10010
-LOG=$(mktemp)
-passed=no
-
-cleanup() {
-  kill "$PID" 2>/dev/null || true
-  wait "$PID" 2>/dev/null || true
-  if [[ $passed != yes ]]; then echo "FAILED; Envoy's log:" >&2; cat "$LOG" >&2; fi
-  rm -f "$LOG"
-}
-
-[[ -f build/sticky_canary.wasm ]] || make build
-"$ENVOY" -c envoy/lanes/envoy.yaml --use-dynamic-base-id --log-level warn \
-  --component-log-level wasm:info >"$LOG" 2>&1 &
-PID=$!
-trap cleanup EXIT
-for _ in $(seq 1 120); do
-  curl -fs "$ADMIN/ready" >/dev/null 2>&1 && break
-  sleep 0.5
-done
-curl -fs "$ADMIN/ready" >/dev/null
+source envoy/run-envoy.sh
+run_envoy envoy/lanes/envoy.yaml
 
 # "<service-a subset>/<service-b subset>" that served a request.
 chain() {
