@@ -190,11 +190,14 @@ pub fn remove_header(map: u32, name: &str) -> Result<(), Status> {
     check(unsafe { proxy_remove_header_map_value(map, name.as_ptr(), name.len()) })
 }
 
-pub fn define_counter(name: &str) -> Result<u32, Status> {
+fn define_metric(kind: u32, name: &str) -> Result<u32, Status> {
     let mut id = 0u32;
     // SAFETY: the name lives for the call; the host writes one u32.
-    check(unsafe { proxy_define_metric(METRIC_COUNTER, name.as_ptr(), name.len(), &mut id) })
-        .map(|()| id)
+    check(unsafe { proxy_define_metric(kind, name.as_ptr(), name.len(), &mut id) }).map(|()| id)
+}
+
+pub fn define_counter(name: &str) -> Result<u32, Status> {
+    define_metric(METRIC_COUNTER, name)
 }
 
 pub fn increment_counter(id: u32, by: i64) -> Result<(), Status> {
@@ -203,10 +206,7 @@ pub fn increment_counter(id: u32, by: i64) -> Result<(), Status> {
 }
 
 pub fn define_gauge(name: &str) -> Result<u32, Status> {
-    let mut id = 0u32;
-    // SAFETY: the name lives for the call; the host writes one u32.
-    check(unsafe { proxy_define_metric(METRIC_GAUGE, name.as_ptr(), name.len(), &mut id) })
-        .map(|()| id)
+    define_metric(METRIC_GAUGE, name)
 }
 
 pub fn record_metric(id: u32, value: u64) -> Result<(), Status> {
