@@ -12,6 +12,7 @@ use sticky_canary_e2e::scenario::LANES_BOOTSTRAP;
 use sticky_canary_e2e::{expected_subset, subset_of, Envoy, Response};
 
 const USERS: usize = 300;
+const COOKIE: &str = "canary-uid";
 
 /// The edge's service-a: v1 90 / v2 10 by x-user-id, `x-canary: true` to v2 by a rule.
 fn edge(lane: &Value) -> String {
@@ -111,6 +112,88 @@ fn the_edge_header_lane_takes_a_user_to_the_same_subset_down_the_chain() {
         disagreeing > USERS / 4,
         "only {disagreeing} users where the lane decided"
     );
+}
+
+/// The edge's service-a with `x-user-id`, then an id cookie it assigns to visitors with neither;
+/// and the same route without `assign`: the contract an issued id must follow, so the oracle
+/// does not go through the code under test.
+fn assigning_edge(lane: &Value) -> (String, String) {
+    let mut contract: Value = serde_json::from_str(&edge(lane)).unwrap();
+    let stickiness = &mut contract["routes"][0]["stickiness"];
+    stickiness["keys"] = json!([{"header": "x-user-id"}, {"cookie": COOKIE}]);
+    let mut assigning = contract.clone();
+    assigning["routes"][0]["stickiness"]["assign"] = json!({"cookie": COOKIE, "maxAge": 3600});
+    (assigning.to_string(), contract.to_string())
+}
+
+/// The id of the one `Set-Cookie` of a response, if it has one.
+fn issued(response: &Response) -> Option<String> {
+    let cookies: Vec<&[u8]> = response
+        .headers
+        .iter()
+        .filter(|(name, _)| name == "set-cookie")
+        .map(|(_, value)| value.as_slice())
+        .collect();
+    match cookies[..] {
+        [] => None,
+        [cookie] => {
+            let cookie = std::str::from_utf8(cookie).unwrap();
+            let (pair, attributes) = cookie.split_once(';').unwrap();
+            assert_eq!(attributes, " Max-Age=3600; Path=/");
+            Some(pair.strip_prefix("canary-uid=").unwrap().to_string())
+        }
+        _ => panic!("more than one Set-Cookie: {cookies:?}"),
+    }
+}
+
+#[test]
+fn an_id_cookie_the_edge_assigns_takes_a_visitor_to_the_same_subset_down_the_chain() {
+    const VISITORS: usize = 500;
+    const ON_V2: usize = 5;
+    let lane = json!({"header": "x-canary-lane"});
+    let (edge, contract) = assigning_edge(&lane);
+    for b_has_v2 in [true, false] {
+        let b = service_b(&lane, b_has_v2);
+        let envoy =
+            EnvoyOptions::listeners(LANES_BOOTSTRAP, &[("front", &edge), ("service-b", &b)])
+                .start();
+        let mut client = envoy.front();
+        // Fresh visitors until some landed on the 10 % canary: fewer than 5 of 500 is a chance
+        // of 6e-18.
+        let (mut on_v1, mut on_v2) = (0, 0);
+        for visitor in 0..VISITORS {
+            if on_v2 >= ON_V2 && on_v1 > 0 {
+                break;
+            }
+            let first = client.get("/", &[]);
+            let id = issued(&first)
+                .unwrap_or_else(|| panic!("visitor {visitor}: a visitor without a key got no id"));
+            let jar = format!("{COOKIE}={id}");
+            let on = expected_subset(&contract, "/", &[("cookie", jar.as_bytes())]).unwrap();
+            let b_on = if b_has_v2 { on.clone() } else { "v1".into() };
+            assert_eq!(
+                served(&first),
+                (on.clone(), b_on.clone()),
+                "visitor {visitor} ({id}), b has v2: {b_has_v2}"
+            );
+            assert_eq!(first.header("x-received-lane"), Some(on.as_str()));
+            // Sent back, the cookie keeps the visitor there, and is not issued again.
+            for request in 0..5 {
+                let again = client.get("/", &[("cookie", jar.as_bytes())]);
+                assert_eq!(issued(&again), None, "visitor {visitor} request {request}");
+                assert_eq!(
+                    served(&again),
+                    (on.clone(), b_on.clone()),
+                    "visitor {visitor} ({id}) request {request}, b has v2: {b_has_v2}"
+                );
+                assert_eq!(again.header("x-received-lane"), Some(on.as_str()));
+            }
+            on_v1 += usize::from(on == "v1");
+            on_v2 += usize::from(on == "v2");
+        }
+        assert!(on_v2 >= ON_V2, "only {on_v2} of {VISITORS} visitors on v2");
+        assert!(on_v1 > 0, "no visitor on v1");
+    }
 }
 
 #[test]
