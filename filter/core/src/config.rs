@@ -334,19 +334,28 @@ fn compile(
         }
         routes.push(route);
     }
-    let reason_header = match &raw.reason_header {
-        Some(name) => {
-            let name = header_name("reasonHeader", name)?;
-            if name == routing.name || name == token_header {
-                return Err(ConfigError::new(
-                    "reasonHeader",
-                    format!("\"{name}\" is already the routing or the token header"),
-                ));
+    let reason_header =
+        match &raw.reason_header {
+            Some(name) => {
+                let name = header_name("reasonHeader", name)?;
+                if name == routing.name || name == token_header {
+                    return Err(ConfigError::new(
+                        "reasonHeader",
+                        format!("\"{name}\" is already the routing or the token header"),
+                    ));
+                }
+                if let Some(used) = routes.iter().enumerate().find_map(|(i, route)| {
+                    header_use(route, &name).map(|f| format!("routes[{i}].{f}"))
+                }) {
+                    return Err(ConfigError::new(
+                        "reasonHeader",
+                        format!("\"{name}\" is also {used}: the filter would overwrite it"),
+                    ));
+                }
+                Some(name)
             }
-            Some(name)
-        }
-        None => None,
-    };
+            None => None,
+        };
     Ok(Config {
         routing_header: routing.name,
         expose_subset: raw.expose_subset.unwrap_or(false),
@@ -356,6 +365,41 @@ fn compile(
         reason_header,
         mirror_headers,
     })
+}
+
+/// Where a route reads or writes request header `name` (lowercase) for its decision, its lane,
+/// its mirror mark or its id, as a field path below the route; `host` and `cookie` are read by
+/// every route's matching and keys.
+fn header_use(route: &Route, name: &str) -> Option<String> {
+    if name == "host" || name == "cookie" {
+        return Some("match (host) or stickiness.keys (cookie)".to_string());
+    }
+    if let Some(i) = route
+        .keys
+        .iter()
+        .position(|k| matches!(k, KeySource::Header(h) if h == name))
+    {
+        return Some(format!("stickiness.keys[{i}].header"));
+    }
+    match route.lane.as_ref().map(|lane| &lane.carrier) {
+        Some(LaneCarrier::Header(h)) if h == name => return Some("lane.header".to_string()),
+        Some(LaneCarrier::Baggage(_)) if name == BAGGAGE_HEADER => {
+            return Some("lane.baggage (the baggage header)".to_string())
+        }
+        _ => {}
+    }
+    if route.mirror.as_ref().is_some_and(|m| m.header == name) {
+        return Some("mirror.header".to_string());
+    }
+    if route
+        .assign
+        .as_ref()
+        .and_then(|a| a.header.as_deref())
+        .is_some_and(|h| h == name)
+    {
+        return Some("stickiness.assign.header".to_string());
+    }
+    None
 }
 
 /// The routing header, and whether the admin named it or it is the default: the filter writes it

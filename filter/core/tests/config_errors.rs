@@ -830,6 +830,45 @@ fn reason_header_must_be_a_header_name_the_filter_does_not_otherwise_use() {
             full_config_with(|c| c["reasonHeader"] = json!("x-canary-token")),
             r#"reasonHeader: "x-canary-token" is already the routing or the token header"#,
         ),
+        (
+            full_config_with(|c| c["reasonHeader"] = json!("X-User-Id")),
+            r#"reasonHeader: "x-user-id" is also routes[0].stickiness.keys[0].header: the filter would overwrite it"#,
+        ),
+        (
+            full_config_with(|c| c["reasonHeader"] = json!("cookie")),
+            r#"reasonHeader: "cookie" is also routes[0].match (host) or stickiness.keys (cookie): the filter would overwrite it"#,
+        ),
+        (
+            full_config_with(|c| {
+                c["reasonHeader"] = json!("x-lane");
+                c["routes"][0]["lane"] = json!({"header": "x-lane"});
+            }),
+            r#"reasonHeader: "x-lane" is also routes[0].lane.header: the filter would overwrite it"#,
+        ),
+        (
+            full_config_with(|c| {
+                c["reasonHeader"] = json!("baggage");
+                c["routes"][0]["lane"] = json!({"baggage": "lane"});
+            }),
+            r#"reasonHeader: "baggage" is also routes[0].lane.baggage (the baggage header): the filter would overwrite it"#,
+        ),
+        (
+            full_config_with(|c| {
+                c["reasonHeader"] = json!("x-mirror");
+                c["routes"][0]["mirror"] =
+                    json!({"subset": "v2", "percent": 5, "header": "x-mirror"});
+            }),
+            r#"reasonHeader: "x-mirror" is also routes[0].mirror.header: the filter would overwrite it"#,
+        ),
+        (
+            full_config_with(|c| {
+                c["reasonHeader"] = json!("x-uid");
+                c["routes"][0]["stickiness"]["fallback"] = Value::Null;
+                c["routes"][0]["stickiness"]["assign"] =
+                    json!({"cookie": "uid", "maxAge": 60, "header": "x-uid"});
+            }),
+            r#"reasonHeader: "x-uid" is also routes[0].stickiness.assign.header: the filter would overwrite it"#,
+        ),
     ];
     for (config, want) in cases {
         let err = Config::from_json(config.as_bytes()).unwrap_err();
