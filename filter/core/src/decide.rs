@@ -1,14 +1,14 @@
 //! The per-request decision: content rules first, then the stickiness key's bucket, then the
-//! route's fallback. A trusted lane comes before all but `requireToken` rules.
-
-use std::cell::OnceCell;
+//! route's fallback; a trusted lane before all but `requireToken` rules; a tripped guard last.
+//! Callers reach it through [`crate::plan`], which also says what the request leaves with.
 
 use std::borrow::Cow;
+use std::cell::OnceCell;
 
 use crate::assign::{NewId, ID_BYTES};
 use crate::config::{Condition, Config, Fallback, KeySource, LaneFallback, Route, Rule};
 use crate::hash::BUCKETS;
-use crate::request::{RequestHeaders, RequestView};
+use crate::request::Request;
 
 /// Why a subset was chosen; one metric per route, subset and reason.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -60,6 +60,8 @@ pub struct Decision {
     pub reason: Reason,
     /// The bucket used, for `hash` and `random` fallback decisions.
     pub bucket: Option<u16>,
+    /// The index in the route's `rules` of the rule that chose the subset.
+    pub rule: Option<usize>,
     /// The route's assigned id (`stickiness.assign`), for the response and the `header` option.
     pub assigned: Assigned,
     /// The user is in the route's mirror sample and not served by the mirror subset.
@@ -77,120 +79,104 @@ pub enum Assigned {
     Issued(NewId),
 }
 
-/// What a decision draws at random: a `random` fallback's number or a new id (never both: a
-/// route that assigns ids has a key for every request).
-enum Draw {
-    Fallback,
-    Id,
+/// What a request's decision draws on besides the request: the guards' state and randomness.
+pub trait Inputs {
+    /// Whether the guard of route `route` (an index) has tripped.
+    fn tripped(&self, route: usize) -> bool;
+    /// A number for the `random` fallback; asked at most once, and only by that fallback.
+    fn random(&self) -> u32;
+    /// The 128 random bits of an id `assign` issues; asked at most once, only when one is.
+    fn new_id(&self) -> [u8; ID_BYTES];
 }
 
-enum Drawn {
-    Fallback(u32),
-    Id(NewId),
+/// A decision, and the id the visitor sent when it verified (for `assign.header`).
+pub(crate) struct Decided<'r> {
+    pub decision: Decision,
+    pub sent_id: Option<&'r [u8]>,
 }
 
-/// Decides for one request. `None`: no route matches and the request passes unchanged (apart
-/// from a forged routing header being removed). `random` is called only by a `random` fallback,
-/// or for a new id (`assign`), which then holds only its 32 bits: [`decide_with_ids`] is for
-/// hosts that issue ids.
-pub fn decide<H: RequestHeaders + ?Sized>(
-    config: &Config,
-    headers: &H,
-    random: impl FnOnce() -> u32,
-) -> Option<Decision> {
-    decide_drawing(config, headers, |draw| {
-        let number = random();
-        match draw {
-            Draw::Fallback => Drawn::Fallback(number),
-            Draw::Id => {
-                let mut bytes = [0u8; ID_BYTES];
-                for (chunk, n) in bytes.chunks_mut(4).zip(0u32..) {
-                    chunk.copy_from_slice(&number.rotate_left(n * 8).to_le_bytes());
-                }
-                Drawn::Id(NewId::from_random(bytes))
-            }
-        }
-    })
-}
-
-/// [`decide`], with `new_id` giving the 128 random bits of an id `assign` issues. Each closure is
-/// called at most once, and only when needed.
-pub fn decide_with_ids<H: RequestHeaders + ?Sized>(
-    config: &Config,
-    headers: &H,
-    random: impl FnOnce() -> u32,
-    new_id: impl FnOnce() -> [u8; ID_BYTES],
-) -> Option<Decision> {
-    decide_drawing(config, headers, |draw| match draw {
-        Draw::Fallback => Drawn::Fallback(random()),
-        Draw::Id => Drawn::Id(NewId::from_random(new_id())),
-    })
-}
-
-fn decide_drawing<H: RequestHeaders + ?Sized>(
-    config: &Config,
-    headers: &H,
-    draw: impl FnOnce(Draw) -> Drawn,
-) -> Option<Decision> {
-    let request = RequestView::new(headers);
+/// Decides for one request. `None`: no route matches.
+pub(crate) fn decide<'r>(
+    config: &'r Config,
+    request: &'r Request<'r>,
+    inputs: &(impl Inputs + ?Sized),
+) -> Option<Decided<'r>> {
     let (route_index, route) = config
         .routes
         .iter()
         .enumerate()
-        .find(|(_, route)| route_matches(route, &request))?;
+        .find(|(_, route)| route_matches(route, request))?;
 
-    let found = stickiness_key(route, &request);
-    let mut draw = Some(draw);
-    let issued = if found.is_none() && route.assign.is_some() {
-        match draw.take().map(|draw| draw(Draw::Id)) {
-            Some(Drawn::Id(id)) => Some(id),
-            _ => None,
-        }
-    } else {
-        None
+    let found = stickiness_key(route, request);
+    let issued = match &found {
+        None if route.assign.is_some() => Some(NewId::from_random(inputs.new_id())),
+        _ => None,
     };
-    let (key, assigned) = match (found, &issued) {
-        (Some((key, true)), _) => (Some(key), Assigned::Sent),
-        (Some((key, false)), _) => (Some(key), Assigned::Other),
-        (None, Some(id)) => (Some(Cow::Borrowed(id.as_bytes())), Assigned::Issued(*id)),
-        (None, None) => (None, Assigned::Other),
+    let (key, assigned, sent_id) = match (found, &issued) {
+        (Some(Key::Assigned(id)), _) => (Some(Cow::Borrowed(id)), Assigned::Sent, Some(id)),
+        (Some(Key::Other(key)), _) => (Some(key), Assigned::Other, None),
+        (None, Some(id)) => (
+            Some(Cow::Borrowed(id.as_bytes())),
+            Assigned::Issued(*id),
+            None,
+        ),
+        (None, None) => (None, Assigned::Other, None),
     };
-    let random = || match draw.take().map(|draw| draw(Draw::Fallback)) {
-        Some(Drawn::Fallback(number)) => number,
-        _ => 0,
-    };
-    let (subset, reason, bucket) = choose(config, route, key.as_deref(), &request, random);
+    let chosen = choose(config, route, key.as_deref(), request, || inputs.random());
     let mirror = route.mirror.as_ref().is_some_and(|mirror| {
-        mirror.subset != subset && key.as_deref().is_some_and(|key| mirror.samples(key))
+        mirror.subset != chosen.subset && key.as_deref().is_some_and(|key| mirror.samples(key))
     });
-    Some(Decision {
+    let decision = Decision {
         route: route_index,
-        subset,
-        reason,
-        bucket,
+        subset: chosen.subset,
+        reason: chosen.reason,
+        bucket: chosen.bucket,
+        rule: chosen.rule,
         assigned,
         mirror,
+    };
+    Some(Decided {
+        decision: guard_step_back(route, decision, inputs),
+        sent_id,
     })
 }
 
-/// The subset for a request the route matched, why, and the bucket used.
-fn choose<H: RequestHeaders + ?Sized>(
+struct Chosen {
+    subset: usize,
+    reason: Reason,
+    bucket: Option<u16>,
+    rule: Option<usize>,
+}
+
+/// The subset for a request the route matched, why, the bucket used and the deciding rule.
+fn choose(
     config: &Config,
     route: &Route,
     key: Option<&[u8]>,
-    request: &RequestView<'_, H>,
+    request: &Request<'_>,
     random: impl FnOnce() -> u32,
-) -> (usize, Reason, Option<u16>) {
-    let decision = |subset, reason, bucket| (subset, reason, bucket);
+) -> Chosen {
+    let by = |subset, reason, bucket| Chosen {
+        subset,
+        reason,
+        bucket,
+        rule: None,
+    };
+    let by_rule = |index: usize, rule: &Rule| Chosen {
+        subset: rule.subset,
+        reason: rule_reason(rule),
+        bucket: None,
+        rule: Some(index),
+    };
     let token_presented = OnceCell::new();
     let token = || *token_presented.get_or_init(|| presents_token(config, request));
 
     // The edge decided for the whole chain, so a trusted lane goes before rules; only a tester
     // presenting the token still reaches any subset here.
     if let Some(lane) = route.lane.as_ref().filter(|lane| lane.trust) {
-        for rule in route.rules.iter().filter(|rule| rule.require_token) {
-            if token() && rule_matches(rule, key, request) {
-                return decision(rule.subset, rule_reason(rule), None);
+        for (i, rule) in route.rules.iter().enumerate() {
+            if rule.require_token && token() && rule_matches(rule, key, request) {
+                return by_rule(i, rule);
             }
         }
         if let Some(value) = crate::lane::read(lane, request) {
@@ -199,34 +185,32 @@ fn choose<H: RequestHeaders + ?Sized>(
                 .iter()
                 .position(|s| s.name.as_bytes() == &*value);
             match (named, lane.fallback) {
-                (Some(subset), _) => return decision(subset, Reason::Lane, None),
-                (None, LaneFallback::Stable) => {
-                    return decision(route.stable_subset, Reason::Lane, None)
-                }
+                (Some(subset), _) => return by(subset, Reason::Lane, None),
+                (None, LaneFallback::Stable) => return by(route.stable_subset, Reason::Lane, None),
                 (None, LaneFallback::Decide) => {}
             }
         }
     }
 
-    for rule in &route.rules {
+    for (i, rule) in route.rules.iter().enumerate() {
         if rule.require_token && !token() {
             continue;
         }
         if rule_matches(rule, key, request) {
-            return decision(rule.subset, rule_reason(rule), None);
+            return by_rule(i, rule);
         }
     }
 
     if let Some(key) = key {
         let b = route.bucket_of(key);
-        return decision(route.layout.subset_for(b), Reason::Hash, Some(b));
+        return by(route.layout.subset_for(b), Reason::Hash, Some(b));
     }
 
     match route.fallback {
-        Fallback::Stable => decision(route.stable_subset, Reason::Fallback, None),
+        Fallback::Stable => by(route.stable_subset, Reason::Fallback, None),
         Fallback::Random => {
             let b = (random() % BUCKETS) as u16;
-            decision(route.layout.subset_for(b), Reason::Fallback, Some(b))
+            by(route.layout.subset_for(b), Reason::Fallback, Some(b))
         }
     }
 }
@@ -239,40 +223,20 @@ fn rule_reason(rule: &Rule) -> Reason {
     }
 }
 
-/// [`decide`], then the guard of the decision's route if `tripped(route index)` says it has
-/// tripped: a decision for the guarded subset goes to the route's stable subset instead (reason
-/// `guard`, bucket kept), unless a `requireToken` rule made it, so that testers still reach the
-/// canary. Stickiness is untouched: once the guard re-arms the same users return.
-pub fn decide_guarded<H: RequestHeaders + ?Sized>(
-    config: &Config,
-    headers: &H,
-    random: impl FnOnce() -> u32,
-    tripped: impl Fn(usize) -> bool,
-) -> Option<Decision> {
-    let decision = decide(config, headers, random)?;
-    Some(guard_step_back(config, headers, decision, tripped))
-}
-
-/// A decision made without the guard, stepped back to the stable subset when the route's guard
-/// watches the chosen subset and has tripped.
-pub fn guard_step_back<H: RequestHeaders + ?Sized>(
-    config: &Config,
-    headers: &H,
-    decision: Decision,
-    tripped: impl Fn(usize) -> bool,
-) -> Decision {
-    let Some(route) = config.routes.get(decision.route) else {
-        return decision;
-    };
+/// The route's guard, when it watches the chosen subset and has tripped: the request goes to
+/// the route's stable subset instead (reason `guard`, bucket kept), unless a `requireToken` rule
+/// chose it, so that testers still reach the canary. Stickiness is untouched: once the guard
+/// re-arms the same users return.
+fn guard_step_back(route: &Route, decision: Decision, inputs: &(impl Inputs + ?Sized)) -> Decision {
     let guarded = route
         .guard
         .as_ref()
         .is_some_and(|g| g.subset == decision.subset);
-    if !guarded || !tripped(decision.route) {
-        return decision;
-    }
-    let by_rule = matches!(decision.reason, Reason::Rule | Reason::User);
-    if by_rule && made_by_token_rule(config, route, &RequestView::new(headers)) {
+    let by_token_rule = decision
+        .rule
+        .and_then(|i| route.rules.get(i))
+        .is_some_and(|rule| rule.require_token);
+    if !guarded || by_token_rule || !inputs.tripped(decision.route) {
         return decision;
     }
     Decision {
@@ -288,26 +252,7 @@ pub fn guard_step_back<H: RequestHeaders + ?Sized>(
     }
 }
 
-/// Whether the rule that decided this request (the first that holds, as in [`decide`]) is a
-/// `requireToken` one. Only asked on a tripped guard's route, for a rule's decision.
-fn made_by_token_rule<H: RequestHeaders + ?Sized>(
-    config: &Config,
-    route: &Route,
-    request: &RequestView<'_, H>,
-) -> bool {
-    let key = stickiness_key(route, request);
-    let token = OnceCell::new();
-    route
-        .rules
-        .iter()
-        .filter(|rule| {
-            !rule.require_token || *token.get_or_init(|| presents_token(config, request))
-        })
-        .find(|rule| rule_matches(rule, key.as_ref().map(|(k, _)| k.as_ref()), request))
-        .is_some_and(|rule| rule.require_token)
-}
-
-fn route_matches<H: RequestHeaders + ?Sized>(route: &Route, request: &RequestView<'_, H>) -> bool {
+fn route_matches(route: &Route, request: &Request<'_>) -> bool {
     if !route.hosts.is_empty() {
         let Some(host) = request.host_name() else {
             return false;
@@ -323,48 +268,43 @@ fn route_matches<H: RequestHeaders + ?Sized>(route: &Route, request: &RequestVie
 }
 
 /// Whether the request carries the override token (the first value of the token header).
-fn presents_token<H: RequestHeaders + ?Sized>(
-    config: &Config,
-    request: &RequestView<'_, H>,
-) -> bool {
+fn presents_token(config: &Config, request: &Request<'_>) -> bool {
     match (&config.token, request.header(&config.token_header)) {
-        (Some(secret), Some(presented)) => secret.matches(&presented),
+        (Some(secret), Some(presented)) => secret.matches(presented),
         _ => false,
     }
 }
 
-/// The first key source that is present and non-empty, and whether it is the route's `assign`
-/// cookie. A cookie or an unescaped query value is borrowed from the request's cached headers,
-/// not copied. The `assign` cookie counts only if it verifies, and its key is the id part.
-fn stickiness_key<'r, H: RequestHeaders + ?Sized>(
-    route: &Route,
-    request: &'r RequestView<'_, H>,
-) -> Option<(Cow<'r, [u8]>, bool)> {
+/// A stickiness key, and whether it is the route's `assign` id.
+enum Key<'r> {
+    Assigned(&'r [u8]),
+    Other(Cow<'r, [u8]>),
+}
+
+/// The first key source that is present and non-empty. A header, cookie or unescaped query value
+/// is borrowed from the request, not copied. The `assign` cookie counts only if it verifies, and
+/// its key is the id part: of several cookies of that name (other Path or Domain, an old copy
+/// after a key rotation), the first that verifies.
+fn stickiness_key<'r>(route: &'r Route, request: &'r Request<'r>) -> Option<Key<'r>> {
     route.keys.iter().find_map(|source| {
         let value = match source {
-            KeySource::Header(name) => request.header(name).map(Cow::Owned),
-            KeySource::Cookie(name) => {
-                let value = request.cookie(name);
-                match &route.assign {
-                    Some(assign) if assign.cookie == *name => {
-                        return value
-                            .and_then(|v| assign.verified(v))
-                            .map(|id| (Cow::Borrowed(id), true));
-                    }
-                    _ => value.map(Cow::Borrowed),
+            KeySource::Header(name) => request.header(name).map(Cow::Borrowed),
+            KeySource::Cookie(name) => match &route.assign {
+                Some(assign) if assign.cookie == *name => {
+                    return request
+                        .cookies(name)
+                        .find_map(|v| assign.verified(v))
+                        .map(Key::Assigned);
                 }
-            }
+                _ => request.cookie(name).map(Cow::Borrowed),
+            },
             KeySource::Query(name) => request.query(name),
         };
-        value.filter(|v| !v.is_empty()).map(|v| (v, false))
+        value.filter(|v| !v.is_empty()).map(Key::Other)
     })
 }
 
-fn rule_matches<H: RequestHeaders + ?Sized>(
-    rule: &Rule,
-    key: Option<&[u8]>,
-    request: &RequestView<'_, H>,
-) -> bool {
+fn rule_matches(rule: &Rule, key: Option<&[u8]>, request: &Request<'_>) -> bool {
     if let Some(users) = &rule.users {
         let listed =
             key.is_some_and(|key| users.binary_search_by(|u| u.as_slice().cmp(key)).is_ok());
@@ -373,7 +313,7 @@ fn rule_matches<H: RequestHeaders + ?Sized>(
         }
     }
     rule.conditions.iter().all(|condition| match condition {
-        Condition::Header(name, m) => m.matches(request.header(name).as_deref()),
+        Condition::Header(name, m) => m.matches(request.header(name)),
         Condition::Cookie(name, m) => m.matches(request.cookie(name)),
         Condition::Query(name, m) => m.matches(request.query(name).as_deref()),
         Condition::Path(m) => m.matches(request.path()),

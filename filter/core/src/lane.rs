@@ -7,7 +7,7 @@
 
 use crate::config::{Lane, LaneCarrier};
 use crate::matcher::percent_decode;
-use crate::request::{RequestHeaders, RequestView};
+use crate::request::Request;
 
 /// The header W3C baggage travels in.
 pub const BAGGAGE_HEADER: &str = "baggage";
@@ -19,12 +19,9 @@ pub const BAGGAGE_MAX_BYTES: usize = 8192;
 
 /// The incoming lane of a request: the header's value, or our baggage member's value
 /// (percent-decoded, without properties). `None` when absent or empty.
-pub fn read<H: RequestHeaders + ?Sized>(
-    lane: &Lane,
-    request: &RequestView<'_, H>,
-) -> Option<Vec<u8>> {
+pub fn read(lane: &Lane, request: &Request<'_>) -> Option<Vec<u8>> {
     let value = match &lane.carrier {
-        LaneCarrier::Header(name) => request.header(name),
+        LaneCarrier::Header(name) => request.header(name).map(<[u8]>::to_vec),
         LaneCarrier::Baggage(key) => {
             let baggage = request.header_list(BAGGAGE_HEADER)?;
             member_value(&baggage, key).map(|v| percent_decode(v).into_owned())
@@ -38,14 +35,14 @@ pub fn read<H: RequestHeaders + ?Sized>(
 pub fn member_value<'b>(baggage: &'b [u8], key: &[u8]) -> Option<&'b [u8]> {
     let member = baggage
         .split(|&b| b == b',')
-        .find(|member| member_key(member) == key)?;
+        .find(|member| names(member, key))?;
     let eq = member.iter().position(|&b| b == b'=')?;
     let rest = member.get(eq + 1..)?;
     let end = rest.iter().position(|&b| b == b';').unwrap_or(rest.len());
     rest.get(..end).map(trim_ows)
 }
 
-/// What the baggage header becomes when the lane is written into it.
+/// What the baggage header becomes.
 #[derive(Debug, PartialEq, Eq)]
 pub enum BaggageWrite {
     /// The header's new value.
@@ -54,27 +51,57 @@ pub enum BaggageWrite {
     Remove,
 }
 
-/// `baggage` (the incoming header, if any) with our member `key=value`: the first member named
-/// `key` is replaced in place, any later one dropped, and a missing one appended. When the
-/// result would break a W3C limit, our member is left out instead (a forged one still goes):
-/// a lane a hop may drop is worse than no lane, and the other members are not ours to drop.
-pub fn write_member(baggage: Option<&[u8]>, key: &[u8], value: &[u8]) -> BaggageWrite {
+/// Which members of a baggage list are ours and what becomes of them. A member is named by its
+/// key percent-decoded (W3C keys are tokens, but propagators decode them: `canary%2Dlane` is
+/// read as `canary-lane` downstream, so it is ours too).
+pub struct BaggageRule<'r> {
+    /// The keys the configuration writes: their members never pass as the client sent them,
+    /// except under `keep`.
+    pub owned: &'r [Vec<u8>],
+    /// A key whose members pass byte for byte (the deciding route trusts that lane).
+    pub keep: Option<&'r [u8]>,
+    /// Our member: it takes the place of the first member of its key, or is appended.
+    pub write: Option<(&'r [u8], &'r [u8])>,
+}
+
+/// `baggage` (the incoming list, if any) under `rule`. Every member that is not ours passes
+/// byte for byte. When the result would break a W3C limit, our member is left out instead (the
+/// other members are not ours to drop); the `bool` says whether it was written.
+pub fn rewrite(baggage: Option<&[u8]>, rule: &BaggageRule<'_>) -> (BaggageWrite, bool) {
     let baggage = baggage.unwrap_or_default();
-    let ours_len = key.len() + 1 + value.len();
+    let is_ours = |member: &[u8]| {
+        let key = percent_decode(member_key(member));
+        rule.keep != Some(&key[..])
+            && (rule.owned.iter().any(|k| k[..] == key[..])
+                || rule.write.is_some_and(|(k, _)| *k == key[..]))
+    };
+    let written_key = |member: &[u8]| {
+        rule.write
+            .is_some_and(|(k, _)| *k == percent_decode(member_key(member))[..])
+    };
     let mut others: Vec<&[u8]> = Vec::new();
     let mut ours_at = None;
     if !baggage.trim_ascii().is_empty() {
         for member in baggage.split(|&b| b == b',') {
-            if member_key(member) == key {
-                ours_at.get_or_insert(others.len());
-            } else {
+            if !is_ours(member) {
                 others.push(member);
+            } else if written_key(member) {
+                ours_at.get_or_insert(others.len());
             }
         }
     }
+    let ours = rule.write.map(|(key, value)| {
+        let mut member = Vec::with_capacity(key.len() + 1 + value.len());
+        member.extend_from_slice(key);
+        member.push(b'=');
+        member.extend_from_slice(value);
+        member
+    });
     let members = others.iter().filter(|m| !m.trim_ascii().is_empty()).count() + 1;
-    let bytes = others.iter().map(|m| m.len() + 1).sum::<usize>() + ours_len;
-    let fits = members <= BAGGAGE_MAX_MEMBERS && bytes <= BAGGAGE_MAX_BYTES;
+    let bytes = others.iter().map(|m| m.len() + 1).sum::<usize>()
+        + ours.as_ref().map_or(0, Vec::len);
+    let ours = ours.filter(|_| members <= BAGGAGE_MAX_MEMBERS && bytes <= BAGGAGE_MAX_BYTES);
+    let written = ours.is_some();
     let at = ours_at.unwrap_or(others.len());
     let mut out = Vec::with_capacity(bytes);
     // Empty members are kept too, so the separator goes before every member but the first.
@@ -86,27 +113,39 @@ pub fn write_member(baggage: Option<&[u8]>, key: &[u8], value: &[u8]) -> Baggage
         out.extend_from_slice(part);
     };
     for (i, member) in others.iter().enumerate() {
-        if i == at && fits {
-            push(&mut out, &ours(key, value));
+        if i == at {
+            if let Some(ours) = &ours {
+                push(&mut out, ours);
+            }
         }
         push(&mut out, member);
     }
-    if at == others.len() && fits {
-        push(&mut out, &ours(key, value));
+    if at == others.len() {
+        if let Some(ours) = &ours {
+            push(&mut out, ours);
+        }
     }
     if out.is_empty() {
-        BaggageWrite::Remove
+        (BaggageWrite::Remove, written)
     } else {
-        BaggageWrite::Set(out)
+        (BaggageWrite::Set(out), written)
     }
 }
 
-fn ours(key: &[u8], value: &[u8]) -> Vec<u8> {
-    let mut member = Vec::with_capacity(key.len() + 1 + value.len());
-    member.extend_from_slice(key);
-    member.push(b'=');
-    member.extend_from_slice(value);
-    member
+/// `baggage` with our member `key=value`: every member named `key` (however encoded) goes, ours
+/// takes the first one's place or is appended; left out rather than break a W3C limit.
+pub fn write_member(baggage: Option<&[u8]>, key: &[u8], value: &[u8]) -> BaggageWrite {
+    let rule = BaggageRule {
+        owned: &[],
+        keep: None,
+        write: Some((key, value)),
+    };
+    rewrite(baggage, &rule).0
+}
+
+/// Whether a list-member is named `key`, its own key percent-decoded.
+fn names(member: &[u8], key: &[u8]) -> bool {
+    *percent_decode(member_key(member)) == *key
 }
 
 /// A list-member's key: up to `=` or `;`, without surrounding whitespace.
@@ -166,6 +205,38 @@ mod tests {
         assert_eq!(
             write_member(Some(b"lane=v1,a=1,lane=v1"), b"lane", b"v2"),
             set("lane=v2,a=1")
+        );
+    }
+
+    #[test]
+    fn every_member_naming_our_key_is_ours_however_encoded() {
+        assert_eq!(
+            write_member(Some(b"canary-lane=v1,canary%2Dlane=v2,k=1"), b"canary-lane", b"v1"),
+            set("canary-lane=v1,k=1")
+        );
+        assert_eq!(
+            member_value(b"canary%2dlane=v2", b"canary-lane"),
+            Some(&b"v2"[..])
+        );
+        let owned = vec![b"canary-lane".to_vec()];
+        let strip = BaggageRule {
+            owned: &owned,
+            keep: None,
+            write: None,
+        };
+        assert_eq!(
+            rewrite(Some(b"k=1, canary%2dlane=v2;p, canary-lane = v3"), &strip),
+            (set("k=1"), false)
+        );
+        assert_eq!(rewrite(Some(b"canary-lane=v2"), &strip), (BaggageWrite::Remove, false));
+        let keep = BaggageRule {
+            owned: &owned,
+            keep: Some(b"canary-lane"),
+            write: None,
+        };
+        assert_eq!(
+            rewrite(Some(b"canary%2Dlane=v2,k=1"), &keep),
+            (set("canary%2Dlane=v2,k=1"), false)
         );
     }
 

@@ -1,6 +1,7 @@
 //! sticky-canary's pure core: the pluginConfig schema and its validation, the frozen hashing
-//! contract, content matchers and the per-request decision. It never touches proxy-wasm: the
-//! host is reached through [`RequestHeaders`], so all of it is tested natively and on wasm32.
+//! contract, content matchers and the request plan. It never touches proxy-wasm: a request is
+//! one snapshot of its headers ([`Request`]) and [`plan()`] says what it leaves with, so all of
+//! it is tested natively and on wasm32.
 
 pub mod assign;
 pub mod config;
@@ -10,16 +11,16 @@ pub mod hash;
 pub mod lane;
 pub mod layout;
 pub mod matcher;
+pub mod plan;
 pub mod request;
 pub mod schema;
 pub mod token;
 
 pub use assign::{NewId, COOKIE_KEY_ENV};
 pub use config::{Config, ConfigError, DEFAULT_ROUTING_HEADER};
-pub use decide::{
-    decide, decide_guarded, decide_with_ids, guard_step_back, Assigned, Decision, Reason,
-};
+pub use decide::{Assigned, Decision, Inputs, Reason};
 pub use guard::{Guard, GuardState};
 pub use hash::{bucket, murmur3_x86_32, unleash_normalized, BUCKETS};
-pub use request::RequestHeaders;
+pub use plan::{plan, Op, Plan, ResponsePlan};
+pub use request::Request;
 pub use token::{Secret, DEFAULT_TOKEN_HEADER, TOKEN_ENV};

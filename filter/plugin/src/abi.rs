@@ -159,14 +159,13 @@ pub fn header(map: u32, name: &str) -> Option<Vec<u8>> {
     check(status).ok().map(|()| take(data, size))
 }
 
-/// Every value of a header, in order. Costs a copy of the whole map: only for headers that may
-/// be repeated and whose every value matters (W3C `baggage`).
-pub fn header_values(map: u32, name: &str) -> Vec<Vec<u8>> {
+/// The whole header map, serialized (`header_map::pairs` reads it); empty on a host error.
+pub fn header_pairs(map: u32) -> Vec<u8> {
     let (mut data, mut size) = (std::ptr::null_mut(), 0usize);
     // SAFETY: as for `plugin_configuration`.
     let status = unsafe { proxy_get_header_map_pairs(map, &mut data, &mut size) };
     match check(status) {
-        Ok(()) => crate::header_map::values_named(&take(data, size), name.as_bytes()),
+        Ok(()) => take(data, size),
         Err(_) => Vec::new(),
     }
 }

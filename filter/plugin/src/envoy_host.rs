@@ -41,6 +41,11 @@ impl Host for EnvoyHost {
         Duration::from_nanos(abi::current_time_nanos().unwrap_or(0))
     }
 
+    fn random_bytes(&self, out: &mut [u8]) -> bool {
+        // WASI random_get: in Envoy, BoringSSL's RAND_bytes.
+        getrandom::fill(out).is_ok()
+    }
+
     fn plugin_configuration(&self) -> Vec<u8> {
         abi::plugin_configuration()
     }
@@ -54,8 +59,8 @@ impl Host for EnvoyHost {
         abi::header(map_type(map), name)
     }
 
-    fn header_values(&self, map: Map, name: &str) -> Vec<Vec<u8>> {
-        abi::header_values(map_type(map), name)
+    fn header_pairs(&self, map: Map) -> Vec<u8> {
+        abi::header_pairs(map_type(map))
     }
 
     fn set_header(&self, map: Map, name: &str, value: &[u8]) {

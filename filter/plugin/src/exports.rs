@@ -7,7 +7,7 @@ use std::cell::RefCell;
 
 use crate::abi;
 use crate::envoy_host::{EnvoyHost, EnvoyLogger};
-use crate::filter::Filter;
+use crate::dispatch::Filter;
 
 thread_local! {
     static FILTER: RefCell<Filter<EnvoyHost>> = RefCell::new(Filter::new(EnvoyHost));

@@ -67,11 +67,6 @@ impl Health {
         Health { routes }
     }
 
-    /// Whether responses of this route are counted.
-    pub fn counts(&self, route: usize) -> bool {
-        matches!(self.routes.get(route), Some(Some(_)))
-    }
-
     pub fn count(&self, route: usize, subset: usize, class: usize) {
         let slot = self
             .routes

@@ -1,6 +1,6 @@
 //! What the filter needs from its host, as a trait: Envoy through the proxy-wasm ABI in the
 //! module (`envoy_host`), a fake in the native tests. Log lines go through the `log` facade
-//! instead (`logger`). Every call is infallible from the
+//! instead (`envoy_host::EnvoyLogger` in the module). Every call is infallible from the
 //! filter's point of view: a host error is no reason to fail a request.
 
 use std::time::Duration;
@@ -21,14 +21,17 @@ pub trait Host {
     fn set_tick_period(&self, period: Duration);
     /// The host's clock.
     fn now(&self) -> Duration;
+    /// Fills `out` from the host's random source; `false` when it has none.
+    fn random_bytes(&self, out: &mut [u8]) -> bool;
     /// The pluginConfig of the root context being configured.
     fn plugin_configuration(&self) -> Vec<u8>;
     /// An environment variable of the VM (Envoy's `vm_config.environment_variables`).
     fn env_var(&self, name: &str) -> Option<Vec<u8>>;
     /// The first value of a header of the current stream; bytes, as a value need not be UTF-8.
     fn header(&self, map: Map, name: &str) -> Option<Vec<u8>>;
-    /// Every value of a repeated header, in order (a copy of the whole map: use sparingly).
-    fn header_values(&self, map: Map, name: &str) -> Vec<Vec<u8>>;
+    /// The whole header map in one call, serialized as proxy-wasm does (see `header_map`): one
+    /// host call costs about what reading one header does, however many headers are read.
+    fn header_pairs(&self, map: Map) -> Vec<u8>;
     fn set_header(&self, map: Map, name: &str, value: &[u8]);
     /// Adds a value, keeping the header's other values (one more `Set-Cookie`).
     fn add_header(&self, map: Map, name: &str, value: &[u8]);

@@ -1,5 +1,5 @@
-//! sticky-canary as a proxy-wasm HTTP filter. This crate is only glue: it reads the request
-//! headers the core asks for, writes the core's decision into the routing header, and counts it.
+//! sticky-canary as a proxy-wasm HTTP filter. This crate is only glue: it reads a request's
+//! headers in one host call, executes the core's plan for it (`request`), and counts it.
 //! The host sits behind the [`host::Host`] trait, so the VM-wide state (roots, streams,
 //! configurations) is tested natively against a fake host (`tests/`). In the module it speaks
 //! the proxy-wasm ABI itself (`abi`, `exports`) instead of through the SDK, so that Envoy calls
@@ -8,27 +8,27 @@
 
 #[cfg(target_family = "wasm")]
 mod abi;
-mod active;
+mod configuration;
 mod counters;
+pub mod dispatch;
+mod entropy;
 #[cfg(target_family = "wasm")]
 mod envoy_host;
 #[cfg(target_family = "wasm")]
 mod exports;
-pub mod filter;
 mod guard;
-#[cfg(any(target_family = "wasm", test))]
 mod header_map;
 mod health;
 pub mod host;
-mod http;
+mod request;
+mod response;
 mod roots;
 mod streams;
-mod vm;
 
 pub use counters::{
     assigned_name, decided_name, lane_dropped_name, mirrored_name, UNCONFIGURED_NAME, UNROUTED_NAME,
 };
-pub use filter::{Filter, TICK};
+pub use dispatch::{Filter, TICK};
 pub use guard::{shared_key, state_name, tripped_name};
 pub use health::responses_name;
 pub use roots::{GONE_AFTER_TICKS, MAX_ROOTS};

@@ -14,7 +14,7 @@
 use std::collections::VecDeque;
 use std::rc::Rc;
 
-use crate::active::Active;
+use crate::configuration::Configuration;
 use crate::host::Host;
 
 /// Ticks of another root after which a silent root is forgotten (5 s at the 1 s tick).
@@ -27,7 +27,7 @@ pub const MAX_ROOTS: usize = 256;
 
 struct Root {
     id: u32,
-    active: Rc<Active>,
+    active: Rc<Configuration>,
     /// The VM's tick count when this root last ticked or was configured.
     last_seen: u64,
     /// The VM's tick count at each of this root's last [`GONE_AFTER_TICKS`] ticks, oldest first.
@@ -43,7 +43,7 @@ pub struct Roots {
 
 impl Roots {
     /// This root's configuration, if it has one.
-    pub fn get(&self, id: u32) -> Option<&Rc<Active>> {
+    pub fn get(&self, id: u32) -> Option<&Rc<Configuration>> {
         self.roots.iter().find(|r| r.id == id).map(|r| &r.active)
     }
 
@@ -53,13 +53,13 @@ impl Roots {
     }
 
     /// Every configuration, to flush their counts.
-    pub fn all(&self) -> impl Iterator<Item = &Rc<Active>> {
+    pub fn all(&self) -> impl Iterator<Item = &Rc<Configuration>> {
         self.roots.iter().map(|r| &r.active)
     }
 
     /// Sets (or replaces) the configuration of a root. A configuration leaving the VM hands over
     /// its counts first.
-    pub fn configure(&mut self, host: &impl Host, id: u32, active: Active) {
+    pub fn configure(&mut self, host: &impl Host, id: u32, active: Configuration) {
         let active = Rc::new(active);
         if let Some(root) = self.roots.iter_mut().find(|r| r.id == id) {
             root.active.flush(host);

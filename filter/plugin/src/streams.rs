@@ -13,9 +13,9 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::time::Duration;
 
-use sticky_canary_core::NewId;
+use sticky_canary_core::ResponsePlan;
 
-use crate::active::Active;
+use crate::configuration::Configuration;
 
 /// How long a request's decision waits for its response headers.
 pub const RESPONSE_WAIT: Duration = Duration::from_secs(3600);
@@ -30,18 +30,14 @@ const OPENING_WAIT: Duration = Duration::from_secs(60);
 struct Opening {
     context: u32,
     /// `None`: the stream's root has no configuration.
-    active: Option<Rc<Active>>,
+    active: Option<Rc<Configuration>>,
     since: Duration,
 }
 
-/// What a stream's response headers need from its request. Each feature that acts on the
-/// response adds its own field.
+/// What a stream's response headers need from its request: the plan's response part.
 pub struct Awaiting {
-    pub active: Rc<Active>,
-    pub route: u16,
-    pub subset: u16,
-    /// The id issued to a visitor without one, for the response's `Set-Cookie`.
-    pub issued: Option<NewId>,
+    pub active: Rc<Configuration>,
+    pub plan: ResponsePlan,
     since: Duration,
 }
 
@@ -56,13 +52,13 @@ pub struct Streams {
 /// What a stream's request headers find.
 pub enum Opened {
     /// The stream's root has this configuration.
-    Configured(Rc<Active>),
+    Configured(Rc<Configuration>),
     /// The stream's root has no configuration (or the stream was never announced).
     Unconfigured,
 }
 
 impl Streams {
-    pub fn create(&mut self, context: u32, active: Option<Rc<Active>>, now: Duration) {
+    pub fn create(&mut self, context: u32, active: Option<Rc<Configuration>>, now: Duration) {
         self.opening.push(Opening {
             context,
             active,
@@ -82,9 +78,8 @@ impl Streams {
     pub fn await_response(
         &mut self,
         context: u32,
-        active: Rc<Active>,
-        (route, subset): (u16, u16),
-        issued: Option<NewId>,
+        active: Rc<Configuration>,
+        plan: ResponsePlan,
         now: Duration,
     ) {
         if self.awaiting.len() >= MAX_AWAITING {
@@ -94,9 +89,7 @@ impl Streams {
             context,
             Awaiting {
                 active,
-                route,
-                subset,
-                issued,
+                plan,
                 since: now,
             },
         );

@@ -1,17 +1,15 @@
-//! What each callback does with the VM's state: configurations by root context, streams by
-//! context, and the tick that hands over counts and forgets what is gone.
+//! The VM's dispatcher: what each callback does with the VM's state (configurations by root
+//! context, streams by context) and the tick that hands over counts and forgets what is gone.
 
 use std::time::Duration;
 
-use sticky_canary_core::Assigned;
-
-use crate::active::configure;
+use crate::configuration::configure;
 use crate::counters::{Slot, UNCONFIGURED_NAME};
+use crate::entropy::Entropy;
 use crate::host::Host;
-use crate::http;
 use crate::roots::Roots;
 use crate::streams::{Opened, Streams};
-use crate::vm::{refresh_log_level, VmState};
+use crate::{request, response};
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 pub const GIT_REVISION: &str = env!("STICKY_CANARY_GIT_REVISION");
@@ -23,7 +21,7 @@ pub const TICK: Duration = Duration::from_secs(1);
 
 pub struct Filter<H: Host> {
     host: H,
-    vm: VmState,
+    entropy: Entropy,
     roots: Roots,
     streams: Streams,
     /// The host's clock at the last tick or configuration: requests read this, not the host.
@@ -34,8 +32,8 @@ pub struct Filter<H: Host> {
 impl<H: Host> Filter<H> {
     pub fn new(host: H) -> Self {
         Filter {
+            entropy: Entropy::new(&host),
             host,
-            vm: VmState::new(),
             roots: Roots::default(),
             streams: Streams::default(),
             clock: Duration::ZERO,
@@ -100,25 +98,14 @@ impl<H: Host> Filter<H> {
             }
             return;
         };
-        let decision = http::on_request_headers(&self.host, &self.vm, &active);
-        let Some(d) = decision else {
-            return;
-        };
-        let issued = match d.assigned {
-            Assigned::Issued(id) => Some(id),
-            Assigned::Sent | Assigned::Other => None,
-        };
-        if active.awaits_response(d.route) || issued.is_some() {
-            if let (Ok(route), Ok(subset)) = (u16::try_from(d.route), u16::try_from(d.subset)) {
-                self.streams
-                    .await_response(context, active, (route, subset), issued, self.clock);
-            }
+        if let Some(plan) = request::on_request_headers(&self.host, &self.entropy, &active) {
+            self.streams.await_response(context, active, plan, self.clock);
         }
     }
 
     pub fn on_response_headers(&mut self, context: u32) {
         if let Some(stream) = self.streams.respond(context) {
-            http::on_response_headers(&self.host, &stream);
+            response::on_response_headers(&self.host, &stream);
         }
     }
 
@@ -130,5 +117,13 @@ impl<H: Host> Filter<H> {
     /// Streams held: `(waiting for request headers, waiting for response headers)`.
     pub fn streams_held(&self) -> (usize, usize) {
         self.streams.held()
+    }
+}
+
+/// Follows the host's wasm log level (`/logging?wasm=debug` in Envoy). Read on configure and on
+/// each tick, never per request: a request only compares against `log::max_level()`.
+fn refresh_log_level(host: &impl Host) {
+    if let Some(level) = host.log_level() {
+        log::set_max_level(level);
     }
 }

@@ -9,32 +9,15 @@ use crate::health::Health;
 use crate::host::Host;
 
 /// What every request of one configuration shares.
-pub struct Active {
+pub struct Configuration {
     pub config: Config,
     pub counters: Counters,
     /// Responses by subset and status class, for routes with health.
     pub health: Health,
     pub guards: Guards,
-    /// Subset names as header values, built once: `[route][subset]`.
-    pub subset_values: Vec<Vec<Vec<u8>>>,
-    /// Every route's `assign.header`: a request no route matched has them removed, as a client
-    /// may have forged them.
-    pub assign_headers: Vec<String>,
 }
 
-impl Active {
-    pub fn subset_value(&self, route: usize, subset: usize) -> Option<&[u8]> {
-        self.subset_values
-            .get(route)
-            .and_then(|subsets| subsets.get(subset))
-            .map(Vec::as_slice)
-    }
-
-    /// Whether a stream of this route needs its response headers (`exposeSubset`, health).
-    pub fn awaits_response(&self, route: usize) -> bool {
-        self.config.expose_subset || self.health.counts(route)
-    }
-
+impl Configuration {
     /// Hands every count to the host.
     pub fn flush(&self, host: &impl Host) {
         self.counters.flush(host);
@@ -44,37 +27,18 @@ impl Active {
 }
 
 /// Compiles a pluginConfig, logging the one line that says what was accepted or why not.
-pub fn configure(host: &impl Host, bytes: &[u8]) -> Option<Active> {
+pub fn configure(host: &impl Host, bytes: &[u8]) -> Option<Configuration> {
     let token = host.env_var(TOKEN_ENV);
     let token = Secret::new(token.as_deref());
     let cookie_key = Secret::new(host.env_var(COOKIE_KEY_ENV).as_deref());
     match Config::from_json_with_secrets(bytes, token, cookie_key) {
         Ok(config) => {
             log::info!("sticky-canary: configured {}", summary(&config));
-            let subset_values = config
-                .routes
-                .iter()
-                .map(|r| {
-                    r.subsets
-                        .iter()
-                        .map(|s| s.name.as_bytes().to_vec())
-                        .collect()
-                })
-                .collect();
-            let mut assign_headers: Vec<String> = config
-                .routes
-                .iter()
-                .filter_map(|r| r.assign.as_ref()?.header.clone())
-                .collect();
-            assign_headers.sort_unstable();
-            assign_headers.dedup();
-            Some(Active {
+            Some(Configuration {
                 counters: Counters::define(host, &config),
                 health: Health::define(host, &config),
                 guards: Guards::define(host, &config),
                 config,
-                subset_values,
-                assign_headers,
             })
         }
         Err(err) => {
