@@ -89,6 +89,28 @@ pub trait Inputs {
     fn new_id(&self) -> [u8; ID_BYTES];
 }
 
+/// Inputs with fixed values, for tools and tests that decide without a host: no guard has
+/// tripped, `random` is `random`, every new id is `id`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Fixed {
+    pub random: u32,
+    pub id: [u8; ID_BYTES],
+}
+
+impl Inputs for Fixed {
+    fn tripped(&self, _route: usize) -> bool {
+        false
+    }
+
+    fn random(&self) -> u32 {
+        self.random
+    }
+
+    fn new_id(&self) -> [u8; ID_BYTES] {
+        self.id
+    }
+}
+
 /// A decision, and the id the visitor sent when it verified (for `assign.header`).
 pub(crate) struct Decided<'r> {
     pub decision: Decision,

@@ -10,14 +10,13 @@
 
 mod fake_host;
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use fake_host::{take_host_calls, take_log_lines, value, Vm};
 use log::Level;
 use serde_json::{json, Value};
 use sticky_canary::{decided_name, responses_name, shared_key, state_name, tripped_name};
-use sticky_canary_core::{Config, GuardState, Reason, RequestHeaders};
+use sticky_canary_core::{plan, Config, Fixed, GuardState, Reason, Request};
 
 /// 50/50, keyed by x-user-id; `route` extra keys merged in.
 fn config_with(route: Value) -> String {
@@ -41,25 +40,14 @@ fn guarded() -> String {
     )
 }
 
-struct Headers(HashMap<String, Vec<u8>>);
-
-impl RequestHeaders for Headers {
-    fn header(&self, name: &str) -> Option<Vec<u8>> {
-        self.0.get(name).cloned()
-    }
-}
-
 /// The first `count` ids `u-0`, `u-1`, ... the core puts on `subset`.
 fn users_on(config: &str, subset: &str, count: usize) -> Vec<String> {
     let compiled = Config::from_json(config.as_bytes()).unwrap();
     (0..10_000)
         .map(|i| format!("u-{i}"))
         .filter(|id| {
-            let headers = Headers(HashMap::from([(
-                "x-user-id".to_string(),
-                id.as_bytes().to_vec(),
-            )]));
-            let d = sticky_canary_core::decide(&compiled, &headers, || 0).unwrap();
+            let request = Request::new(vec![(b"x-user-id", id.as_bytes())]);
+            let d = plan(&compiled, &request, &Fixed::default()).decision.unwrap();
             compiled.routes[0].subsets[d.subset].name == subset
         })
         .take(count)

@@ -68,6 +68,10 @@ impl Host for FakeHost {
     fn plugin_configuration(&self) -> Vec<u8> {
         self.0.borrow().configuration.clone()
     }
+    /// The operating system's random source, as WASI's `random_get` is the host's.
+    fn random_bytes(&self, out: &mut [u8]) -> bool {
+        getrandom::fill(out).is_ok()
+    }
     fn env_var(&self, name: &str) -> Option<Vec<u8>> {
         self.0.borrow().env.get(name).cloned()
     }
@@ -78,13 +82,23 @@ impl Host for FakeHost {
             .find(|(n, _)| n == name)
             .map(|(_, v)| v.clone())
     }
-    fn header_values(&self, map: Map, name: &str) -> Vec<Vec<u8>> {
-        HOST_CALLS.with(|c| c.borrow_mut().push(format!("get all {name}")));
-        self.map(map)
-            .iter()
-            .filter(|(n, _)| n == name)
-            .map(|(_, v)| v.clone())
-            .collect()
+    /// Serialized as proxy-wasm does: a count, (key size, value size) pairs, then each key and
+    /// value followed by a NUL, all little-endian.
+    fn header_pairs(&self, map: Map) -> Vec<u8> {
+        HOST_CALLS.with(|c| c.borrow_mut().push("get map".to_string()));
+        let headers = self.map(map);
+        let mut out = (headers.len() as u32).to_le_bytes().to_vec();
+        for (k, v) in headers.iter() {
+            out.extend((k.len() as u32).to_le_bytes());
+            out.extend((v.len() as u32).to_le_bytes());
+        }
+        for (k, v) in headers.iter() {
+            out.extend(k.as_bytes());
+            out.push(0);
+            out.extend(v);
+            out.push(0);
+        }
+        out
     }
     fn set_header(&self, map: Map, name: &str, value: &[u8]) {
         HOST_CALLS.with(|c| c.borrow_mut().push(format!("set {name}")));
