@@ -7,7 +7,7 @@ loopback listener per configuration, direct responses chosen by the routing head
 bench/run.py, whose plugin configurations this reuses). For each listener and request profile:
 warm up over one keep-alive connection, `callgrind_control --dump` (which resets the counts),
 N requests, dump, N more, dump. The worker thread's total / N is the listener's instructions per
-request; the row shows it minus the no-filter listener's for the same request, per sample.
+request; the row shows each sample minus the no-filter listener's mean for the same request.
 
 Past four wasm VMs per Envoy, V8 under valgrind fails to create instances ("Failed to create new
 Wasm instance") and those listeners pass requests unfiltered. So the wasm listeners are split
@@ -127,6 +127,8 @@ def listeners():
 def extra_modules():
     extras = []
     for extra in filter(None, os.environ.get("BENCH_EXTRA_MODULES", "").split(",")):
+        if "=" not in extra:
+            sys.exit(f"BENCH_EXTRA_MODULES: {extra!r} is not label=path")
         label, path = extra.split("=", 1)
         path = Path(path).resolve()
         if not path.is_file():
@@ -265,19 +267,13 @@ class Envoy:
             sys.exit(f"callgrind_control {' '.join(args)} failed: {result.stdout}{result.stderr}")
 
     def dump(self):
-        """Dumps and resets the counts; returns the worker thread's instruction count."""
+        """Dumps and resets the counts; returns the instructions of each thread since the last."""
         before = set(glob.glob(f"{self.dir}/callgrind.out*"))
+        # Answers once every thread's file is written.
         self.control("--dump")
-        deadline = time.time() + 60
-        while True:
-            new = set(glob.glob(f"{self.dir}/callgrind.out*")) - before
-            if new:
-                break
-            if time.time() > deadline:
-                sys.exit("callgrind_control --dump wrote no file")
-            time.sleep(0.1)
-        time.sleep(0.2)  # every thread's file
         new = set(glob.glob(f"{self.dir}/callgrind.out*")) - before
+        if not new:
+            sys.exit("callgrind_control --dump wrote no file")
         threads = {}
         for path in new:
             text = Path(path).read_text()
@@ -580,13 +576,16 @@ def report(table, starts, seconds):
                          f"no filter: it passed requests unfiltered")
 
     module = run.MODULE.read_bytes()
+    shown = run.MODULE.resolve()
+    if shown.is_relative_to(run.ROOT):
+        shown = shown.relative_to(run.ROOT)
     lines = [
         f"Envoy {envoy_version()} under {valgrind_version()} callgrind, `--concurrency 1`, "
         f"direct responses, keep-alive HTTP/1.1 over 127.0.0.1; instructions of the worker "
         f"thread per request, minus the no-filter listener's for the same request in the same "
         f"Envoy; {SAMPLES} samples of {REQUESTS} requests after {WARMUP} to warm up, "
         f"{plural(len(starts), 'Envoy start')}, {seconds:.0f} s.",
-        f"Module: {run.MODULE.relative_to(run.ROOT) if run.MODULE.is_relative_to(run.ROOT) else run.MODULE}, "
+        f"Module: {shown}, "
         f"{len(module):,} bytes, sha256 {hashlib.sha256(module).hexdigest()[:12]}.",
         "",
         "| Row | " + " | ".join(f"{PROFILE_TITLES[p]}: over no filter | samples (spread)"
