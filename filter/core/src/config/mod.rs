@@ -36,7 +36,6 @@ use ownership::Uses;
 
 pub const DEFAULT_ROUTING_HEADER: &str = "x-canary-subset";
 
-
 /// The compiled configuration, shared by every request.
 #[derive(Debug)]
 pub struct Config {
@@ -78,7 +77,6 @@ pub struct Route {
     pub lane: Option<Lane>,
     pub mirror: Option<Mirror>,
 }
-
 
 /// How a key becomes a bucket.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -143,7 +141,6 @@ pub enum Condition {
     Os(Vec<Os>),
 }
 
-
 impl Config {
     /// Parses and compiles a pluginConfig JSON document, with no override token.
     pub fn from_json(bytes: &[u8]) -> Result<Config, ConfigError> {
@@ -197,7 +194,6 @@ fn json_reason(err: &serde_json::Error) -> String {
     }
 }
 
-
 fn compile(
     raw: PluginConfig,
     token: Option<Secret>,
@@ -229,9 +225,7 @@ fn compile(
         let path = format!("routes[{index}]");
         let (raw_lane, raw_mirror) = (raw_route.lane.take(), raw_route.mirror.take());
         let mut route = route::compile(&path, raw_route, token.is_some(), cookie_key)?;
-        route.lane = raw_lane
-            .map(|raw| lane::compile(&path, raw))
-            .transpose()?;
+        route.lane = raw_lane.map(|raw| lane::compile(&path, raw)).transpose()?;
         route.mirror = raw_mirror
             .map(|raw| mirror::compile(&path, raw, &route))
             .transpose()?;

@@ -205,4 +205,3 @@ fn key_source(path: &str, raw: KeySourceConfig) -> Result<KeySource, ConfigError
         )),
     }
 }
-

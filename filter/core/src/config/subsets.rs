@@ -23,7 +23,10 @@ fn known_subsets(subsets: &[Subset]) -> String {
         .join(", ")
 }
 
-pub(super) fn compile_subsets(path: &str, raw: Vec<SubsetConfig>) -> Result<Vec<Subset>, ConfigError> {
+pub(super) fn compile_subsets(
+    path: &str,
+    raw: Vec<SubsetConfig>,
+) -> Result<Vec<Subset>, ConfigError> {
     if raw.is_empty() {
         return Err(ConfigError::new(
             format!("{path}.subsets"),
@@ -107,4 +110,3 @@ fn percent_u32(hundredths: u32) -> String {
             .to_string()
     }
 }
-
