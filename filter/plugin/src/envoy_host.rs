@@ -14,6 +14,7 @@ fn map_type(map: Map) -> u32 {
     match map {
         Map::Request => abi::MAP_REQUEST_HEADERS,
         Map::Response => abi::MAP_RESPONSE_HEADERS,
+        Map::ResponseTrailers => abi::MAP_RESPONSE_TRAILERS,
     }
 }
 
@@ -56,6 +57,10 @@ impl Host for EnvoyHost {
 
     fn header_values(&self, map: Map, name: &str) -> Vec<Vec<u8>> {
         abi::header_values(map_type(map), name)
+    }
+
+    fn first_values<const N: usize>(&self, map: Map, names: [&str; N]) -> [Option<Vec<u8>>; N] {
+        abi::first_values(map_type(map), names)
     }
 
     fn set_header(&self, map: Map, name: &str, value: &[u8]) {
@@ -103,6 +108,11 @@ impl Host for EnvoyHost {
                 SharedDataError::Failed
             }
         })
+    }
+
+    fn memory_bytes(&self) -> Option<u64> {
+        let pages = core::arch::wasm32::memory_size::<0>();
+        u64::try_from(pages).ok()?.checked_mul(65_536)
     }
 }
 

@@ -5,46 +5,51 @@
 /// pair per header, then each key and value followed by a NUL (all little-endian). A map that
 /// does not parse yields what was read before the fault.
 pub fn values_named(map: &[u8], name: &[u8]) -> Vec<Vec<u8>> {
+    pairs(map)
+        .filter(|(key, _)| *key == name)
+        .map(|(_, value)| value.to_vec())
+        .collect()
+}
+
+/// The first value of each of `names`, in one pass over the map.
+pub fn first_values<const N: usize>(map: &[u8], names: [&str; N]) -> [Option<Vec<u8>>; N] {
+    let mut found: [Option<Vec<u8>>; N] = std::array::from_fn(|_| None);
+    for (key, value) in pairs(map) {
+        for (slot, name) in found.iter_mut().zip(names) {
+            if slot.is_none() && key == name.as_bytes() {
+                *slot = Some(value.to_vec());
+            }
+        }
+    }
+    found
+}
+
+/// The map's (key, value) pairs in order, up to the first fault.
+fn pairs(map: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
     let word = |at: usize| -> Option<usize> {
         let bytes: [u8; 4] = map.get(at..at.checked_add(4)?)?.try_into().ok()?;
         usize::try_from(u32::from_le_bytes(bytes)).ok()
     };
     // The byte range `[at, at + len)`, or `None` past the end (or past usize on wasm32).
-    let range = |at: usize, len: usize| map.get(at..at.checked_add(len)?);
-    let mut values = Vec::new();
-    let Some(count) = word(0) else {
-        return values;
-    };
-    let Some(mut data) = count.checked_mul(8).and_then(|sizes| sizes.checked_add(4)) else {
-        return values;
-    };
-    for i in 0..count {
+    let range = move |at: usize, len: usize| map.get(at..at.checked_add(len)?);
+    let count = word(0).unwrap_or(0);
+    let mut data = count.checked_mul(8).and_then(|sizes| sizes.checked_add(4));
+    (0..count).map_while(move |i| {
+        let at = data?;
         let sizes = 4 + i * 8;
-        let (Some(key_len), Some(value_len)) = (word(sizes), word(sizes + 4)) else {
-            break;
-        };
-        let Some(value_at) = data.checked_add(key_len).and_then(|end| end.checked_add(1)) else {
-            break;
-        };
-        match (range(data, key_len), range(value_at, value_len)) {
-            (Some(key), Some(value)) if key == name => values.push(value.to_vec()),
-            (Some(_), Some(_)) => {}
-            _ => break,
-        }
-        match value_at
+        let (key_len, value_len) = (word(sizes)?, word(sizes + 4)?);
+        let value_at = at.checked_add(key_len)?.checked_add(1)?;
+        let pair = (range(at, key_len)?, range(value_at, value_len)?);
+        data = value_at
             .checked_add(value_len)
-            .and_then(|end| end.checked_add(1))
-        {
-            Some(next) => data = next,
-            None => break,
-        }
-    }
-    values
+            .and_then(|end| end.checked_add(1));
+        Some(pair)
+    })
 }
 
 #[cfg(test)]
 mod tests {
-    use super::values_named;
+    use super::{first_values, values_named};
 
     fn serialize(pairs: &[(&str, &[u8])]) -> Vec<u8> {
         let mut out = (pairs.len() as u32).to_le_bytes().to_vec();
@@ -78,5 +83,13 @@ mod tests {
             assert!(values_named(&map[..cut], b"baggage").len() <= 2);
         }
         assert!(values_named(&[0xff; 12], b"baggage").is_empty());
+        assert_eq!(
+            first_values(&map, ["x", "baggage", "none"]),
+            [Some(Vec::new()), Some(b"a=1".to_vec()), None]
+        );
+        for cut in 0..map.len() {
+            let [path, _, _] = first_values(&map[..cut], [":path", "baggage", "x"]);
+            assert!(path.is_none() || path.as_deref() == Some(&b"/"[..]));
+        }
     }
 }

@@ -12,6 +12,8 @@ use log::LevelFilter;
 pub enum Map {
     Request,
     Response,
+    /// The response's trailers (a gRPC response's `grpc-status`).
+    ResponseTrailers,
 }
 
 pub trait Host {
@@ -29,6 +31,9 @@ pub trait Host {
     fn header(&self, map: Map, name: &str) -> Option<Vec<u8>>;
     /// Every value of a repeated header, in order (a copy of the whole map: use sparingly).
     fn header_values(&self, map: Map, name: &str) -> Vec<Vec<u8>>;
+    /// The first value of each of `names`, from one copy of the whole map: one host call where a
+    /// header read per name would cost about as much each.
+    fn first_values<const N: usize>(&self, map: Map, names: [&str; N]) -> [Option<Vec<u8>>; N];
     fn set_header(&self, map: Map, name: &str, value: &[u8]);
     /// Adds a value, keeping the header's other values (one more `Set-Cookie`).
     fn add_header(&self, map: Map, name: &str, value: &[u8]);
@@ -48,6 +53,8 @@ pub trait Host {
     /// Stores `value` under `key` if the key's token is still `cas` (0: whatever it is, as in
     /// Envoy, which also sets a key that holds nothing yet without looking at `cas`).
     fn set_shared_data(&self, key: &str, value: &[u8], cas: u32) -> Result<(), SharedDataError>;
+    /// The module's linear memory in bytes (wasm memory only grows); `None` outside a VM.
+    fn memory_bytes(&self) -> Option<u64>;
 }
 
 /// Why shared data was not stored.

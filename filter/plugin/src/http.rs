@@ -1,5 +1,5 @@
-//! One request: decide, write the routing header, the lane and the mirror mark, count; and the
-//! response side of `exposeSubset`, health and the guard, and `stickiness.assign`.
+//! One request: decide, write the routing header, the lane and the mirror mark, count. The
+//! response side is `response.rs`.
 
 use sticky_canary_core::config::{LaneCarrier, Route};
 use sticky_canary_core::lane::{member_value, write_member, BaggageWrite, BAGGAGE_HEADER};
@@ -7,9 +7,7 @@ use sticky_canary_core::request::cookie_value;
 use sticky_canary_core::{decide_with_ids, guard_step_back, Assigned, Decision, RequestHeaders};
 
 use crate::active::Active;
-use crate::health::{class_of, is_error};
 use crate::host::{Host, Map};
-use crate::streams::Awaiting;
 use crate::vm::VmState;
 
 /// The request headers as the core sees them, read from the host on demand.
@@ -148,34 +146,6 @@ fn assign_header(host: &impl Host, active: &Active, decision: Option<&Decision>)
             }
         }
         Assigned::Other => host.remove_header(Map::Request, header),
-    }
-}
-
-/// The response side: echoes the chosen subset (`exposeSubset`) and adds the `Set-Cookie` of an
-/// issued id, after every `Set-Cookie` the upstream sent.
-pub fn on_response_headers(host: &impl Host, stream: &Awaiting) {
-    let active = &stream.active;
-    let (route, subset) = (usize::from(stream.route), usize::from(stream.subset));
-    if active.config.expose_subset {
-        if let Some(value) = active.subset_value(route, subset) {
-            host.set_header(Map::Response, &active.config.routing_header, value);
-        }
-    }
-    if active.health.counts(route) {
-        let class = class_of(host.header(Map::Response, ":status").as_deref());
-        active.health.count(route, subset, class);
-        active.guards.count(route, subset, is_error(class));
-    }
-    if let Some(id) = &stream.issued {
-        if let Some(assign) = active
-            .config
-            .routes
-            .get(route)
-            .and_then(|r| r.assign.as_ref())
-        {
-            host.add_header(Map::Response, "set-cookie", &assign.set_cookie(id));
-            active.counters.count_assigned(route);
-        }
     }
 }
 

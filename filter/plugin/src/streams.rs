@@ -2,12 +2,18 @@
 //! it.
 //!
 //! A stream's context is created with its root context's id, and its request headers follow;
-//! in Envoy at once, in the same call. A stream needs its decision again on its response headers
-//! only under `exposeSubset`, on a route that counts its responses (health, guard), or when it
-//! was issued an id (`stickiness.assign`); those streams are kept until then, however many
-//! others start meanwhile. A stream that never gets a response (reset, aborted) would stay forever, so such
-//! entries expire after [`RESPONSE_WAIT`], and at most [`MAX_AWAITING`] are kept (the oldest
-//! goes first): the memory stays bounded whatever clients do.
+//! in Envoy at once, in the same call. A stream an earlier filter answered (RBAC, ext_authz, JWT,
+//! a CORS preflight) is created too, for the access log, and never gets its request headers:
+//! created streams wait in a few fixed slots, the oldest taken over by the next, so such streams
+//! cost no memory however many arrive.
+//!
+//! A stream needs its decision again on its response only under `exposeSubset`, on a route that
+//! counts its responses (health, guard), or when it was issued an id (`stickiness.assign`);
+//! those streams are kept until then, however many others start meanwhile. A stream that never
+//! gets a response (reset, aborted) would stay forever, so such entries expire after
+//! [`RESPONSE_WAIT`], and at most [`MAX_AWAITING`] are kept (the oldest goes first): the memory
+//! stays bounded whatever clients do. Age is the order the filter kept them in, not the context
+//! id: ids are the host's u32 and wrap.
 
 use std::collections::BTreeMap;
 use std::rc::Rc;
@@ -17,14 +23,20 @@ use sticky_canary_core::NewId;
 
 use crate::active::Active;
 
-/// How long a request's decision waits for its response headers.
+/// How long a request's decision waits for its response headers (and a gRPC response for its
+/// trailers).
 pub const RESPONSE_WAIT: Duration = Duration::from_secs(3600);
 
-/// Requests waiting for their response headers, per VM (Envoy: per worker). About 64 bytes
+/// Requests waiting for their response headers, per VM (Envoy: per worker). About 100 bytes
 /// each.
 pub const MAX_AWAITING: usize = 100_000;
 
-/// How long a created stream waits for its request headers before it is taken as never coming.
+/// Created streams waiting for their request headers. Envoy never has more than one (the headers
+/// follow in the same call); the others leave room for a host that creates a few streams ahead.
+pub const OPENING_SLOTS: usize = 16;
+
+/// How long a created stream waits for its request headers before it is taken as never coming,
+/// unless a newer stream takes its slot first.
 const OPENING_WAIT: Duration = Duration::from_secs(60);
 
 struct Opening {
@@ -34,23 +46,31 @@ struct Opening {
     since: Duration,
 }
 
-/// What a stream's response headers need from its request. Each feature that acts on the
-/// response adds its own field.
+/// What a stream's response needs from its request. Each feature that acts on the response adds
+/// its own field.
 pub struct Awaiting {
     pub active: Rc<Active>,
     pub route: u16,
     pub subset: u16,
     /// The id issued to a visitor without one, for the response's `Set-Cookie`.
     pub issued: Option<NewId>,
+    /// Its response headers came: only its trailers are awaited (a gRPC status).
+    trailers: bool,
     since: Duration,
+    /// Its place in [`Streams::by_age`].
+    age: u64,
 }
 
 #[derive(Default)]
 pub struct Streams {
-    /// Created, waiting for their request headers: in Envoy never more than one at a time.
-    opening: Vec<Opening>,
-    /// Decided, waiting for their response headers; ids grow with age.
+    /// Created, waiting for their request headers; `next_slot` is the next one taken.
+    opening: [Option<Opening>; OPENING_SLOTS],
+    next_slot: usize,
+    /// Decided, waiting for their response headers or trailers, by context id.
     awaiting: BTreeMap<u32, Awaiting>,
+    /// The same streams by age: the order in which they were kept.
+    by_age: BTreeMap<u64, u32>,
+    next_age: u64,
 }
 
 /// What a stream's request headers find.
@@ -62,17 +82,29 @@ pub enum Opened {
 }
 
 impl Streams {
-    pub fn create(&mut self, context: u32, active: Option<Rc<Active>>, now: Duration) {
-        self.opening.push(Opening {
+    /// Takes a slot for a new stream. `true`: the slot held a stream whose request headers never
+    /// came (stopped before this filter), now given up.
+    pub fn create(&mut self, context: u32, active: Option<Rc<Active>>, now: Duration) -> bool {
+        let slot = self.next_slot % OPENING_SLOTS;
+        self.next_slot = (slot + 1) % OPENING_SLOTS;
+        let Some(slot) = self.opening.get_mut(slot) else {
+            return false;
+        };
+        slot.replace(Opening {
             context,
             active,
             since: now,
-        });
+        })
+        .is_some()
     }
 
     pub fn open(&mut self, context: u32) -> Opened {
-        let found = self.opening.iter().rposition(|s| s.context == context);
-        match found.map(|i| self.opening.swap_remove(i).active) {
+        let found = self
+            .opening
+            .iter_mut()
+            .find(|slot| matches!(slot, Some(s) if s.context == context))
+            .and_then(Option::take);
+        match found.map(|s| s.active) {
             Some(Some(active)) => Opened::Configured(active),
             _ => Opened::Unconfigured,
         }
@@ -88,39 +120,80 @@ impl Streams {
         now: Duration,
     ) {
         if self.awaiting.len() >= MAX_AWAITING {
-            self.awaiting.pop_first();
+            if let Some((_, oldest)) = self.by_age.pop_first() {
+                self.awaiting.remove(&oldest);
+            }
         }
-        self.awaiting.insert(
-            context,
-            Awaiting {
-                active,
-                route,
-                subset,
-                issued,
-                since: now,
-            },
-        );
+        let age = self.next_age;
+        self.next_age += 1;
+        let stream = Awaiting {
+            active,
+            route,
+            subset,
+            issued,
+            trailers: false,
+            since: now,
+            age,
+        };
+        // A host never reuses the id of a live stream; if one did, the older entry goes.
+        if let Some(replaced) = self.awaiting.insert(context, stream) {
+            self.by_age.remove(&replaced.age);
+        }
+        self.by_age.insert(age, context);
     }
 
+    /// The stream's decision, on its response headers.
     pub fn respond(&mut self, context: u32) -> Option<Awaiting> {
-        self.awaiting.remove(&context)
+        self.take(context, false)
     }
 
-    /// Drops streams that waited too long; called on every root's tick. Context ids grow with
-    /// time, so the stale ones are the first: only they are visited, however many wait.
-    pub fn expire(&mut self, now: Duration) {
+    /// Keeps a stream whose response headers came for its trailers, in its place by age.
+    pub fn await_trailers(&mut self, context: u32, mut stream: Awaiting) {
+        stream.trailers = true;
+        stream.issued = None;
+        self.by_age.insert(stream.age, context);
+        self.awaiting.insert(context, stream);
+    }
+
+    /// The stream's decision, on its response trailers, if they were awaited.
+    pub fn trailers(&mut self, context: u32) -> Option<Awaiting> {
+        self.take(context, true)
+    }
+
+    fn take(&mut self, context: u32, trailers: bool) -> Option<Awaiting> {
+        if self.awaiting.get(&context)?.trailers != trailers {
+            return None;
+        }
+        let stream = self.awaiting.remove(&context)?;
+        self.by_age.remove(&stream.age);
+        Some(stream)
+    }
+
+    /// Drops streams that waited too long; called on every root's tick; the number of created
+    /// streams given up. Only the stale ones are visited, however many wait.
+    pub fn expire(&mut self, now: Duration) -> u64 {
         let fresh = |since: Duration, wait: Duration| now.saturating_sub(since) <= wait;
-        self.opening.retain(|s| fresh(s.since, OPENING_WAIT));
-        while let Some(oldest) = self.awaiting.first_entry() {
-            if fresh(oldest.get().since, RESPONSE_WAIT) {
-                break;
+        let mut given_up = 0;
+        for slot in &mut self.opening {
+            if matches!(slot, Some(s) if !fresh(s.since, OPENING_WAIT)) {
+                *slot = None;
+                given_up += 1;
+            }
+        }
+        while let Some(oldest) = self.by_age.first_entry() {
+            let context = *oldest.get();
+            match self.awaiting.get(&context) {
+                Some(stream) if fresh(stream.since, RESPONSE_WAIT) => break,
+                _ => {}
             }
             oldest.remove();
+            self.awaiting.remove(&context);
         }
+        given_up
     }
 
-    /// Streams held: `(waiting for request headers, waiting for response headers)`.
+    /// Streams held: `(waiting for request headers, waiting for response headers or trailers)`.
     pub fn held(&self) -> (usize, usize) {
-        (self.opening.len(), self.awaiting.len())
+        (self.opening.iter().flatten().count(), self.awaiting.len())
     }
 }

@@ -4,6 +4,9 @@ use std::cell::Cell;
 
 use crate::host::Host;
 
+/// Gauge: the module's linear memory in bytes, as of the last tick of the VM that set it.
+pub const MEMORY_NAME: &str = "sticky_canary.vm_memory_bytes";
+
 pub struct VmState {
     rng: Cell<u64>,
 }
