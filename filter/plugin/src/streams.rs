@@ -15,7 +15,7 @@
 //! stays bounded whatever clients do. Age is the order the filter kept them in, not the context
 //! id: ids are the host's u32 and wrap.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -34,6 +34,9 @@ pub const MAX_AWAITING: usize = 100_000;
 /// Created streams waiting for their request headers. Envoy never has more than one (the headers
 /// follow in the same call); the others leave room for a host that creates a few streams ahead.
 pub const OPENING_SLOTS: usize = 16;
+
+/// Answered streams' entries by age the queue may hold beyond twice the streams kept.
+const AGE_SLACK: usize = 64;
 
 /// How long a created stream waits for its request headers before it is taken as never coming,
 /// unless a newer stream takes its slot first.
@@ -57,7 +60,7 @@ pub struct Awaiting {
     /// Its response headers came: only its trailers are awaited (a gRPC status).
     trailers: bool,
     since: Duration,
-    /// Its place in [`Streams::by_age`].
+    /// When it was kept, in keeping order: its entry in [`Streams::by_age`].
     age: u64,
 }
 
@@ -68,8 +71,10 @@ pub struct Streams {
     next_slot: usize,
     /// Decided, waiting for their response headers or trailers, by context id.
     awaiting: BTreeMap<u32, Awaiting>,
-    /// The same streams by age: the order in which they were kept.
-    by_age: BTreeMap<u64, u32>,
+    /// `(age, context)` in the order streams were kept. An entry whose stream was answered stays
+    /// until it reaches the front or the queue is compacted (when it holds twice the streams
+    /// kept, plus a few): a queue costs less code than a second ordered map.
+    by_age: VecDeque<(u64, u32)>,
     next_age: u64,
 }
 
@@ -120,9 +125,16 @@ impl Streams {
         now: Duration,
     ) {
         if self.awaiting.len() >= MAX_AWAITING {
-            if let Some((_, oldest)) = self.by_age.pop_first() {
-                self.awaiting.remove(&oldest);
+            while let Some(entry) = self.by_age.pop_front() {
+                if self.remove_kept(entry).is_some() {
+                    break;
+                }
             }
+        }
+        if self.by_age.len() >= 2 * self.awaiting.len() + AGE_SLACK {
+            let awaiting = &self.awaiting;
+            self.by_age
+                .retain(|&(age, context)| awaiting.get(&context).is_some_and(|s| s.age == age));
         }
         let age = self.next_age;
         self.next_age += 1;
@@ -135,11 +147,10 @@ impl Streams {
             since: now,
             age,
         };
-        // A host never reuses the id of a live stream; if one did, the older entry goes.
-        if let Some(replaced) = self.awaiting.insert(context, stream) {
-            self.by_age.remove(&replaced.age);
-        }
-        self.by_age.insert(age, context);
+        // A host never reuses the id of a live stream; if one did, the older entry goes (its
+        // entry by age no longer matches).
+        self.awaiting.insert(context, stream);
+        self.by_age.push_back((age, context));
     }
 
     /// The stream's decision, on its response headers.
@@ -151,7 +162,7 @@ impl Streams {
     pub fn await_trailers(&mut self, context: u32, mut stream: Awaiting) {
         stream.trailers = true;
         stream.issued = None;
-        self.by_age.insert(stream.age, context);
+        // Its entry by age is still queued: it was taken out only of `awaiting`.
         self.awaiting.insert(context, stream);
     }
 
@@ -164,9 +175,15 @@ impl Streams {
         if self.awaiting.get(&context)?.trailers != trailers {
             return None;
         }
-        let stream = self.awaiting.remove(&context)?;
-        self.by_age.remove(&stream.age);
-        Some(stream)
+        self.awaiting.remove(&context)
+    }
+
+    /// Removes the stream of an entry by age, unless it was answered (or its id reused) since.
+    fn remove_kept(&mut self, (age, context): (u64, u32)) -> Option<Awaiting> {
+        match self.awaiting.get(&context) {
+            Some(stream) if stream.age == age => self.awaiting.remove(&context),
+            _ => None,
+        }
     }
 
     /// Drops streams that waited too long; called on every root's tick; the number of created
@@ -180,14 +197,13 @@ impl Streams {
                 given_up += 1;
             }
         }
-        while let Some(oldest) = self.by_age.first_entry() {
-            let context = *oldest.get();
+        while let Some(&(age, context)) = self.by_age.front() {
             match self.awaiting.get(&context) {
-                Some(stream) if fresh(stream.since, RESPONSE_WAIT) => break,
+                Some(stream) if stream.age == age && fresh(stream.since, RESPONSE_WAIT) => break,
                 _ => {}
             }
-            oldest.remove();
-            self.awaiting.remove(&context);
+            self.by_age.pop_front();
+            self.remove_kept((age, context));
         }
         given_up
     }

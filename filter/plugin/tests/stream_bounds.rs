@@ -134,3 +134,22 @@ fn the_memory_gauge_is_set_on_the_tick_only_by_a_vm_that_has_had_streams() {
     vm.tick(&[root]);
     assert_eq!(vm.gauge(MEMORY_NAME), Some(4 * 65_536));
 }
+
+#[test]
+fn answered_streams_leave_the_age_order_intact_for_the_oldest_still_waiting() {
+    let mut vm = Vm::new();
+    let root = vm.add_root(&to_v2(true)).unwrap();
+    let long_lived = vm.request(root, &[]).0;
+    for _ in 0..10_000 {
+        let (context, _) = vm.request(root, &[]);
+        vm.response(context);
+    }
+    assert_eq!(vm.filter.streams_held(), (0, 1));
+    let kept: Vec<u32> = (0..MAX_AWAITING).map(|_| vm.request(root, &[]).0).collect();
+    assert_eq!(vm.filter.streams_held(), (0, MAX_AWAITING));
+    assert_eq!(value(&vm.response(long_lived), "x-canary-subset"), None);
+    assert_eq!(
+        value(&vm.response(kept[0]), "x-canary-subset").as_deref(),
+        Some("v2")
+    );
+}
