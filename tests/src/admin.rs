@@ -12,6 +12,16 @@ use crate::scenario::{FRONT_ADDRESS, FRONT_LISTENER};
 
 /// The filter's own counters.
 const FILTER_STATS: &str = "wasmcustom.sticky_canary.";
+/// The filter's gauges: a value, not a count of requests.
+const FILTER_GAUGES: [&str; 2] = [
+    "wasmcustom.sticky_canary.vm_memory_bytes",
+    "wasmcustom.sticky_canary.guard_state.",
+];
+
+/// Whether `name` is one of the filter's counters (not one of its gauges).
+pub fn is_filter_counter(name: &str) -> bool {
+    name.starts_with(FILTER_STATS) && !FILTER_GAUGES.iter().any(|g| name.starts_with(g))
+}
 /// Envoy's V8 VM counters and gauges (`.created`, `.active`): a VM that crashed and was replaced
 /// changes them.
 const WASM_VM_STATS: &str = "wasm.envoy.wasm.runtime.v8.";
@@ -119,14 +129,14 @@ impl Envoy {
         panic!("500 connections did not reach all {workers} workers");
     }
 
-    /// The filter's own counters (`wasmcustom.sticky_canary.*`) once their sum has reached
+    /// The filter's own counters (`wasmcustom.sticky_canary.*`, gauges left out) once their sum has reached
     /// `at_least`. The filter hands its counts to Envoy on its 1 s tick, so they lag the
     /// requests; waiting for the expected total means every request so far has been handed over.
     pub fn settled_filter_counts(&self, at_least: u64) -> HashMap<String, u64> {
         let total = |stats: &HashMap<String, u64>| -> u64 {
             stats
                 .iter()
-                .filter(|(name, _)| name.starts_with(FILTER_STATS))
+                .filter(|(name, _)| is_filter_counter(name))
                 .map(|(_, v)| v)
                 .sum()
         };

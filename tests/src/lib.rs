@@ -12,6 +12,7 @@ pub mod ecds;
 pub mod envoy;
 pub mod fixtures;
 pub mod gateways;
+pub mod grpc_upstream;
 pub mod h2c;
 pub mod http;
 pub mod istio;

@@ -1,6 +1,7 @@
 //! Client bytes are data: any header, cookie or query value is served, never a VM crash.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use sticky_canary_e2e::admin::is_filter_counter;
 use sticky_canary_e2e::http::build_request;
 use sticky_canary_e2e::{
     expected_outcome, expected_subset, service_a_json, user_on, Delivery, Envoy, Expected, Header,
@@ -344,7 +345,7 @@ fn raw_non_ascii_in_the_request_line_is_refused_by_envoy_before_the_filter() {
     let decided: u64 = envoy
         .settled_filter_counts(1)
         .iter()
-        .filter(|(name, _)| name.starts_with("wasmcustom.sticky_canary."))
+        .filter(|(name, _)| is_filter_counter(name))
         .map(|(_, v)| v)
         .sum();
     assert_eq!(decided, 1, "the filter saw a request the codec refused");

@@ -29,7 +29,11 @@ impl Slot {
     }
 
     pub fn add_one(&self) {
-        self.pending.set(self.pending.get() + 1);
+        self.add(1);
+    }
+
+    pub fn add(&self, count: u64) {
+        self.pending.set(self.pending.get().saturating_add(count));
     }
 
     pub fn flush(&self, host: &impl Host) {
@@ -84,6 +88,11 @@ pub fn lane_dropped_name(route: &str) -> String {
 /// Requests whose filter instance has no configuration in this VM. Envoy never creates a stream
 /// for a plugin whose configuration failed, so anything but 0 here is a bug worth reporting.
 pub const UNCONFIGURED_NAME: &str = "sticky_canary.unconfigured_total";
+
+/// Streams Envoy created for the filter whose request headers never reached it: a filter before
+/// it answered them (RBAC, ext_authz, JWT, a CORS preflight). Counted when their slot is taken by
+/// a newer stream, or after a minute.
+pub const NOT_REACHED_NAME: &str = "sticky_canary.not_reached_total";
 
 impl Counters {
     pub fn define(host: &impl Host, config: &Config) -> Self {

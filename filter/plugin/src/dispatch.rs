@@ -4,12 +4,13 @@
 use std::time::Duration;
 
 use crate::configuration::configure;
-use crate::counters::{Slot, UNCONFIGURED_NAME};
+use crate::counters::{Slot, NOT_REACHED_NAME, UNCONFIGURED_NAME};
 use crate::entropy::Entropy;
 use crate::host::Host;
 use crate::roots::Roots;
 use crate::streams::{Opened, Streams};
-use crate::{request, response};
+use crate::request;
+use crate::response::{self, Next};
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 pub const GIT_REVISION: &str = env!("STICKY_CANARY_GIT_REVISION");
@@ -19,6 +20,9 @@ pub const GIT_REVISION: &str = env!("STICKY_CANARY_GIT_REVISION");
 /// are noticed.
 pub const TICK: Duration = Duration::from_secs(1);
 
+/// Gauge: the module's linear memory in bytes, as of the last tick of the VM that set it.
+pub const MEMORY_NAME: &str = "sticky_canary.vm_memory_bytes";
+
 pub struct Filter<H: Host> {
     host: H,
     entropy: Entropy,
@@ -27,6 +31,12 @@ pub struct Filter<H: Host> {
     /// The host's clock at the last tick or configuration: requests read this, not the host.
     clock: Duration,
     unconfigured: Option<Slot>,
+    /// Streams created whose request headers never came (a filter before this one answered).
+    not_reached: Option<Slot>,
+    /// The memory gauge; set only by a VM that has had streams, so that Envoy's VMs that never
+    /// serve (the main thread's, the throw-away canary of each push) do not overwrite a worker's.
+    memory: Option<u32>,
+    had_streams: bool,
 }
 
 impl<H: Host> Filter<H> {
@@ -38,6 +48,9 @@ impl<H: Host> Filter<H> {
             streams: Streams::default(),
             clock: Duration::ZERO,
             unconfigured: None,
+            not_reached: None,
+            memory: None,
+            had_streams: false,
         }
     }
 
@@ -60,6 +73,12 @@ impl<H: Host> Filter<H> {
         if self.unconfigured.is_none() {
             self.unconfigured = Slot::define(&self.host, UNCONFIGURED_NAME);
         }
+        if self.not_reached.is_none() {
+            self.not_reached = Slot::define(&self.host, NOT_REACHED_NAME);
+        }
+        if self.memory.is_none() {
+            self.memory = self.host.define_gauge(MEMORY_NAME);
+        }
         self.host.set_tick_period(TICK);
         self.roots.configure(&self.host, root, active);
         true
@@ -69,23 +88,40 @@ impl<H: Host> Filter<H> {
         refresh_log_level(&self.host);
         self.clock = self.host.now();
         self.roots.tick(&self.host, root);
-        self.streams.expire(self.clock);
+        let given_up = self.streams.expire(self.clock);
         // Any root's tick hands over every configuration's counts: the lag stays under a tick.
         let now_secs = self.clock.as_secs();
         for active in self.roots.all() {
             active.guards.sync(&self.host, now_secs);
             active.flush(&self.host);
         }
-        if let Some(slot) = &self.unconfigured {
+        self.roots.release_retired();
+        if let Some(slot) = &self.not_reached {
+            slot.add(given_up);
+        }
+        for slot in [&self.unconfigured, &self.not_reached]
+            .into_iter()
+            .flatten()
+        {
             slot.flush(&self.host);
+        }
+        if let (Some(id), true) = (self.memory, self.had_streams) {
+            if let Some(bytes) = self.host.memory_bytes() {
+                self.host.set_gauge(id, bytes);
+            }
         }
     }
 
     /// `root` is 0 when the context created is itself a root context.
     pub fn on_context_create(&mut self, context: u32, root: u32) {
         if root != 0 {
+            self.had_streams = true;
             let active = self.roots.get(root).cloned();
-            self.streams.create(context, active, self.clock);
+            if self.streams.create(context, active, self.clock) {
+                if let Some(slot) = &self.not_reached {
+                    slot.add_one();
+                }
+            }
         }
     }
 
@@ -106,7 +142,16 @@ impl<H: Host> Filter<H> {
 
     pub fn on_response_headers(&mut self, context: u32) {
         if let Some(stream) = self.streams.respond(context) {
-            response::on_response_headers(&self.host, &stream);
+            if response::on_response_headers(&self.host, &stream) == Next::Trailers {
+                self.streams.await_trailers(context, stream);
+            }
+        }
+    }
+
+    /// Only a stream kept for its gRPC status finds anything to do here.
+    pub fn on_response_trailers(&mut self, context: u32) {
+        if let Some(stream) = self.streams.trailers(context) {
+            response::on_response_trailers(&self.host, &stream);
         }
     }
 
@@ -115,9 +160,14 @@ impl<H: Host> Filter<H> {
         self.roots.ids()
     }
 
-    /// Streams held: `(waiting for request headers, waiting for response headers)`.
+    /// Streams held: `(waiting for request headers, waiting for response headers or trailers)`.
     pub fn streams_held(&self) -> (usize, usize) {
         self.streams.held()
+    }
+
+    /// Replaced or gone configurations still held by a stream.
+    pub fn retired_configurations(&self) -> usize {
+        self.roots.retired()
     }
 }
 

@@ -14,6 +14,7 @@ fn map_type(map: Map) -> u32 {
     match map {
         Map::Request => abi::MAP_REQUEST_HEADERS,
         Map::Response => abi::MAP_RESPONSE_HEADERS,
+        Map::ResponseTrailers => abi::MAP_RESPONSE_TRAILERS,
     }
 }
 
@@ -108,6 +109,11 @@ impl Host for EnvoyHost {
                 SharedDataError::Failed
             }
         })
+    }
+
+    fn memory_bytes(&self) -> Option<u64> {
+        let pages = core::arch::wasm32::memory_size::<0>();
+        u64::try_from(pages).ok()?.checked_mul(65_536)
     }
 }
 

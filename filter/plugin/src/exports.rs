@@ -1,7 +1,9 @@
 //! The callbacks Envoy calls, exported under their proxy-wasm ABI names. Only these exist:
 //! Envoy skips a callback the module does not export, and each one it calls costs on every
 //! request. `proxy_on_response_headers` is the one kept for the response side (`exposeSubset`,
-//! per-subset health and the guard, the `Set-Cookie` of `stickiness.assign`).
+//! per-subset health and the guard, the `Set-Cookie` of `stickiness.assign`), and
+//! `proxy_on_response_trailers` for a gRPC status sent in the trailers: Envoy calls it only for
+//! responses with trailers, and it finds nothing to do unless the stream's route counts health.
 
 use std::cell::RefCell;
 
@@ -66,5 +68,11 @@ pub extern "C" fn proxy_on_request_headers(context: u32, _headers: usize, _end: 
 #[no_mangle]
 pub extern "C" fn proxy_on_response_headers(context: u32, _headers: usize, _end: u32) -> u32 {
     with_filter((), |filter| filter.on_response_headers(context));
+    CONTINUE
+}
+
+#[no_mangle]
+pub extern "C" fn proxy_on_response_trailers(context: u32, _trailers: usize) -> u32 {
+    with_filter((), |filter| filter.on_response_trailers(context));
     CONTINUE
 }

@@ -3,6 +3,11 @@
 //! compare-and-swap, again if another worker wrote meanwhile). The core decides; this only moves
 //! counts and tells the request path whether the guard has tripped.
 //!
+//! Envoy stores a key that holds nothing whatever token comes with it, and a token of 0 stores
+//! over anything: a key is created with a token no key holds (see [`creation_token`]), so that a
+//! worker that created it first, and maybe merged counts into it, makes the store fail and the
+//! counts are merged into its window instead of wiping it.
+//!
 //! The shared-data key names the plugin (Envoy's plugin `name`, Istio's WasmPlugin), the route
 //! and every guard setting: two plugins in one VM, or two routes, never share a window, and a
 //! push that changes the guard starts it afresh (armed, empty window), while a push that changes
@@ -21,6 +26,12 @@ use crate::host::{Host, SharedDataError};
 /// Compare-and-swap rounds per tick before the counts wait for the next one (only as many
 /// workers as write the same key at once can make a round fail).
 const CAS_ATTEMPTS: usize = 8;
+
+/// A key kept only for its token. Envoy's tokens come from one sequence for every key, so the
+/// token of a store to this key, just made, is held by no other key: a guard key created with it
+/// cannot overwrite one another worker created meanwhile (that one's token differs). Storing
+/// this key over another worker's store loses nothing, as its value is never read.
+const TOKEN_KEY: &str = "sticky_canary.guard/token";
 
 /// `sticky_canary.guard_tripped_total.route.<route>.subset.<subset>` in `/stats`
 /// (`wasmcustom.` in front): trips this proxy made.
@@ -84,12 +95,6 @@ impl Guards {
                 let name = |i: usize| route.subsets.get(i).map_or("", |s| s.name.as_str());
                 let subset_name = name(guard.subset).to_string();
                 let key = shared_key(&plugin, route, guard);
-                // A key that holds nothing yet is created empty now, before any worker has
-                // counts to add: Envoy cannot create a key only if it is absent, and a worker
-                // creating it with counts could overwrite another's.
-                if host.shared_data(&key).is_none() {
-                    let _ = host.set_shared_data(&key, &GuardState::default().encode(), 0);
-                }
                 let gauge = host.define_gauge(&state_name(&route.name, &subset_name));
                 Some(RouteGuard {
                     guard: guard.clone(),
@@ -159,14 +164,23 @@ impl Guards {
     }
 }
 
+/// A token for creating a key that holds nothing yet: never 0, which would store over a key
+/// another worker created meanwhile. `None` when the host keeps no token: the counts wait.
+fn creation_token(host: &impl Host) -> Option<u32> {
+    host.set_shared_data(TOKEN_KEY, &[], 0).ok()?;
+    host.shared_data(TOKEN_KEY)
+        .map(|(_, cas)| cas)
+        .filter(|&cas| cas != 0)
+}
+
 impl RouteGuard {
     fn sync(&self, host: &impl Host, now: u64) {
         let (responses, errors) = (self.responses.get(), self.errors.get());
         for _ in 0..CAS_ATTEMPTS {
             let (mut state, cas) = match host.shared_data(&self.key) {
                 // Bytes of another layout (another version of the module) start afresh.
-                Some((bytes, cas)) => (GuardState::decode(&bytes).unwrap_or_default(), cas),
-                None => (GuardState::default(), 0),
+                Some((bytes, cas)) => (GuardState::decode(&bytes).unwrap_or_default(), Some(cas)),
+                None => (GuardState::default(), None),
             };
             state.record(&self.guard, now, responses, errors);
             let event = state.evaluate(&self.guard, now);
@@ -174,6 +188,9 @@ impl RouteGuard {
                 self.show(host, &state);
                 return;
             }
+            let Some(cas) = cas.or_else(|| creation_token(host)) else {
+                return;
+            };
             match host.set_shared_data(&self.key, &state.encode(), cas) {
                 Ok(()) => {
                     self.responses.set(0);

@@ -12,6 +12,8 @@ use log::LevelFilter;
 pub enum Map {
     Request,
     Response,
+    /// The response's trailers (a gRPC response's `grpc-status`).
+    ResponseTrailers,
 }
 
 pub trait Host {
@@ -51,6 +53,8 @@ pub trait Host {
     /// Stores `value` under `key` if the key's token is still `cas` (0: whatever it is, as in
     /// Envoy, which also sets a key that holds nothing yet without looking at `cas`).
     fn set_shared_data(&self, key: &str, value: &[u8], cas: u32) -> Result<(), SharedDataError>;
+    /// The module's linear memory in bytes (wasm memory only grows); `None` outside a VM.
+    fn memory_bytes(&self) -> Option<u64>;
 }
 
 /// Why shared data was not stored.

@@ -26,10 +26,11 @@ mod roots;
 mod streams;
 
 pub use counters::{
-    assigned_name, decided_name, lane_dropped_name, mirrored_name, UNCONFIGURED_NAME, UNROUTED_NAME,
+    assigned_name, decided_name, lane_dropped_name, mirrored_name, NOT_REACHED_NAME,
+    UNCONFIGURED_NAME, UNROUTED_NAME,
 };
-pub use dispatch::{Filter, TICK};
+pub use dispatch::{Filter, MEMORY_NAME, TICK};
 pub use guard::{shared_key, state_name, tripped_name};
-pub use health::responses_name;
+pub use health::{grpc_responses_name, responses_name};
 pub use roots::{GONE_AFTER_TICKS, MAX_ROOTS};
-pub use streams::{MAX_AWAITING, RESPONSE_WAIT};
+pub use streams::{MAX_AWAITING, OPENING_SLOTS, RESPONSE_WAIT};

@@ -10,6 +10,10 @@
 //! [`GONE_AFTER_TICKS`] times without it. Counting other roots' ticks instead of reading the clock
 //! keeps a worker that stalled for a while from mistaking its live roots for gone ones: after a
 //! stall every root ticks once, not several times.
+//!
+//! A configuration replaced or gone is retired, not dropped, while streams it decided still wait
+//! for their responses: what they count (health, the guard's window) is still handed over on the
+//! tick, until the last of them is done.
 
 use std::collections::VecDeque;
 use std::rc::Rc;
@@ -37,6 +41,8 @@ struct Root {
 #[derive(Default)]
 pub struct Roots {
     roots: Vec<Root>,
+    /// Configurations no root has any more, kept while a stream holds them.
+    retired: Vec<Rc<Configuration>>,
     /// Ticks of all roots so far: the clock root liveness is measured in.
     ticks: u64,
 }
@@ -52,9 +58,33 @@ impl Roots {
         self.roots.iter().map(|r| r.id).collect()
     }
 
-    /// Every configuration, to flush their counts.
+    /// Every configuration, to hand over their counts: the retired first, so that a trip their
+    /// counts cause reaches the live ones on the same tick.
     pub fn all(&self) -> impl Iterator<Item = &Rc<Configuration>> {
-        self.roots.iter().map(|r| &r.active)
+        self.retired
+            .iter()
+            .chain(self.roots.iter().map(|r| &r.active))
+    }
+
+    /// Drops the retired configurations no stream holds any more; after their counts were
+    /// handed over for the last time.
+    pub fn release_retired(&mut self) {
+        self.retired.retain(|active| Rc::strong_count(active) > 1);
+    }
+
+    /// Configurations retired and still held by a stream.
+    pub fn retired(&self) -> usize {
+        self.retired.len()
+    }
+
+    fn retire(&mut self, host: &impl Host, active: Rc<Configuration>) {
+        active.flush(host);
+        // Bounded like the roots: beyond, the oldest goes, with what its guards counted since
+        // the last tick.
+        if self.retired.len() >= MAX_ROOTS {
+            self.retired.remove(0);
+        }
+        self.retired.push(active);
     }
 
     /// Sets (or replaces) the configuration of a root. A configuration leaving the VM hands over
@@ -62,9 +92,9 @@ impl Roots {
     pub fn configure(&mut self, host: &impl Host, id: u32, active: Configuration) {
         let active = Rc::new(active);
         if let Some(root) = self.roots.iter_mut().find(|r| r.id == id) {
-            root.active.flush(host);
-            root.active = active;
+            let replaced = std::mem::replace(&mut root.active, active);
             root.last_seen = self.ticks;
+            self.retire(host, replaced);
             return;
         }
         if self.roots.len() >= MAX_ROOTS {
@@ -75,7 +105,8 @@ impl Roots {
                 .min_by_key(|(_, r)| r.last_seen)
                 .map(|(i, _)| i)
             {
-                self.roots.remove(stalest).active.flush(host);
+                let stalest = self.roots.remove(stalest).active;
+                self.retire(host, stalest);
             }
         }
         self.roots.push(Root {
@@ -105,12 +136,12 @@ impl Roots {
         let Some(&horizon) = root.own_ticks.front() else {
             return;
         };
-        self.roots.retain(|r| {
-            let alive = r.last_seen >= horizon;
-            if !alive {
-                r.active.flush(host);
-            }
-            alive
-        });
+        let (alive, gone): (Vec<Root>, Vec<Root>) = std::mem::take(&mut self.roots)
+            .into_iter()
+            .partition(|r| r.last_seen >= horizon);
+        self.roots = alive;
+        for root in gone {
+            self.retire(host, root.active);
+        }
     }
 }

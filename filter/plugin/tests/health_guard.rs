@@ -15,7 +15,9 @@ use std::time::Duration;
 use fake_host::{take_host_calls, take_log_lines, value, Vm};
 use log::Level;
 use serde_json::{json, Value};
-use sticky_canary::{decided_name, responses_name, shared_key, state_name, tripped_name};
+use sticky_canary::{
+    decided_name, grpc_responses_name, responses_name, shared_key, state_name, tripped_name,
+};
 use sticky_canary_core::{plan, Config, Fixed, GuardState, Reason, Request};
 
 /// 50/50, keyed by x-user-id; `route` extra keys merged in.
@@ -254,12 +256,16 @@ fn a_store_refused_for_a_stale_token_is_read_again_and_no_count_is_lost() {
     let route = &compiled.routes[0];
     let key = shared_key("service-a-canary", route, route.guard.as_ref().unwrap());
     assert!(
-        vm.state().shared.borrow().values.contains_key(&key),
-        "created at configure"
+        !vm.state().shared.borrow().values.contains_key(&key),
+        "nothing stored before there are counts"
     );
+    serve(&mut vm, root, &users_on(&config, "v2", 1)[0], "200");
+    vm.tick(&[root]);
+    assert!(vm.state().shared.borrow().values.contains_key(&key));
     // Another worker adds 12 failing responses between this VM's read and its store.
     let now = (vm.state().now + fake_host_tick()).as_secs();
-    let mut other = GuardState::default();
+    let stored = vm.state().shared.borrow().values[&key].0.clone();
+    let mut other = GuardState::decode(&stored).unwrap();
     other.record(route.guard.as_ref().unwrap(), now, 12, 12);
     vm.state()
         .shared
@@ -272,7 +278,7 @@ fn a_store_refused_for_a_stale_token_is_read_again_and_no_count_is_lost() {
     vm.tick(&[root]);
     assert_eq!(vm.state().shared.borrow().mismatches, 1);
     // 12 + 10 >= 20: tripped on the merged window.
-    assert!(warnings()[0].contains("answered 22 of 22 responses"));
+    assert!(warnings()[0].contains("answered 22 of 23 responses"));
     let user = users_on(&config, "v2", 1).remove(0);
     assert_eq!(serve(&mut vm, root, &user, "200"), "v1");
 }
@@ -317,4 +323,201 @@ fn plugins_sharing_a_vm_and_routes_have_their_own_guards_and_a_changed_guard_sta
         "v2",
         "a new guard"
     );
+}
+
+/// Envoy stores a key that holds nothing whatever the token; a token of 0 stores over anything.
+/// A worker that created the key (and merged counts into it) between this VM's read and its
+/// store keeps its counts: they are merged, not overwritten.
+#[test]
+fn a_key_another_worker_creates_between_the_read_and_the_store_is_merged_not_overwritten() {
+    let config = guarded();
+    let mut vm = Vm::new();
+    let compiled = Config::from_json(config.as_bytes()).unwrap();
+    let route = &compiled.routes[0];
+    let key = shared_key("", route, route.guard.as_ref().unwrap());
+    // The other worker's first store lands right after this VM first found the key empty.
+    let now = (vm.state().now + fake_host_tick()).as_secs();
+    let mut other = GuardState::default();
+    other.record(route.guard.as_ref().unwrap(), now, 12, 12);
+    vm.state()
+        .shared
+        .borrow_mut()
+        .interleaved
+        .push((key.clone(), other.encode()));
+    let root = vm.add_root(&config).unwrap();
+    take_log_lines();
+    for user in users_on(&config, "v2", 10) {
+        serve(&mut vm, root, &user, "500");
+    }
+    vm.tick(&[root]);
+    assert_eq!(
+        vm.state().shared.borrow().mismatches,
+        1,
+        "the create failed"
+    );
+    assert!(vm.state().shared.borrow().interleaved.is_empty());
+    let stored = vm.state().shared.borrow().values[&key].0.clone();
+    let mut merged = GuardState::decode(&stored).unwrap();
+    assert!(merged.is_tripped());
+    assert!(
+        warnings()[0].contains("answered 22 of 22 responses"),
+        "12 of the other worker + 10 of this one"
+    );
+    // Nothing else: a fresh window of the same guard evaluates alike.
+    assert_eq!(
+        merged.evaluate(route.guard.as_ref().unwrap(), now),
+        sticky_canary_core::guard::Event::Unchanged
+    );
+}
+
+/// A push replaces the configuration (Envoy: a new root; the old one stops ticking and is
+/// forgotten), while requests it decided still wait for their responses: what they answer still
+/// counts in the guard's window, and the old configuration goes once they are done.
+#[test]
+fn responses_of_streams_decided_before_a_push_still_count_for_the_guard() {
+    let config = guarded();
+    let mut vm = Vm::new();
+    let old = vm.add_root(&config).unwrap();
+    let users = users_on(&config, "v2", 25);
+    let in_flight: Vec<u32> = users
+        .iter()
+        .map(|user| {
+            let (context, headers) = vm.request(old, &[("x-user-id", user)]);
+            assert_eq!(value(&headers, "x-canary-subset").as_deref(), Some("v2"));
+            context
+        })
+        .collect();
+    // The ramp: same guard, so the same window.
+    let mut ramp: Value = serde_json::from_str(&config).unwrap();
+    ramp["routes"][0]["subsets"] =
+        json!([{"name": "v1", "weight": 40}, {"name": "v2", "weight": 60}]);
+    let new = vm.add_root(&ramp.to_string()).unwrap();
+    for _ in 0..sticky_canary::GONE_AFTER_TICKS {
+        vm.tick(&[new]);
+    }
+    assert_eq!(vm.filter.configured_roots(), vec![new]);
+    assert_eq!(vm.filter.retired_configurations(), 1, "held by 25 streams");
+    take_log_lines();
+    for context in in_flight {
+        vm.response_with_status(context, "503");
+    }
+    vm.tick(&[new]);
+    assert!(
+        warnings()[0].contains("answered 25 of 25 responses"),
+        "the old streams' failures were merged"
+    );
+    assert_eq!(vm.filter.retired_configurations(), 0, "released once done");
+    let (_, headers) = vm.request(new, &[("x-user-id", &users[0])]);
+    assert_eq!(value(&headers, "x-canary-subset").as_deref(), Some("v1"));
+    assert_eq!(vm.counter(&responses_name("service-a", "v2", "5xx")), 25);
+}
+
+/// Guarded config with `health` on a route of `v2` answering gRPC.
+fn grpc_response(vm: &mut Vm, root: u32, user: &str, headers: &[(&str, &str)]) -> u32 {
+    let (context, _) = vm.request(root, &[("x-user-id", user)]);
+    let mut response = vec![(":status".to_string(), b"200".to_vec())];
+    response.extend(
+        headers
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.as_bytes().to_vec())),
+    );
+    vm.state().response = response;
+    vm.filter.on_response_headers(context);
+    context
+}
+
+#[test]
+fn grpc_responses_are_classed_by_grpc_status_from_the_headers_or_the_trailers() {
+    let config = config_with(json!({"health": true}));
+    let mut vm = Vm::new();
+    let root = vm.add_root(&config).unwrap();
+    let v2 = users_on(&config, "v2", 1).remove(0);
+    let grpc = ("content-type", "application/grpc");
+    // Trailers-only: the status in the headers, nothing kept.
+    grpc_response(&mut vm, root, &v2, &[grpc, ("grpc-status", "14")]);
+    grpc_response(&mut vm, root, &v2, &[grpc, ("grpc-status", "5")]);
+    assert_eq!(vm.filter.streams_held(), (0, 0));
+    // The status in the trailers: kept until they come.
+    let pending: Vec<(u32, Vec<(&str, &str)>)> = vec![
+        (14, vec![("grpc-status", "14"), ("grpc-message", "down")]),
+        (0, vec![("grpc-status", "0")]),
+        (2, vec![("x-other", "1")]),
+        (4, vec![("grpc-status", "4")]),
+    ]
+    .into_iter()
+    .map(|(_, trailers)| {
+        let proto = ("content-type", "application/grpc+proto");
+        (grpc_response(&mut vm, root, &v2, &[proto]), trailers)
+    })
+    .collect();
+    assert_eq!(vm.filter.streams_held(), (0, 4));
+    for (context, trailers) in &pending {
+        vm.trailers(*context, trailers);
+    }
+    assert_eq!(vm.filter.streams_held(), (0, 0));
+    // A second trailers callback finds nothing.
+    vm.trailers(pending[0].0, &[("grpc-status", "14")]);
+    // HTTP failure of a gRPC call: by its status, no gRPC code.
+    serve(&mut vm, root, &v2, "503");
+    vm.tick(&[root]);
+    let class = |class: &str| vm.counter(&responses_name("service-a", "v2", class));
+    assert_eq!(
+        [class("2xx"), class("3xx"), class("4xx"), class("5xx")],
+        [1, 0, 1, 5],
+        "OK; NOT_FOUND; UNAVAILABLE twice, no status (UNKNOWN), DEADLINE_EXCEEDED, the 503"
+    );
+    let code = |code: u8| vm.counter(&grpc_responses_name("service-a", "v2", code));
+    assert_eq!(
+        (0..17).map(code).collect::<Vec<_>>(),
+        [1, 0, 1, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0]
+    );
+    // Counters of codes never seen are not defined.
+    let defined = vm
+        .state()
+        .counters
+        .iter()
+        .filter(|(n, _)| n.starts_with("sticky_canary.grpc_responses_total."))
+        .count();
+    assert_eq!(defined, 5);
+}
+
+#[test]
+fn a_route_without_health_keeps_no_grpc_stream_and_its_trailers_cost_no_host_call() {
+    let config = config_with(json!({}));
+    let mut vm = Vm::new();
+    let root = vm.add_root(&config).unwrap();
+    let context = grpc_response(&mut vm, root, "u", &[("content-type", "application/grpc")]);
+    assert_eq!(vm.filter.streams_held(), (0, 0));
+    take_host_calls();
+    vm.trailers(context, &[("grpc-status", "14")]);
+    assert_eq!(take_host_calls(), Vec::<String>::new());
+}
+
+#[test]
+fn a_grpc_canary_answering_unavailable_trips_the_guard_and_ok_never_does() {
+    let config = guarded();
+    let users = users_on(&config, "v2", 25);
+    for (status, trips) in [("0", false), ("14", true)] {
+        let mut vm = Vm::new();
+        let root = vm.add_root(&config).unwrap();
+        for (i, user) in users.iter().enumerate() {
+            let grpc = ("content-type", "application/grpc");
+            // Half trailers-only, half in the trailers.
+            if i % 2 == 0 {
+                grpc_response(&mut vm, root, user, &[grpc, ("grpc-status", status)]);
+            } else {
+                let context = grpc_response(&mut vm, root, user, &[grpc]);
+                vm.trailers(context, &[("grpc-status", status)]);
+            }
+        }
+        vm.tick(&[root]);
+        let (_, headers) = vm.request(root, &[("x-user-id", &users[0])]);
+        let expected = if trips { "v1" } else { "v2" };
+        assert_eq!(
+            value(&headers, "x-canary-subset").as_deref(),
+            Some(expected),
+            "grpc-status {status}"
+        );
+        assert_eq!(tripped_total(&[&vm]), u64::from(trips));
+    }
 }

@@ -21,6 +21,7 @@ pub struct State {
     /// The current stream's headers, lowercase names, in order.
     pub request: Vec<(String, Vec<u8>)>,
     pub response: Vec<(String, Vec<u8>)>,
+    pub trailers: Vec<(String, Vec<u8>)>,
     /// Counter names by id, and their values.
     pub counters: Vec<(String, u64)>,
     pub tick_period: Option<Duration>,
@@ -29,6 +30,8 @@ pub struct State {
     pub plugin_name: Option<String>,
     /// Shared with every VM made by [`Vm::pair`].
     pub shared: Rc<RefCell<SharedData>>,
+    /// The module's linear memory, as the VM would report it.
+    pub memory: Option<u64>,
 }
 
 /// Envoy's shared data: a value and a compare-and-swap token per key; every store takes a new
@@ -51,6 +54,7 @@ impl FakeHost {
         std::cell::RefMut::map(self.0.borrow_mut(), |s| match map {
             Map::Request => &mut s.request,
             Map::Response => &mut s.response,
+            Map::ResponseTrailers => &mut s.trailers,
         })
     }
 }
@@ -171,6 +175,9 @@ impl Host for FakeHost {
             .insert(key.to_string(), (value.to_vec(), token));
         Ok(())
     }
+    fn memory_bytes(&self) -> Option<u64> {
+        self.0.borrow().memory
+    }
 }
 
 thread_local! {
@@ -267,7 +274,7 @@ impl Vm {
 
     pub fn next_context(&mut self) -> u32 {
         let id = self.next_context;
-        self.next_context += 1;
+        self.next_context = self.next_context.wrapping_add(1).max(1);
         id
     }
 
@@ -311,6 +318,20 @@ impl Vm {
             .map(|(n, v)| (n.to_string(), v.as_bytes().to_vec()))
             .collect();
         self.filter.on_request_headers(context);
+    }
+
+    /// Runs a stream's response trailers with these fields.
+    pub fn trailers(&mut self, context: u32, trailers: &[(&str, &str)]) {
+        self.state().trailers = trailers
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.as_bytes().to_vec()))
+            .collect();
+        self.filter.on_response_trailers(context);
+    }
+
+    /// The context id the next stream or root gets (Envoy's ids are u32 and wrap).
+    pub fn set_next_context(&mut self, id: u32) {
+        self.next_context = id;
     }
 
     /// Runs a stream's response headers; returns the response headers as the filter left them.
