@@ -10,8 +10,11 @@ use sticky_canary_core::{plan, Config, Fixed, Op, Request, Secret};
 const COOKIE_KEY: &[u8] = b"fuzz-cookie-key-of-at-least-32-bytes";
 
 fuzz_target!(|data: &[u8]| {
-    let with_secrets =
-        Config::from_json_with_secrets(data, Secret::new(Some(b"t")), Secret::new(Some(COOKIE_KEY)));
+    let with_secrets = Config::from_json_with_secrets(
+        data,
+        Secret::new(Some(b"t")),
+        Secret::new(Some(COOKIE_KEY)),
+    );
     if Config::from_json(data).is_ok() {
         assert!(with_secrets.is_ok(), "a secret made a valid config invalid");
     }

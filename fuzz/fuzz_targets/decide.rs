@@ -98,7 +98,12 @@ impl Inputs for Draw {
 type Pairs = Vec<(Vec<u8>, Vec<u8>)>;
 
 fn request(pairs: &Pairs) -> Request<'_> {
-    Request::new(pairs.iter().map(|(n, v)| (n.as_slice(), v.as_slice())).collect())
+    Request::new(
+        pairs
+            .iter()
+            .map(|(n, v)| (n.as_slice(), v.as_slice()))
+            .collect(),
+    )
 }
 
 fn values<'p>(pairs: &'p Pairs, name: &str) -> Vec<&'p [u8]> {
@@ -165,7 +170,11 @@ fuzz_target!(|input: Input<'_>| {
     let snapshot = request(&pairs);
     let planned = plan(config, &snapshot, &armed);
     let first = planned.decision;
-    assert_eq!(first, decide(config, &pairs, &armed), "the plan is a function of the request");
+    assert_eq!(
+        first,
+        decide(config, &pairs, &armed),
+        "the plan is a function of the request"
+    );
 
     // The routing header leaves with exactly the subset, or not at all; every op names a header
     // the configuration owns, or the baggage.
@@ -184,8 +193,15 @@ fuzz_target!(|input: Input<'_>| {
     // The plan is idempotent: the request it leaves with is decided the same and needs no op.
     let left_with = request(&out);
     let replanned = plan(config, &left_with, &armed);
-    assert_eq!(replanned.decision, first, "the ops changed what the decision reads");
-    assert_eq!(replanned.ops, vec![], "the plan on its own result still changes headers");
+    assert_eq!(
+        replanned.decision, first,
+        "the ops changed what the decision reads"
+    );
+    assert_eq!(
+        replanned.ops,
+        vec![],
+        "the plan on its own result still changes headers"
+    );
 
     // A tripped guard moves only decisions for its subset that no token rule made, to the
     // stable one, keeping the bucket.
@@ -193,9 +209,7 @@ fuzz_target!(|input: Input<'_>| {
     match (first, guarded) {
         (Some(d), Some(g)) => {
             let route = &config.routes[d.route];
-            let by_token = d
-                .rule
-                .is_some_and(|i| route.rules[i].require_token);
+            let by_token = d.rule.is_some_and(|i| route.rules[i].require_token);
             let moves = route
                 .guard
                 .as_ref()
@@ -204,7 +218,14 @@ fuzz_target!(|input: Input<'_>| {
                 assert_ne!(route.stable_subset, d.subset);
                 assert_eq!(
                     (g.route, g.subset, g.reason, g.bucket, g.rule, g.assigned),
-                    (d.route, route.stable_subset, Reason::Guard, d.bucket, d.rule, d.assigned)
+                    (
+                        d.route,
+                        route.stable_subset,
+                        Reason::Guard,
+                        d.bucket,
+                        d.rule,
+                        d.assigned
+                    )
                 );
             } else {
                 assert_eq!(g, d);
@@ -221,9 +242,15 @@ fuzz_target!(|input: Input<'_>| {
     let subset = &route.subsets[d.subset];
     match d.assigned {
         Assigned::Other => {}
-        Assigned::Sent => assert!(!values(&pairs, "cookie").is_empty(), "an id sent without a cookie"),
+        Assigned::Sent => assert!(
+            !values(&pairs, "cookie").is_empty(),
+            "an id sent without a cookie"
+        ),
         Assigned::Issued(id) => {
-            let assign = route.assign.as_ref().expect("only assigning routes issue ids");
+            let assign = route
+                .assign
+                .as_ref()
+                .expect("only assigning routes issue ids");
             assert_eq!(planned.response.and_then(|r| r.issued), Some(id));
             // The visitor sends the id back (and nothing else that could key it).
             let mut back: Pairs = pairs
@@ -238,7 +265,11 @@ fuzz_target!(|input: Input<'_>| {
             cookie.extend(assign.cookie_value(&id));
             back.push((b"cookie".to_vec(), cookie));
             let returned = decide(config, &back, &armed).expect("the same route matches");
-            assert_eq!(returned.assigned, Assigned::Sent, "the issued cookie verifies");
+            assert_eq!(
+                returned.assigned,
+                Assigned::Sent,
+                "the issued cookie verifies"
+            );
             assert_eq!(
                 (returned.route, returned.subset, returned.bucket),
                 (d.route, d.subset, d.bucket)
@@ -256,7 +287,10 @@ fuzz_target!(|input: Input<'_>| {
         if let Some(key) = key {
             assert!(sticky_canary_core::bucket(&mirror.salt, key) < mirror.threshold);
         } else {
-            assert!(!values(&pairs, "cookie").is_empty(), "a user without a key was sampled");
+            assert!(
+                !values(&pairs, "cookie").is_empty(),
+                "a user without a key was sampled"
+            );
         }
     }
     // The rule the decision records chose it, and only rule decisions record one.

@@ -57,7 +57,9 @@ fuzz_target!(|input: Input<'_>| {
         request.header_list("cookie").as_deref(),
         Some(&[a, b",", b].concat()[..])
     );
-    let both: Vec<&[u8]> = cookie_values(a, name).chain(cookie_values(b, name)).collect();
+    let both: Vec<&[u8]> = cookie_values(a, name)
+        .chain(cookie_values(b, name))
+        .collect();
     assert_eq!(request.cookies(name).collect::<Vec<_>>(), both);
     assert_eq!(request.cookie(name), both.first().copied());
 });
