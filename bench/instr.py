@@ -96,6 +96,12 @@ def with_route(config, **fields):
     return {"routes": [dict(config["routes"][0], **fields)]}
 
 
+# The realistic route bucketing as flagd's `fractional` does (`stickiness.bucketing.flagd`).
+# stable_user()'s key is on v1 there too: flagd's bucket of service-a + alice is 6700 of v1's 9000.
+FLAGD_CONFIG = with_route(run.REALISTIC_CONFIG, stickiness=dict(
+    run.REALISTIC_CONFIG["routes"][0]["stickiness"], bucketing={"flagd": {"flagKey": "service-a"}}))
+
+
 # Listeners: name -> (kind, argument). Kinds: none, lua, floor (the empty module),
 # host_calls (operations, see bench/floor/host_calls.wat), plugin (configuration, environment,
 # module).
@@ -105,6 +111,7 @@ def listeners():
         "realistic": (realistic, None),
         "unmatched": (run.UNMATCHED_CONFIG, None),
         "unleash": (run.UNLEASH_CONFIG, None),
+        "flagd": (FLAGD_CONFIG, None),
         "guard": (run.GUARD_CONFIG, None),
         "assign": (run.ASSIGN_CONFIG, run.ASSIGN_ENV),
         "lane_header": (with_route(realistic, lane={"header": "x-canary-lane"}), None),
@@ -148,6 +155,7 @@ ROW_LABELS = {
     "realistic": "sticky-canary, realistic route",
     "unmatched": "sticky-canary, route not matched (other host)",
     "unleash": "+ Unleash bucketing",
+    "flagd": "+ flagd bucketing",
     "guard": "+ guard on v2 (healthy)",
     "assign_new": "+ assign, new visitor (id issued)",
     "assign_returning": "+ assign, returning visitor (signed cookie)",

@@ -133,3 +133,35 @@ fn unleash_bucketing_in_envoy_follows_the_rollout_and_which() {
     let default = predicted(&example("examples/servicea/wasmplugin.yaml"), &users);
     assert_ne!(got, default);
 }
+
+/// flagd bucketing in real Envoy: flagd-testbed's `fractional-flag-shorthand` (heads 1, tails 1,
+/// no bucketing expression) gives jon@company.com heads and jane@company.com tails, the subsets
+/// standing for the variants in the flag's order; `which` predicts all 1,000 users.
+#[test]
+fn flagd_bucketing_in_envoy_follows_fractional_and_which() {
+    let config = r#"{"routingHeader": "x-canary-subset", "routes": [{"name": "service-a",
+        "match": {"hosts": ["servicea.com"]},
+        "subsets": [{"name": "v1", "weight": 50}, {"name": "v2", "weight": 50}],
+        "stickiness": {"keys": [{"header": "x-user-id"}],
+                       "bucketing": {"flagd": {"flagKey": "fractional-flag-shorthand"}}}}]}"#;
+    let found = Found {
+        json: config.to_string(),
+        manifest: None,
+        manifest_errors: Vec::new(),
+    };
+    let envoy = Envoy::start(Delivery::Inline, config);
+    let mut client = envoy.front();
+    let testbed_users = [
+        "jon@company.com".to_string(),
+        "jane@company.com".to_string(),
+    ];
+    assert_eq!(served(&mut client, &testbed_users), ["v1", "v2"]);
+    let users = users();
+    let got = served(&mut client, &users);
+    let want = predicted(&found, &users);
+    for ((id, got), want) in users.iter().zip(&got).zip(&want) {
+        assert_eq!(got, want, "user {id}");
+    }
+    let default = predicted(&example("examples/servicea/wasmplugin.yaml"), &users);
+    assert_ne!(got, default);
+}

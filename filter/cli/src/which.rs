@@ -40,6 +40,9 @@ pub struct Answer {
     pub bucket: Option<u16>,
     /// Unleash's value (1 to 100) and groupId, for a hashed key on a route with unleash bucketing.
     pub unleash: Option<(u8, String)>,
+    /// flagd's bucket (of [`BUCKETS`]) and flagKey, for a hashed key on a route with flagd
+    /// bucketing.
+    pub flagd: Option<(u16, String)>,
     pub fallback: Option<&'static str>,
     /// What the filter does with the lane, on a route with `lane`.
     pub lane: Option<String>,
@@ -128,6 +131,7 @@ pub fn which(config: &Config, request: &Request) -> Answer {
             rule: None,
             bucket: None,
             unleash: None,
+            flagd: None,
             fallback: None,
             lane: None,
             mirror: None,
@@ -168,6 +172,17 @@ pub fn which(config: &Config, request: &Request) -> Answer {
                 (bucket / 100 + 1) as u8,
                 String::from_utf8_lossy(group_id).into_owned(),
             )),
+            _ => None,
+        },
+        // The bucket of a flagd route is flagd's own, on a total weight of 10000.
+        flagd: match (
+            route.map(|r| &r.bucketing),
+            decision.reason,
+            decision.bucket,
+        ) {
+            (Some(Bucketing::Flagd { flag_key }), Reason::Hash, Some(bucket)) => {
+                Some((bucket, String::from_utf8_lossy(flag_key).into_owned()))
+            }
             _ => None,
         },
         fallback: match (decision.reason, route.map(|r| r.fallback)) {
@@ -249,15 +264,19 @@ impl Answer {
             vec!["subset".to_string(), subset],
             vec!["reason".to_string(), self.reason_text()],
         ];
-        match (&self.unleash, self.bucket) {
-            (Some((value, group_id)), _) => rows.push(vec![
+        match (&self.unleash, &self.flagd, self.bucket) {
+            (Some((value, group_id)), _, _) => rows.push(vec![
                 "unleash".to_string(),
                 format!("{value} of 100 (groupId {group_id})"),
             ]),
-            (None, Some(bucket)) => {
+            (None, Some((bucket, flag_key)), _) => rows.push(vec![
+                "flagd".to_string(),
+                format!("bucket {bucket} of {BUCKETS} (flagKey {flag_key})"),
+            ]),
+            (None, None, Some(bucket)) => {
                 rows.push(vec!["bucket".to_string(), format!("{bucket} of {BUCKETS}")])
             }
-            (None, None) => {}
+            (None, None, None) => {}
         }
         for (name, outcome) in [("lane", &self.lane), ("mirror", &self.mirror)] {
             if let Some(outcome) = outcome {
@@ -281,6 +300,12 @@ impl Answer {
             map.insert(
                 "unleash".into(),
                 json!({ "normalized": value, "group_id": group_id }),
+            );
+        }
+        if let (Some((bucket, flag_key)), Some(map)) = (&self.flagd, out.as_object_mut()) {
+            map.insert(
+                "flagd".into(),
+                json!({ "bucket": bucket, "total_weight": BUCKETS, "flag_key": flag_key }),
             );
         }
         for (name, outcome) in [("lane", &self.lane), ("mirror", &self.mirror)] {

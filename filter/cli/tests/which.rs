@@ -175,6 +175,44 @@ fn unleash_bucketing_shows_unleashs_normalized_value() {
 }
 
 #[test]
+fn flagd_bucketing_shows_flagds_bucket_and_flag_key() {
+    const FLAGD: &str = "filter/cli/tests/data/flagd.yaml";
+    // flagd's own tests: headerColor gives rachel blue, monica yellow, joey red.
+    for (user, subset, bucket) in [
+        ("rachel@faas.com", "blue", 4204),
+        ("monica@faas.com", "yellow", 7717),
+        ("joey@faas.com", "red", 720),
+    ] {
+        assert_eq!(
+            sticky_canary_core::flagd_bucket(b"headerColor", user.as_bytes()),
+            bucket
+        );
+        let r = run(&[
+            "which",
+            FLAGD,
+            "--user",
+            user,
+            "--host",
+            "flags.example.com",
+        ]);
+        assert_eq!(
+            r.stdout,
+            format!("route   header\nsubset  {subset}\nreason  hash\nflagd   bucket {bucket} of 10000 (flagKey headerColor)\n")
+        );
+    }
+    let r = run(&[
+        "which",
+        "--json",
+        FLAGD,
+        "--user",
+        "rachel@faas.com",
+        "--host",
+        "flags.example.com",
+    ]);
+    assert_golden("which-flagd.json", &r.stdout);
+}
+
+#[test]
 fn lane_and_mirror_outcomes_are_shown_on_routes_that_have_them() {
     const LANES: &str = "filter/cli/tests/data/lanes.yaml";
     let subset = |user: &str| {

@@ -7,7 +7,9 @@
 //! bucket = h % 10000
 //! ```
 //!
-//! Buckets are then laid out newest subset first (see [`crate::layout::BucketLayout`]).
+//! Buckets are then laid out newest subset first (see [`crate::layout::BucketLayout`]). A route
+//! may opt into another tool's bucketing instead (Unleash's, flagd's), which this contract does
+//! not cover.
 
 /// Size of the bucket space: weights are percents with two decimals, so one bucket is 0.01 %.
 pub const BUCKETS: u32 = 10_000;
@@ -31,6 +33,19 @@ pub fn unleash_normalized(group_id: &[u8], key: &[u8]) -> u8 {
     hasher.write(key);
     // The remainder is < 100, so the value fits in u8.
     (hasher.finish() % 100) as u8 + 1
+}
+
+/// flagd's `fractional` bucket of a key with no bucketing expression, on a total weight of
+/// [`BUCKETS`]: `murmur3_x86_32(flagKey + key, seed 0) * 10000 >> 32`, flagKey and key
+/// concatenated with nothing between them (flagd's `core/pkg/evaluator/fractional.go`, integer
+/// arithmetic since flagd #1909). For a flag whose weights total `T`, flagd's own bucket is
+/// `floor(h * T / 2^32)`; when `T` divides 10000 that is `bucket * T / 10000` rounded down.
+pub fn flagd_bucket(flag_key: &[u8], key: &[u8]) -> u16 {
+    let mut hasher = Murmur3::new(0);
+    hasher.write(flag_key);
+    hasher.write(key);
+    // h * 10000 < 2^32 * 10000, so shifted down it is < 10000 and fits in u16.
+    ((u64::from(hasher.finish()) * u64::from(BUCKETS)) >> 32) as u16
 }
 
 /// MurmurHash3 x86 32-bit, fed in pieces so `salt:key` is hashed without building it.

@@ -20,7 +20,7 @@ pub use assign::{NewId, COOKIE_KEY_ENV};
 pub use config::{Config, ConfigError, DEFAULT_ROUTING_HEADER};
 pub use decide::{Assigned, Decision, Fixed, Inputs, Reason};
 pub use guard::{Guard, GuardState};
-pub use hash::{bucket, murmur3_x86_32, unleash_normalized, BUCKETS};
+pub use hash::{bucket, flagd_bucket, murmur3_x86_32, unleash_normalized, BUCKETS};
 pub use plan::{plan, Op, Plan, ResponsePlan};
 pub use request::Request;
 pub use token::{Secret, DEFAULT_TOKEN_HEADER, TOKEN_ENV};

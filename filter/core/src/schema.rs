@@ -226,6 +226,7 @@ fn seconds<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> 
 )]
 pub struct BucketingConfig {
     pub unleash: Option<UnleashBucketingConfig>,
+    pub flagd: Option<FlagdBucketingConfig>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -236,6 +237,16 @@ pub struct BucketingConfig {
 )]
 pub struct UnleashBucketingConfig {
     pub group_id: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    rename_all = "camelCase",
+    expecting = "a flagd bucketing object"
+)]
+pub struct FlagdBucketingConfig {
+    pub flag_key: String,
 }
 
 /// Exactly one of the three must be set.

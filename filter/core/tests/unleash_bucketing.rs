@@ -146,7 +146,7 @@ fn bad_unleash_bucketing_is_refused_with_the_field_path() {
     );
     assert_eq!(
         with(halves.clone(), json!({"keys": keys, "bucketing": {}})),
-        "routes[0].stickiness.bucketing: must name a bucketing: unleash"
+        "routes[0].stickiness.bucketing: must name a bucketing: unleash or flagd"
     );
     let unknown = with(
         halves.clone(),

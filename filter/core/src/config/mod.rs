@@ -16,7 +16,7 @@ mod subsets;
 
 use crate::assign::Assign;
 use crate::guard::Guard;
-use crate::hash::{bucket, unleash_normalized};
+use crate::hash::{bucket, flagd_bucket, unleash_normalized};
 use crate::layout::BucketLayout;
 use crate::matcher::{HostPattern, StringMatcher};
 use crate::schema::{Os, PluginConfig};
@@ -87,6 +87,10 @@ pub enum Bucketing {
     /// bucket `(v - 1) * 100`, so with whole-percent weights the newest subset takes the values
     /// up to its weight, exactly the keys an Unleash rollout of that percentage enables.
     Unleash { group_id: Vec<u8> },
+    /// flagd's `fractional` with no bucketing expression: bucket [`crate::flagd_bucket`]
+    /// (`murmur3_x86_32(flagKey + key) * 10000 >> 32`), the route's layout listed-first, so the
+    /// subsets in the order listed are the rule's variants in the same order.
+    Flagd { flag_key: Vec<u8> },
 }
 
 impl Route {
@@ -97,6 +101,7 @@ impl Route {
             Bucketing::Unleash { group_id } => {
                 (u16::from(unleash_normalized(group_id, key)) - 1) * 100
             }
+            Bucketing::Flagd { flag_key } => flagd_bucket(flag_key, key),
         }
     }
 }

@@ -4,7 +4,7 @@
 use super::names::{check_name, header_name, non_empty};
 use super::subsets::{compile_subsets, percent};
 use super::{assign, guard, rules};
-use super::{Bucketing, ConfigError, Fallback, KeySource, Route};
+use super::{Bucketing, ConfigError, Fallback, KeySource, Route, Subset};
 use crate::layout::BucketLayout;
 use crate::matcher::HostPattern;
 use crate::schema::{BucketingConfig, FallbackConfig, KeySourceConfig, RouteConfig};
@@ -52,7 +52,6 @@ pub(super) fn compile(
     };
 
     let subsets = compile_subsets(path, raw.subsets)?;
-    let layout = BucketLayout::new(&subsets.iter().map(|s| s.weight).collect::<Vec<_>>());
 
     let stick = raw.stickiness;
     if stick.keys.is_empty() {
@@ -80,45 +79,12 @@ pub(super) fn compile(
     };
     let bucketing = match stick.bucketing {
         None => Bucketing::Default,
-        Some(BucketingConfig { unleash: None }) => {
-            return Err(ConfigError::new(
-                format!("{path}.stickiness.bucketing"),
-                "must name a bucketing: unleash",
-            ))
-        }
-        Some(BucketingConfig {
-            unleash: Some(unleash),
-        }) => {
-            let here = format!("{path}.stickiness.bucketing.unleash");
-            if unleash.group_id.is_empty() {
-                return Err(ConfigError::new(
-                    format!("{here}.groupId"),
-                    "must not be empty: Unleash's groupId (usually the feature name)",
-                ));
-            }
-            if salt_given {
-                return Err(ConfigError::new(
-                    format!("{path}.stickiness.salt"),
-                    "unleash bucketing hashes groupId, not the salt: remove salt",
-                ));
-            }
-            if let Some((i, s)) = subsets
-                .iter()
-                .enumerate()
-                .find(|(_, s)| s.weight % 100 != 0)
-            {
-                return Err(ConfigError::new(
-                    format!("{path}.subsets[{i}].weight"),
-                    format!(
-                        "{} is not a whole percent, which unleash bucketing needs",
-                        percent(s.weight)
-                    ),
-                ));
-            }
-            Bucketing::Unleash {
-                group_id: unleash.group_id.into_bytes(),
-            }
-        }
+        Some(raw) => bucketing(path, raw, salt_given, &subsets)?,
+    };
+    let weights: Vec<u16> = subsets.iter().map(|s| s.weight).collect();
+    let layout = match bucketing {
+        Bucketing::Flagd { .. } => BucketLayout::listed_first(&weights),
+        Bucketing::Default | Bucketing::Unleash { .. } => BucketLayout::new(&weights),
     };
     let assign = match stick.assign {
         None => None,
@@ -183,6 +149,84 @@ pub(super) fn compile(
         lane: None,
         mirror: None,
     })
+}
+
+/// `stickiness.bucketing`: exactly one other tool's bucketing, which hashes its own id in place
+/// of the salt.
+fn bucketing(
+    path: &str,
+    raw: BucketingConfig,
+    salt_given: bool,
+    subsets: &[Subset],
+) -> Result<Bucketing, ConfigError> {
+    let here = format!("{path}.stickiness.bucketing");
+    let (tool, id_field, bucketing) = match (raw.unleash, raw.flagd) {
+        (None, None) => {
+            return Err(ConfigError::new(
+                here,
+                "must name a bucketing: unleash or flagd",
+            ))
+        }
+        (Some(_), Some(_)) => {
+            return Err(ConfigError::new(
+                here,
+                "names both unleash and flagd: keep one",
+            ))
+        }
+        (Some(unleash), None) => {
+            if unleash.group_id.is_empty() {
+                return Err(ConfigError::new(
+                    format!("{here}.unleash.groupId"),
+                    "must not be empty: Unleash's groupId (usually the feature name)",
+                ));
+            }
+            (
+                "unleash",
+                "groupId",
+                Bucketing::Unleash {
+                    group_id: unleash.group_id.into_bytes(),
+                },
+            )
+        }
+        (None, Some(flagd)) => {
+            if flagd.flag_key.is_empty() {
+                return Err(ConfigError::new(
+                    format!("{here}.flagd.flagKey"),
+                    "must not be empty: the key of the flagd flag (or the seed its fractional rule puts before the key)",
+                ));
+            }
+            (
+                "flagd",
+                "flagKey",
+                Bucketing::Flagd {
+                    flag_key: flagd.flag_key.into_bytes(),
+                },
+            )
+        }
+    };
+    if salt_given {
+        return Err(ConfigError::new(
+            format!("{path}.stickiness.salt"),
+            format!("{tool} bucketing hashes {id_field}, not the salt: remove salt"),
+        ));
+    }
+    // flagd's weights are whole numbers like hundredths of a percent, so any weight works there.
+    if let Bucketing::Unleash { .. } = bucketing {
+        if let Some((i, s)) = subsets
+            .iter()
+            .enumerate()
+            .find(|(_, s)| s.weight % 100 != 0)
+        {
+            return Err(ConfigError::new(
+                format!("{path}.subsets[{i}].weight"),
+                format!(
+                    "{} is not a whole percent, which unleash bucketing needs",
+                    percent(s.weight)
+                ),
+            ));
+        }
+    }
+    Ok(bucketing)
 }
 
 fn key_source(path: &str, raw: KeySourceConfig) -> Result<KeySource, ConfigError> {
