@@ -11,11 +11,13 @@
 
 use std::fs;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::{mpsc, Arc, Mutex};
 use std::thread;
+use std::time::Duration;
 
 use serde_json::{json, Value};
 
@@ -50,9 +52,19 @@ fn weights(v1: u32, v2: u32) -> Value {
     }]})
 }
 
+/// What a test makes the stand-in admin do besides counting.
+#[derive(Default)]
+struct AdminControl {
+    /// While set, a new version of the file is not counted yet: Envoy is slow to decide.
+    hold_verdict: bool,
+    /// Written over the ECDS file when the next `/stats` request arrives: another writer (an
+    /// editor, a second console) changing the file while an apply is under way.
+    write_on_next_stats: Option<String>,
+}
+
 /// Envoy's admin as far as the console uses it: `/stats` with the ECDS counters of the filter,
 /// moved by each new version of the file, and a filter counter.
-fn fake_admin(ecds: PathBuf, log: PathBuf) -> u16 {
+fn fake_admin(ecds: PathBuf, log: PathBuf, control: Arc<Mutex<AdminControl>>) -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let state = Arc::new(Mutex::new((fs::read(&ecds).unwrap(), 0u64, 0u64)));
@@ -69,8 +81,16 @@ fn fake_admin(ecds: PathBuf, log: PathBuf) -> u16 {
                 }
             }
             let mut state = state.lock().unwrap();
+            let hold = {
+                let mut control = control.lock().unwrap();
+                if let Some(other) = control.write_on_next_stats.take() {
+                    fs::write(&ecds, other).unwrap();
+                    state.0 = fs::read(&ecds).unwrap();
+                }
+                control.hold_verdict
+            };
             let now = fs::read(&ecds).unwrap();
-            if now != state.0 {
+            if now != state.0 && !hold {
                 if String::from_utf8_lossy(&now).contains(r#"\"weight\":13"#)
                     || String::from_utf8_lossy(&now).contains(r#""weight":13"#)
                 {
@@ -111,6 +131,8 @@ struct Console {
     child: Child,
     port: u16,
     ecds: PathBuf,
+    log: PathBuf,
+    admin: Arc<Mutex<AdminControl>>,
     _dir: tempfile::TempDir,
 }
 
@@ -128,7 +150,8 @@ fn start(plugin_config: &Value) -> Console {
     fs::write(&ecds, resource(plugin_config)).unwrap();
     let log = dir.path().join("envoy.log");
     fs::write(&log, "").unwrap();
-    let admin = fake_admin(ecds.clone(), log.clone());
+    let control = Arc::new(Mutex::new(AdminControl::default()));
+    let admin = fake_admin(ecds.clone(), log.clone(), Arc::clone(&control));
     let mut child = Command::new(env!("CARGO_BIN_EXE_sticky-canary"))
         .args(["console", "--port", "0", "--ecds"])
         .arg(&ecds)
@@ -154,6 +177,8 @@ fn start(plugin_config: &Value) -> Console {
         child,
         port,
         ecds,
+        log,
+        admin: control,
         _dir: dir,
     }
 }
@@ -430,5 +455,329 @@ fn stats_and_which_answer_from_the_admin_and_the_file() {
             which["bucket"].clone()
         ),
         (json!("v1"), json!("hash"), json!(bucket))
+    );
+}
+
+/// Long enough for any answer on a loaded machine: past it the console counts as hung.
+const HUNG: Duration = Duration::from_secs(60);
+
+/// A connection that sends `bytes` and nothing more (the socket stays open unless
+/// `half_close`), answering with its status line and body once the console closes it.
+fn send_raw(console: &Console, bytes: &[u8], half_close: bool) -> TcpStream {
+    let mut stream = TcpStream::connect(("127.0.0.1", console.port)).unwrap();
+    stream.set_read_timeout(Some(HUNG)).unwrap();
+    stream.write_all(bytes).unwrap();
+    if half_close {
+        stream.shutdown(Shutdown::Write).unwrap();
+    }
+    stream
+}
+
+fn answer_of(mut stream: TcpStream, what: &str) -> Answer {
+    let mut raw = Vec::new();
+    if let Err(e) = stream.read_to_end(&mut raw) {
+        panic!(
+            "{what}: no answer within {} s ({e}): the console hangs",
+            HUNG.as_secs()
+        );
+    }
+    let raw = String::from_utf8_lossy(&raw);
+    let (head, body) = raw
+        .split_once("\r\n\r\n")
+        .unwrap_or_else(|| panic!("{what}: not an HTTP answer: {raw:?}"));
+    Answer {
+        status: head.split_whitespace().nth(1).unwrap().parse().unwrap(),
+        etag: None,
+        body: body.to_string(),
+    }
+}
+
+fn assert_alive(console: &mut Console) {
+    assert_eq!(
+        console.child.try_wait().unwrap(),
+        None,
+        "the console exited"
+    );
+    let page = answer_of(
+        send_raw(
+            console,
+            format!("GET / HTTP/1.1\r\nhost: 127.0.0.1:{}\r\n\r\n", console.port).as_bytes(),
+            false,
+        ),
+        "GET /",
+    );
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("<title>sticky-canary console</title>"));
+}
+
+#[test]
+fn a_body_declared_larger_than_the_cap_is_refused_before_it_is_read_and_the_console_lives() {
+    let mut console = start(&weights(90, 10));
+    // 2^62 bytes announced, one sent, then the write side closed: a reader that allocates what
+    // is announced aborts the process.
+    let huge = send_raw(
+        &console,
+        format!(
+            "POST /x HTTP/1.1\r\nhost: 127.0.0.1:{}\r\ncontent-length: 4611686018427387904\r\n\r\nx",
+            console.port
+        )
+        .as_bytes(),
+        true,
+    );
+    let answer = answer_of(huge, "the 2^62-byte POST");
+    assert_eq!(answer.status, 413, "{}", answer.body);
+    assert_eq!(
+        serde_json::from_str::<Value>(&answer.body).unwrap()["error"],
+        "the body is larger than 1048576 bytes"
+    );
+    // Just over the cap, nothing of it sent, the socket left open: refused at once, not after
+    // waiting for a body that never comes.
+    let over = send_raw(
+        &console,
+        format!(
+            "POST /api/preview HTTP/1.1\r\nhost: 127.0.0.1:{}\r\ncontent-length: 1048577\r\n\r\n",
+            console.port
+        )
+        .as_bytes(),
+        false,
+    );
+    assert_eq!(answer_of(over, "the 1 MiB + 1 POST").status, 413);
+    assert_alive(&mut console);
+}
+
+#[test]
+fn another_host_is_refused_before_the_body_is_read() {
+    let mut console = start(&weights(90, 10));
+    let before = fs::read(&console.ecds).unwrap();
+    // The body is announced and never sent: the answer cannot wait for it.
+    let foreign = send_raw(
+        &console,
+        b"POST /api/apply HTTP/1.1\r\nhost: evil.example\r\nif-match: \"x\"\r\ncontent-length: 100\r\n\r\n",
+        false,
+    );
+    let answer = answer_of(foreign, "the foreign POST");
+    assert_eq!(answer.status, 403, "{}", answer.body);
+    let no_host = send_raw(
+        &console,
+        b"POST /api/apply HTTP/1.1\r\ncontent-length: 100\r\n\r\n",
+        false,
+    );
+    assert_eq!(answer_of(no_host, "the POST without Host").status, 403);
+    assert_eq!(fs::read(&console.ecds).unwrap(), before);
+    assert_alive(&mut console);
+}
+
+#[test]
+fn stalled_uploads_do_not_keep_the_page_from_being_served() {
+    let mut console = start(&weights(90, 10));
+    // Eight clients announce a body, send part of it and stall (their sockets stay open).
+    let stalled: Vec<TcpStream> = (0..8)
+        .map(|_| {
+            send_raw(
+                &console,
+                format!(
+                    "POST /api/preview HTTP/1.1\r\nhost: 127.0.0.1:{}\r\ncontent-length: 4096\r\n\r\n{{\"routes\"",
+                    console.port
+                )
+                .as_bytes(),
+                false,
+            )
+        })
+        .collect();
+    assert_alive(&mut console);
+    drop(stalled);
+}
+
+#[test]
+fn a_request_that_stops_halfway_is_answered_408_and_closed() {
+    let console = start(&weights(90, 10));
+    let head = send_raw(
+        &console,
+        format!("GET / HTTP/1.1\r\nhost: 127.0.0.1:{}\r\n", console.port).as_bytes(),
+        false,
+    );
+    let body = send_raw(
+        &console,
+        format!(
+            "POST /api/preview HTTP/1.1\r\nhost: 127.0.0.1:{}\r\ncontent-length: 10\r\n\r\n{{",
+            console.port
+        )
+        .as_bytes(),
+        false,
+    );
+    assert_eq!(answer_of(head, "the unfinished head").status, 408);
+    assert_eq!(answer_of(body, "the unfinished body").status, 408);
+}
+
+#[test]
+fn connections_past_the_cap_are_refused_with_503_until_others_close() {
+    let mut console = start(&weights(90, 10));
+    let port = console.port;
+    // Each holds a connection (its head unfinished) well within the console's 10 s to finish.
+    let held: Vec<TcpStream> = (0..32)
+        .map(|_| send_raw(&console, b"GET / HTTP/1.1\r\n", false))
+        .collect();
+    let refused = answer_of(
+        send_raw(
+            &console,
+            format!("GET / HTTP/1.1\r\nhost: 127.0.0.1:{port}\r\n\r\n").as_bytes(),
+            false,
+        ),
+        "the 33rd connection",
+    );
+    assert_eq!(refused.status, 503, "{}", refused.body);
+    assert_eq!(
+        serde_json::from_str::<Value>(&refused.body).unwrap()["error"],
+        "the console has 32 connections open: try again"
+    );
+    drop(held);
+    // The closed connections' threads notice and end; the next connection is served.
+    let mut page = None;
+    for _ in 0..600 {
+        let answer = answer_of(
+            send_raw(
+                &console,
+                format!("GET / HTTP/1.1\r\nhost: 127.0.0.1:{port}\r\n\r\n").as_bytes(),
+                false,
+            ),
+            "GET / after the others closed",
+        );
+        if answer.status != 503 {
+            page = Some(answer.status);
+            break;
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(page, Some(200));
+    assert_alive(&mut console);
+}
+
+#[test]
+fn apply_keeps_the_files_mode_and_owner() {
+    let console = start(&weights(90, 10));
+    fs::set_permissions(&console.ecds, fs::Permissions::from_mode(0o600)).unwrap();
+    // As root (a container's console), the file may belong to another user: it stays theirs.
+    let root = fs::metadata(&console.ecds).unwrap().uid() == 0;
+    if root {
+        std::os::unix::fs::chown(&console.ecds, Some(65534), Some(65534)).unwrap();
+    }
+    let before = fs::metadata(&console.ecds).unwrap();
+    let etag = http(&console, "GET", "/api/config", &[], "").etag.unwrap();
+    let apply = http(
+        &console,
+        "POST",
+        "/api/apply",
+        &[("If-Match", &etag)],
+        &weights(70, 30).to_string(),
+    );
+    assert_eq!(apply.status, 200, "{}", apply.body);
+    assert_eq!(file_config(&console.ecds).1, "2");
+    let after = fs::metadata(&console.ecds).unwrap();
+    assert_ne!(after.ino(), before.ino(), "written by a rename");
+    assert_eq!(after.mode() & 0o7777, 0o600);
+    assert_eq!((after.uid(), after.gid()), (before.uid(), before.gid()));
+    if root {
+        assert_eq!(after.uid(), 65534);
+    }
+}
+
+#[test]
+fn a_write_by_another_while_an_apply_runs_is_not_overwritten() {
+    let console = start(&weights(90, 10));
+    let etag = http(&console, "GET", "/api/config", &[], "").etag.unwrap();
+    // The other writer strikes during the apply's first call to Envoy's admin.
+    let theirs = resource(&weights(60, 40));
+    console.admin.lock().unwrap().write_on_next_stats = Some(theirs.clone());
+    let apply = http(
+        &console,
+        "POST",
+        "/api/apply",
+        &[("If-Match", &etag)],
+        &weights(70, 30).to_string(),
+    );
+    assert!(
+        console.admin.lock().unwrap().write_on_next_stats.is_none(),
+        "the apply never asked Envoy"
+    );
+    assert_eq!(apply.status, 412, "{}", apply.body);
+    assert_eq!(fs::read_to_string(&console.ecds).unwrap(), theirs);
+}
+
+#[test]
+fn a_stale_apply_is_refused_while_another_waits_for_envoys_verdict() {
+    let console = start(&weights(90, 10));
+    let etag = http(&console, "GET", "/api/config", &[], "").etag.unwrap();
+    let before = fs::read(&console.ecds).unwrap();
+    console.admin.lock().unwrap().hold_verdict = true;
+    let (done, finished) = mpsc::channel();
+    let port = console.port;
+    let first_etag = etag.clone();
+    thread::spawn(move || {
+        let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let body = weights(70, 30).to_string();
+        write!(
+            stream,
+            "POST /api/apply HTTP/1.1\r\nhost: 127.0.0.1:{port}\r\nconnection: close\r\nif-match: {first_etag}\r\ncontent-length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut raw = String::new();
+        let _ = stream.read_to_string(&mut raw);
+        let _ = done.send(raw);
+    });
+    // The first apply has written; Envoy has not decided.
+    let mut written = false;
+    for _ in 0..1200 {
+        if fs::read(&console.ecds).unwrap() != before {
+            written = true;
+            break;
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+    assert!(written, "the first apply never wrote");
+    let stale = http(
+        &console,
+        "POST",
+        "/api/apply",
+        &[("If-Match", &etag)],
+        &weights(50, 50).to_string(),
+    );
+    assert_eq!(stale.status, 412, "{}", stale.body);
+    assert!(
+        finished.try_recv().is_err(),
+        "the stale apply was answered only after the first one's verdict"
+    );
+    console.admin.lock().unwrap().hold_verdict = false;
+    let first = finished.recv_timeout(HUNG).unwrap();
+    assert!(first.starts_with("HTTP/1.1 200"), "{first}");
+    assert!(first.contains(r#""verdict":"accepted""#), "{first}");
+    assert_eq!(file_config(&console.ecds).0, weights(70, 30));
+}
+
+#[test]
+fn a_large_envoy_log_is_read_from_where_the_push_began() {
+    let console = start(&weights(90, 10));
+    // Months of Envoy's log (a sparse 1 TiB file): only what follows the push is read.
+    fs::OpenOptions::new()
+        .write(true)
+        .open(&console.log)
+        .unwrap()
+        .set_len(1 << 40)
+        .unwrap();
+    let etag = http(&console, "GET", "/api/config", &[], "").etag.unwrap();
+    let rejected = http(
+        &console,
+        "POST",
+        "/api/apply",
+        &[("If-Match", &etag)],
+        &weights(87, 13).to_string(),
+    );
+    assert_eq!(rejected.status, 200, "{}", rejected.body);
+    let envoy = &rejected.json()["envoy"];
+    assert_eq!(envoy["verdict"], "rejected", "{envoy}");
+    assert_eq!(
+        envoy["reason"],
+        "[error][wasm] [source/y.cc:1] wasm log sticky_canary sticky_canary: invalid pluginConfig: fake\n\
+         [warning][config] [source/x.cc:81] Filesystem config update rejected: Unable to create Wasm plugin sticky_canary"
     );
 }

@@ -9,18 +9,17 @@
 //! - `POST /api/which` (`{user, headers, cookies, path, host}`): the `which` answer.
 
 use std::fs;
-use std::io::Read;
-use std::path::Path;
 use std::sync::Mutex;
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Value};
 use sticky_canary_core::Config;
-use tiny_http::{Header, Method, Request, Response};
 
 use super::admin::{ecds_prefix, Admin};
-use super::ecds_file::{self, Snapshot};
+use super::ecds_file::{self, Replaced, Snapshot};
+use super::envoy_log::LogTail;
+use super::http_server::{Handler, Reply, Request};
 use super::{stats, Settings};
 use crate::{diff, input, which};
 
@@ -28,8 +27,6 @@ const INDEX_HTML: &str = include_str!("assets/index.html");
 const CONSOLE_JS: &str = include_str!("assets/console.js");
 const CONSOLE_CSS: &str = include_str!("assets/console.css");
 
-/// A pluginConfig is small; anything bigger is not one.
-const MAX_BODY: u64 = 1 << 20;
 /// How long an apply waits for Envoy to count the push as accepted or rejected.
 const VERDICT_TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -40,29 +37,30 @@ pub struct Console {
     /// be same-origin with the console and could apply changes.
     hosts: [String; 2],
     admin: Admin,
-    /// One apply at a time in this console: the ETag check, the write and the wait for the
-    /// verdict belong together.
+    /// One write at a time in this console: the ETag check and the rename belong together.
+    /// Never held across a call to Envoy: a slow admin must not stall the other tabs.
     applying: Mutex<()>,
 }
 
-struct Reply {
-    status: u16,
-    content_type: &'static str,
-    body: String,
-    etag: Option<String>,
-}
-
 fn reply_json(status: u16, body: Value) -> Reply {
-    Reply {
-        status,
-        content_type: "application/json",
-        body: body.to_string(),
-        etag: None,
-    }
+    Reply::json(status, body)
 }
 
 fn error(status: u16, message: impl Into<String>) -> Reply {
-    reply_json(status, json!({ "error": message.into() }))
+    Reply::error(status, message)
+}
+
+/// The answer to an apply whose ETag is not the file's (`etag`) any more.
+fn changed(etag: String) -> Reply {
+    let mut reply = reply_json(
+        412,
+        json!({
+            "error": "the ECDS file changed since you loaded it (another tab or editor applied a change): reload to see it, then edit again",
+            "etag": etag,
+        }),
+    );
+    reply.etag = Some(etag);
+    reply
 }
 
 fn asset(content_type: &'static str, body: &str) -> Reply {
@@ -71,6 +69,7 @@ fn asset(content_type: &'static str, body: &str) -> Reply {
         content_type,
         body: body.to_string(),
         etag: None,
+        body_omitted: false,
     }
 }
 
@@ -101,56 +100,16 @@ impl Console {
         }
     }
 
-    pub fn handle(&self, mut request: Request) {
-        let method = request.method().clone();
-        let url = request.url().to_string();
-        let path = url.split('?').next().unwrap_or("").to_string();
-        let host = request
-            .headers()
-            .iter()
-            .find(|h| h.field.equiv("Host"))
-            .map(|h| h.value.as_str().to_ascii_lowercase());
-        let if_match = request
-            .headers()
-            .iter()
-            .find(|h| h.field.equiv("If-Match"))
-            .map(|h| h.value.as_str().to_string());
-        let mut body = String::new();
-        let read = request.as_reader().take(MAX_BODY).read_to_string(&mut body);
-        let reply = match read {
-            _ if !host.is_some_and(|h| self.hosts.contains(&h)) => error(
-                403,
-                format!("open the console as http://{}/", self.hosts[0]),
-            ),
-            Err(e) => error(400, format!("cannot read the request: {e}")),
-            Ok(_) => self.route(&method, &path, &body, if_match.as_deref()),
-        };
-        let mut response = Response::from_string(reply.body).with_status_code(reply.status);
-        let mut headers = vec![
-            ("Content-Type", reply.content_type.to_string()),
-            ("Cache-Control", "no-store".to_string()),
-        ];
-        if let Some(etag) = reply.etag {
-            headers.push(("ETag", etag));
-        }
-        for (name, value) in headers {
-            if let Ok(header) = Header::from_bytes(name.as_bytes(), value.as_bytes()) {
-                response.add_header(header);
-            }
-        }
-        let _ = request.respond(response);
-    }
-
-    fn route(&self, method: &Method, path: &str, body: &str, if_match: Option<&str>) -> Reply {
+    fn route(&self, method: &str, path: &str, body: &str, if_match: Option<&str>) -> Reply {
         match (method, path) {
-            (Method::Get, "/") => asset("text/html; charset=utf-8", INDEX_HTML),
-            (Method::Get, "/console.js") => asset("text/javascript; charset=utf-8", CONSOLE_JS),
-            (Method::Get, "/console.css") => asset("text/css; charset=utf-8", CONSOLE_CSS),
-            (Method::Get, "/api/config") => self.config(),
-            (Method::Post, "/api/preview") => self.preview(body),
-            (Method::Post, "/api/apply") => self.apply(body, if_match),
-            (Method::Get, "/api/stats") => self.stats(),
-            (Method::Post, "/api/which") => self.which(body),
+            ("GET", "/") => asset("text/html; charset=utf-8", INDEX_HTML),
+            ("GET", "/console.js") => asset("text/javascript; charset=utf-8", CONSOLE_JS),
+            ("GET", "/console.css") => asset("text/css; charset=utf-8", CONSOLE_CSS),
+            ("GET", "/api/config") => self.config(),
+            ("POST", "/api/preview") => self.preview(body),
+            ("POST", "/api/apply") => self.apply(body, if_match),
+            ("GET", "/api/stats") => self.stats(),
+            ("POST", "/api/which") => self.which(body),
             (_, "/" | "/console.js" | "/console.css" | "/api/config" | "/api/stats") => {
                 error(405, "use GET")
             }
@@ -242,37 +201,44 @@ impl Console {
                 "apply needs If-Match: the ETag of the config you edited",
             );
         };
-        let _one_at_a_time = self.applying.lock().unwrap_or_else(|e| e.into_inner());
         let snapshot = match self.snapshot() {
             Ok(s) => s,
             Err(reply) => return reply,
         };
         if if_match != snapshot.etag {
-            let mut reply = reply_json(
-                412,
-                json!({
-                    "error": "the ECDS file changed since you loaded it (another tab or editor applied a change): reload to see it, then edit again",
-                    "etag": snapshot.etag,
-                }),
-            );
-            reply.etag = Some(snapshot.etag);
-            return reply;
+            return changed(snapshot.etag);
         }
         let (text, _) = match self.edited(body) {
             Ok(edited) => edited,
             Err(reply) => return reply,
         };
-        let (file_text, version) = match ecds_file::render(&snapshot, &text) {
-            Ok(rendered) => rendered,
-            Err(e) => return error(500, e),
-        };
+        // What the verdict compares with, read before the write and outside the lock: Envoy's
+        // admin may be slow, and the file may change meanwhile (checked again below).
         let prefix = ecds_prefix(&snapshot.filter);
         let before = self.admin.stats(&format!("^{}", regex_escape(&prefix)));
         let log_start = self.log_len();
-        if let Err(e) = ecds_file::write_atomically(&self.settings.ecds, &file_text) {
-            return error(500, e);
-        }
-        let etag = ecds_file::etag(file_text.as_bytes());
+        let (etag, version) = {
+            let _one_at_a_time = self.applying.lock().unwrap_or_else(|e| e.into_inner());
+            let snapshot = match self.snapshot() {
+                Ok(s) => s,
+                Err(reply) => return reply,
+            };
+            if if_match != snapshot.etag {
+                return changed(snapshot.etag);
+            }
+            let (file_text, version) = match ecds_file::render(&snapshot, &text) {
+                Ok(rendered) => rendered,
+                Err(e) => return error(500, e),
+            };
+            // Another console or an editor may write between the check above and the rename:
+            // the file is checked once more just before it is replaced.
+            match ecds_file::replace_if_unchanged(&self.settings.ecds, &file_text, &snapshot.etag) {
+                Ok(()) => {}
+                Err(Replaced::Changed(etag)) => return changed(etag),
+                Err(Replaced::Failed(e)) => return error(500, e),
+            }
+            (ecds_file::etag(file_text.as_bytes()), version)
+        };
         let verdict = match before {
             Ok(before) => self.verdict(&prefix, &before, log_start),
             Err(e) => {
@@ -333,12 +299,18 @@ impl Console {
             return Value::Null;
         };
         // Envoy's last line about a rejected file is its "update rejected" warning; the log is
-        // flushed every 100 ms or so, so wait a little for it.
+        // flushed every 100 ms or so, so wait a little for it. Only what was appended since the
+        // push is read, each part once.
         let deadline = Instant::now() + Duration::from_secs(3);
-        let mut lines = warnings_since(log, start);
+        let mut tail = LogTail::from(log, start);
+        let mut lines = tail.warnings();
         while !lines.iter().any(|l| l.contains("update rejected")) && Instant::now() < deadline {
             thread::sleep(Duration::from_millis(100));
-            lines = warnings_since(log, start);
+            for line in tail.warnings() {
+                if !lines.contains(&line) {
+                    lines.push(line);
+                }
+            }
         }
         if lines.is_empty() {
             return Value::Null;
@@ -432,29 +404,28 @@ impl Console {
     }
 }
 
-/// Envoy's warning, error and critical lines written after `start`, each message once (every
-/// worker logs the same failure), without the time and thread prefix.
-fn warnings_since(log: &Path, start: u64) -> Vec<String> {
-    let Ok(text) = fs::read(log) else {
-        return Vec::new();
-    };
-    let new = text
-        .get(usize::try_from(start).unwrap_or(usize::MAX)..)
-        .unwrap_or(&[]);
-    let mut out: Vec<String> = Vec::new();
-    for line in String::from_utf8_lossy(new).lines() {
-        let Some(level) = ["[warning]", "[error]", "[critical]"]
-            .iter()
-            .find_map(|level| line.find(level))
-        else {
-            continue;
-        };
-        let message = line.get(level..).unwrap_or(line).to_string();
-        if !out.contains(&message) {
-            out.push(message);
+impl Handler for Console {
+    /// A page of another site whose name an attacker points at 127.0.0.1 (DNS rebinding) would
+    /// be same-origin with the console: refused before anything else about its request is read.
+    fn admit(&self, host: Option<&str>) -> Result<(), Reply> {
+        if host.is_some_and(|h| self.hosts.iter().any(|ours| ours == h)) {
+            Ok(())
+        } else {
+            Err(error(
+                403,
+                format!("open the console as http://{}/", self.hosts[0]),
+            ))
         }
     }
-    out
+
+    fn handle(&self, request: Request) -> Reply {
+        self.route(
+            &request.method,
+            &request.path,
+            &request.body,
+            request.if_match.as_deref(),
+        )
+    }
 }
 
 /// Envoy's `/stats?filter=` is a regex; names hold `.` and `/`.

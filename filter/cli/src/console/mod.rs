@@ -7,12 +7,14 @@
 mod admin;
 mod api;
 pub mod ecds_file;
+mod envoy_log;
+mod http_server;
 mod stats;
 
 use std::io::Write;
+use std::net::TcpListener;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::thread;
 
 pub use admin::Admin;
 
@@ -26,39 +28,20 @@ pub struct Settings {
     pub token: Option<sticky_canary_core::Secret>,
 }
 
-/// Enough for a few tabs' one-second polls while one apply waits for Envoy's verdict.
-const WORKERS: usize = 4;
-
 /// Serves until the process is stopped. Prints the URL (the port may be 0: any free one).
 pub fn serve(settings: Settings) -> Result<(), String> {
     ecds_file::read(&settings.ecds)?;
-    let server = tiny_http::Server::http(("127.0.0.1", settings.port))
+    let listener = TcpListener::bind(("127.0.0.1", settings.port))
         .map_err(|e| format!("cannot listen on 127.0.0.1:{}: {e}", settings.port))?;
-    let port = server
-        .server_addr()
-        .to_ip()
-        .map(|a| a.port())
-        .ok_or("the console's socket has no port")?;
-    let server = Arc::new(server);
+    let port = listener
+        .local_addr()
+        .map_err(|e| format!("the console's socket has no port: {e}"))?
+        .port();
     let console = Arc::new(api::Console::new(settings, port));
     let mut stdout = std::io::stdout().lock();
     let _ = writeln!(stdout, "Console: http://127.0.0.1:{port}/");
     let _ = stdout.flush();
     drop(stdout);
-    let workers: Vec<_> = (0..WORKERS)
-        .map(|_| {
-            let server = Arc::clone(&server);
-            let console = Arc::clone(&console);
-            thread::spawn(move || loop {
-                match server.recv() {
-                    Ok(request) => console.handle(request),
-                    Err(e) => eprintln!("console: {e}"),
-                }
-            })
-        })
-        .collect();
-    for worker in workers {
-        let _ = worker.join();
-    }
+    http_server::serve(listener, console);
     Ok(())
 }
