@@ -185,3 +185,69 @@ fn a_forged_header_is_overwritten_and_what_the_plugin_does_not_route_goes_to_the
         assert_eq!(response.received_subset(), Some(response.served_by()));
     }
 }
+
+/// Baggage as Istio's peer-metadata filter writes it for a workload (istio/proxy release-1.29
+/// extensions/common/metadata_object.cc, `WorkloadMetadataObject::baggage`): what a waypoint with
+/// AMBIENT_ENABLE_BAGGAGE (Istio 1.29+, alpha) puts on its HBONE CONNECT and on responses, and
+/// reads back from a request's `baggage` when it cannot tell the peer from its address.
+const ISTIO_BAGGAGE: &str = "k8s.deployment.name=frontend,service.name=frontend,service.version=latest,k8s.namespace.name=ambient,k8s.cluster.name=Kubernetes";
+
+/// The keys Istio's parser takes from baggage (metadata_object.cc, `ALL_BAGGAGE_TOKENS`, release-1.29);
+/// it splits on `,` and then `=`, and ignores every other member.
+const ISTIO_BAGGAGE_KEYS: [&str; 11] = [
+    "k8s.namespace.name",
+    "k8s.cluster.name",
+    "service.name",
+    "service.version",
+    "app.name",
+    "app.version",
+    "k8s.deployment.name",
+    "k8s.pod.name",
+    "k8s.cronjob.name",
+    "k8s.job.name",
+    "k8s.instance.name",
+];
+
+/// What Istio's parser reads from a baggage value: its members, in order.
+fn istio_view(baggage: &str) -> Vec<(&str, &str)> {
+    baggage
+        .split(',')
+        .filter_map(|member| member.split_once('='))
+        .filter(|(key, _)| ISTIO_BAGGAGE_KEYS.contains(key))
+        .collect()
+}
+
+#[test]
+fn a_baggage_lane_leaves_the_members_istio_reads_for_ambient_telemetry_as_they_were() {
+    let mut config: Value = serde_json::from_str(&plugin_config()).unwrap();
+    config["routes"][0]["lane"] = serde_json::json!({"baggage": "canary-lane"});
+    let config = config.to_string();
+    let envoy = start_waypoint(&config);
+    let mut client = envoy.front();
+    assert_eq!(istio_view(ISTIO_BAGGAGE).len(), 5);
+    // A forged lane member in the middle is replaced in place (trust: false at this hop).
+    let forged = ISTIO_BAGGAGE.replacen(",service.version", ",canary-lane=v2,service.version", 1);
+    for i in 0..200 {
+        let id = format!("user-{i}");
+        for (sent, received) in [
+            (ISTIO_BAGGAGE.to_string(), None),
+            (forged.clone(), Some(forged.clone())),
+        ] {
+            let headers: [(&str, &[u8]); 3] = [
+                ("host", b"service-a:7777"),
+                ("x-user-id", id.as_bytes()),
+                ("baggage", sent.as_bytes()),
+            ];
+            let subset = expected_subset(&config, "/", &headers).unwrap();
+            let expected = match received {
+                None => format!("{sent},canary-lane={subset}"),
+                Some(forged) => forged.replace("canary-lane=v2", &format!("canary-lane={subset}")),
+            };
+            let response = client.get("/", &headers);
+            assert_eq!(response.served_by(), subset, "user {id}");
+            let baggage = response.header("x-received-baggage").unwrap();
+            assert_eq!(baggage, expected, "user {id}");
+            assert_eq!(istio_view(baggage), istio_view(ISTIO_BAGGAGE), "user {id}");
+        }
+    }
+}
