@@ -123,7 +123,7 @@ pub fn routes(httproute: &Value) -> Result<Vec<WaypointRoute>, String> {
         }
     }
     // Stable: routes of equal precedence keep the manifest's order.
-    out.sort_by(|a, b| b.precedence().cmp(&a.precedence()));
+    out.sort_by_key(|r| std::cmp::Reverse(r.precedence()));
     if let Some(first) = out.iter().position(WaypointRoute::is_catch_all) {
         out.truncate(first + 1);
     }
@@ -136,7 +136,7 @@ fn backend_of(backend: &Value, namespace: &str, at: &str) -> Result<Backend, Str
             return Err(format!("{at}.{key}: not rendered"));
         }
     }
-    if backend["group"].as_str().unwrap_or("") != ""
+    if !backend["group"].as_str().unwrap_or("").is_empty()
         || backend["kind"].as_str().unwrap_or("Service") != "Service"
     {
         return Err(format!("{at}: only a Service is rendered"));

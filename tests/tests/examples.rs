@@ -680,9 +680,11 @@ fn waypoint_inconsistencies(all: &[Manifest], out: &mut Vec<String>) {
         let mut covered: Vec<&Manifest> = Vec::new();
         for target in &refs {
             let name = target["name"].as_str().unwrap_or_default();
-            if target["namespace"].as_str().is_some_and(|t| t != ns) {
+            // The CRDs' rule (not checked by the schema validator: it is CEL) refuses any
+            // namespace here, its own included.
+            if target["namespace"].as_str().is_some_and(|t| !t.is_empty()) {
                 out.push(format!(
-                    "{}: targetRef {name} in namespace {}: cross-namespace references are refused",
+                    "{}: targetRef {name}: namespace {}: cross namespace referencing is not currently supported",
                     p.label(),
                     target["namespace"]
                 ));
@@ -1267,7 +1269,13 @@ fn a_typo_in_the_ambient_attachment_is_caught() {
     assert_eq!(
         plugin(&|m| m["spec"]["targetRefs"][0]["namespace"] = json!("default")),
         [format!(
-            r#"{AMBIENT_PLUGIN}: targetRef service-a in namespace "default": cross-namespace references are refused"#
+            r#"{AMBIENT_PLUGIN}: targetRef service-a: namespace "default": cross namespace referencing is not currently supported"#
+        )]
+    );
+    assert_eq!(
+        plugin(&|m| m["spec"]["targetRefs"][0]["namespace"] = json!("ambient")),
+        [format!(
+            r#"{AMBIENT_PLUGIN}: targetRef service-a: namespace "ambient": cross namespace referencing is not currently supported"#
         )]
     );
     assert_eq!(
