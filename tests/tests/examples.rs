@@ -1,7 +1,8 @@
 //! Every Istio manifest under examples/ is valid: against Istio's own CRD schema (or the project's
 //! schema of the standard kinds), the plugin configuration against the filter's own validation,
-//! and the manifests against each other (subsets, hosts, labels, routing headers line up), so a
-//! typo anywhere fails here. The negative tests prove each check rejects what it should. The
+//! and the manifests against each other (subsets, hosts, labels, routing headers line up; for the
+//! ambient example the waypoint, the plugin's targetRefs and the HTTPRoute), so a typo anywhere
+//! fails here. The negative tests prove each check rejects what it should. The
 //! Envoy Gateway and Higress examples have their own schemas and checks: gateway_examples.rs.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
