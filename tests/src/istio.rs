@@ -167,6 +167,86 @@ fn as_struct_value(value: &Value) -> Value {
     }
 }
 
+/// The WasmPlugin fields that become a TrafficExtension's `spec.wasm` (translate.go).
+const WASM_FIELDS: [&str; 9] = [
+    "url",
+    "sha256",
+    "imagePullPolicy",
+    "imagePullSecret",
+    "pluginConfig",
+    "pluginName",
+    "failStrategy",
+    "vmConfig",
+    "type",
+];
+/// The WasmPlugin fields a TrafficExtension keeps at `spec` (`phase` renamed by number below).
+const SPEC_FIELDS: [&str; 4] = ["selector", "targetRefs", "priority", "match"];
+
+/// The TrafficExtension Istio 1.30+ translates a WasmPlugin into
+/// (pilot/pkg/config/kube/extensions/translate.go, `translateWasmPlugin`, 1.30.0 to master
+/// 86c9f01), under the WasmPlugin's name (Istio's own copy is `<name>~istio-translated-wasmplugin`,
+/// see [`resource_name`]); like Istio it keeps only the name and namespace of `metadata`.
+/// `selector`, `targetRefs`, `priority` and `match` stay at `spec`; the plugin settings move to
+/// `spec.wasm`; the deprecated singular `targetRef` becomes `targetRefs: [targetRef]` when
+/// `targetRefs` is unset and is dropped otherwise; `phase` keeps its enum number, so
+/// `UNSPECIFIED_PHASE` becomes `UNSPECIFIED`. A field Istio drops (`verificationKey`) or one
+/// unknown here is an error, so a twin never silently loses a setting.
+pub fn traffic_extension_of(wasm_plugin: &Value) -> Result<Value, String> {
+    if wasm_plugin["kind"] != "WasmPlugin" {
+        return Err(format!("not a WasmPlugin: kind {}", wasm_plugin["kind"]));
+    }
+    let spec = wasm_plugin["spec"]
+        .as_object()
+        .ok_or("spec: missing or not a mapping")?;
+    let (mut out, mut wasm) = (Map::new(), Map::new());
+    for (key, value) in spec {
+        if WASM_FIELDS.contains(&key.as_str()) {
+            wasm.insert(key.clone(), value.clone());
+        } else if SPEC_FIELDS.contains(&key.as_str()) {
+            out.insert(key.clone(), value.clone());
+        } else {
+            match key.as_str() {
+                "targetRef" => {}
+                "phase" => {
+                    let phase = match value.as_str() {
+                        Some("UNSPECIFIED_PHASE") => "UNSPECIFIED",
+                        Some(phase @ ("AUTHN" | "AUTHZ" | "STATS")) => phase,
+                        _ => return Err(format!("spec.phase: {value} is no WasmPlugin phase")),
+                    };
+                    out.insert("phase".into(), Value::from(phase));
+                }
+                "verificationKey" => {
+                    return Err(format!(
+                        "spec.{key}: a TrafficExtension has no such field (Istio 1.30+ drops it when it translates a WasmPlugin)"
+                    ))
+                }
+                _ => return Err(format!("spec.{key}: not a WasmPlugin field")),
+            }
+        }
+    }
+    let has_target_refs = out
+        .get("targetRefs")
+        .and_then(Value::as_array)
+        .is_some_and(|refs| !refs.is_empty());
+    if let (false, Some(target)) = (has_target_refs, spec.get("targetRef")) {
+        out.insert("targetRefs".into(), json!([target]));
+    }
+    out.insert("wasm".into(), Value::Object(wasm));
+
+    let mut metadata = Map::new();
+    for key in ["name", "namespace"] {
+        if let Some(value) = wasm_plugin["metadata"].get(key) {
+            metadata.insert(key.into(), value.clone());
+        }
+    }
+    Ok(json!({
+        "apiVersion": "extensions.istio.io/v1alpha1",
+        "kind": "TrafficExtension",
+        "metadata": metadata,
+        "spec": out,
+    }))
+}
+
 /// The ECDS resource name this Istio gives the manifest, also the filter's name in the listener.
 pub fn resource_name(manifest: &Value, istio: IstioVersion) -> Result<String, String> {
     Ok(plugin_settings(manifest, istio)?.0.resource)

@@ -26,6 +26,7 @@ pub mod schema;
 pub mod scripted;
 pub mod traffic;
 pub mod upstream;
+pub mod waypoint;
 
 pub use artifacts::{envoy_binary, repo_root, wasm_module, SCENARIO_WASM_PATH};
 pub use ecds::ecds_stat_name;

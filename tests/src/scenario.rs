@@ -23,6 +23,8 @@ pub const SHARED_VM_BOOTSTRAP: &str = "envoy/shared-vm/envoy.yaml";
 pub const LANES_BOOTSTRAP: &str = "envoy/lanes/envoy.yaml";
 /// A route table mirroring the requests the filter marks.
 pub const MIRROR_BOOTSTRAP: &str = "envoy/mirror/envoy.yaml";
+/// An ambient waypoint's chain for service-a: the route table of examples/ambient's HTTPRoute.
+pub const AMBIENT_BOOTSTRAP: &str = "envoy/ambient/envoy.yaml";
 /// The two filters of `envoy/shared-vm/envoy.yaml`, with their ECDS resource files.
 pub const SHARED_VM_FILTERS: [(&str, &str); 2] = [
     (
@@ -206,7 +208,8 @@ fn set_module(doc: &mut Document, config: &[Step], module: &Path) {
 /// An Envoy bootstrap: `envoy/local/envoy.yaml` or `envoy/ecds/envoy.yaml`.
 pub struct Bootstrap(pub Document);
 
-const FRONT_HCM: &[Step] = &[
+/// The front listener's HTTP connection manager config.
+pub const FRONT_HCM: &[Step] = &[
     Key("static_resources"),
     Key("listeners"),
     Named(FRONT_LISTENER),
@@ -550,6 +553,7 @@ mod tests {
         for (file, listeners) in [
             (LANES_BOOTSTRAP, &["front", "service-b"][..]),
             (MIRROR_BOOTSTRAP, &["front"][..]),
+            (AMBIENT_BOOTSTRAP, &["front"][..]),
         ] {
             let mut bootstrap = Bootstrap::load(file);
             for listener in listeners {
