@@ -282,6 +282,61 @@ impl Bootstrap {
         set_module(&mut self.0, &config, module);
     }
 
+    /// Points the one endpoint of cluster `cluster` at the Unix socket `socket` (a test's own
+    /// upstream), in place of the scenario's stand-in.
+    pub fn point_cluster_at_pipe(&mut self, cluster: &str, socket: &Path) {
+        *self.0.at(&[
+            Key("static_resources"),
+            Key("clusters"),
+            Named(cluster),
+            Key("load_assignment"),
+            Key("endpoints"),
+            Index(0),
+            Key("lb_endpoints"),
+            Index(0),
+            Key("endpoint"),
+            Key("address"),
+        ]) = json!({"pipe": {"path": socket.to_str().unwrap()}});
+    }
+
+    /// Adds a cluster `cluster` whose one endpoint is the Unix socket `socket`.
+    pub fn add_pipe_cluster(&mut self, cluster: &str, socket: &Path) {
+        let file = self.0.file.clone();
+        let clusters = self.0.sequence(&[Key("static_resources"), Key("clusters")]);
+        assert!(
+            clusters.iter().all(|c| c["name"] != cluster),
+            "{file}: a cluster {cluster} exists already"
+        );
+        clusters.push(json!({
+            "name": cluster,
+            "type": "STATIC",
+            "connect_timeout": "1s",
+            "load_assignment": {
+                "cluster_name": cluster,
+                "endpoints": [{"lb_endpoints": [{"endpoint": {"address": {
+                    "pipe": {"path": socket.to_str().unwrap()}
+                }}}]}],
+            },
+        }));
+    }
+
+    /// Envoy on its own: the front listener keeps only its router (the filter is gone) and routes
+    /// by `routes` (a virtual host's `routes`).
+    pub fn set_front_routes_without_filters(&mut self, routes: Value) {
+        self.0
+            .sequence(&joined(FRONT_HCM, &[Key("http_filters")]))
+            .retain(|f| f["name"] == "envoy.filters.http.router");
+        *self.0.at(&joined(
+            FRONT_HCM,
+            &[
+                Key("route_config"),
+                Key("virtual_hosts"),
+                Index(0),
+                Key("routes"),
+            ],
+        )) = routes;
+    }
+
     /// Drops the front listener's access log, for load runs where a line per request would cost
     /// more than the filter.
     pub fn drop_access_log(&mut self) {
