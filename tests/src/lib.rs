@@ -19,10 +19,8 @@ pub mod load;
 pub mod manifests;
 pub mod oracle;
 pub mod ramp;
-pub mod recording;
 pub mod scenario;
 pub mod schema;
-pub mod scripted;
 pub mod traffic;
 pub mod upstream;
 

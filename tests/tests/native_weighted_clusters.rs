@@ -13,7 +13,7 @@
 use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
-use sticky_canary_e2e::recording::RecordingUpstream;
+use sticky_canary_e2e::upstream::{Behaviour, Upstream};
 use sticky_canary_e2e::{subset_of, Delivery, EnvoyOptions};
 
 const USERS: usize = 1000;
@@ -72,8 +72,9 @@ fn shares(served: &[String]) -> BTreeMap<String, usize> {
 }
 
 #[test]
-fn envoy_hash_split_ramps_forward_reshuffles_on_a_new_total_and_picks_the_same_users_on_every_route() {
-    let v3 = RecordingUpstream::start("v3");
+fn envoy_hash_split_ramps_forward_reshuffles_on_a_new_total_and_picks_the_same_users_on_every_route(
+) {
+    let v3 = Upstream::start("v3", Behaviour::Answer);
     let socket = v3.socket().to_path_buf();
     let mut routes: Vec<Value> = RAMP.iter().map(|(p, w)| route(p, *w)).collect();
     routes.push(route(SAME_SHARES.0, SAME_SHARES.1));
