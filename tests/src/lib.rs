@@ -15,7 +15,6 @@ pub mod gateways;
 pub mod h2c;
 pub mod http;
 pub mod istio;
-pub mod load;
 pub mod manifests;
 pub mod oracle;
 pub mod ramp;

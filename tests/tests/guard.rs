@@ -13,7 +13,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use sticky_canary_e2e::load::{Load, Sample};
+use sticky_canary_e2e::traffic::{Sample, Traffic};
 use sticky_canary_e2e::upstream::{Behaviour, Upstream};
 use sticky_canary_e2e::{subset_of, Delivery, Envoy, EnvoyOptions};
 
@@ -145,7 +145,7 @@ fn a_failing_v2_trips_the_guard_within_window_plus_2s_and_its_users_return_after
         .filter(|&u| subset_of(&config, &users[u]) == "v2")
         .collect();
     assert!(on_v2.len() >= 10 && on_v2.len() <= 30, "{}", on_v2.len());
-    let load = Load::start(&envoy, &users);
+    let load = Traffic::on_every_worker(&envoy, &users);
 
     let first_failure = load.wait_for("a failing response", Duration::from_secs(30), |s| {
         s.iter().find(|s| s.status == 500).map(|s| s.at)
@@ -174,7 +174,7 @@ fn a_failing_v2_trips_the_guard_within_window_plus_2s_and_its_users_return_after
             })
         },
     );
-    let samples = load.finish();
+    let samples = load.finish().samples;
     // The re-arm comes at the earliest cool-down - 1 s (the host clock's whole seconds) after
     // the trip, and the trip came after the first failure was counted.
     let earliest_back = first_failure + COOL_DOWN - Duration::from_millis(1500);
@@ -231,7 +231,7 @@ fn a_failing_v2_trips_the_guard_within_window_plus_2s_and_its_users_return_after
 /// Load on both workers until v2 answered `v2_responses` counted responses and window + 2 s
 /// passed (the time in which a failing v2 trips); then what the load saw.
 fn steady_load(envoy: &Envoy, users: &[String], v2_responses: u64) -> Vec<Sample> {
-    let load = Load::start(envoy, users);
+    let load = Traffic::on_every_worker(envoy, users);
     let start = Instant::now();
     wait_for_v2_responses(envoy, v2_responses);
     let span = WINDOW + Duration::from_secs(2);
@@ -240,7 +240,7 @@ fn steady_load(envoy: &Envoy, users: &[String], v2_responses: u64) -> Vec<Sample
         span + Duration::from_secs(30),
         |_| (start.elapsed() >= span).then_some(()),
     );
-    load.finish()
+    load.finish().samples
 }
 
 #[test]
@@ -283,7 +283,7 @@ fn a_v2_failing_3_percent_never_trips_a_5_percent_guard_and_10_percent_does() {
 
     // The same load at 10 % trips it: the 3 % run was watched, not ignored.
     upstream.set(Behaviour::FailEvery(10));
-    let load = Load::start(&envoy, &users);
+    let load = Traffic::on_every_worker(&envoy, &users);
     envoy.wait_for("the trip at 10 %", Duration::from_secs(60), |e| {
         trips(e) == 1
     });

@@ -450,7 +450,7 @@ fn ramping_to_the_10_90_slider_by_ecds_while_traffic_flows_fails_nothing_and_mov
 
     let mut envoy = Envoy::start_extension(&at_50);
     let background = users("bg", 300);
-    let traffic = Traffic::start(envoy.front_port(), background.clone());
+    let traffic = Traffic::start(&envoy, &background);
     let window = push_while_flowing(
         &mut envoy,
         &traffic,
@@ -463,8 +463,8 @@ fn ramping_to_the_10_90_slider_by_ecds_while_traffic_flows_fails_nothing_and_mov
     // Every request got the subset of the config in force, which changed once.
     assert_one_switch(&recorded, &background, &config_50, &config_90, window);
     let mut forward = ForwardOnly::new(&["v1", "v2"], background.len());
-    for (user, subset) in &recorded.served {
-        forward.observe(*user, subset).unwrap();
+    for (user, subset) in recorded.served() {
+        forward.observe(user, subset).unwrap();
     }
     let moved = background
         .iter()
