@@ -15,11 +15,11 @@ pub mod gateways;
 pub mod h2c;
 pub mod http;
 pub mod istio;
+pub mod manifest_checks;
 pub mod manifests;
 pub mod oracle;
 pub mod ramp;
 pub mod scenario;
-pub mod schema;
 pub mod traffic;
 pub mod upstream;
 
