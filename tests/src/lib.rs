@@ -7,6 +7,8 @@
 pub mod admin;
 pub mod artifacts;
 pub mod bad_configs;
+#[path = "../../filter/cli/tests/common/console_process.rs"]
+pub mod console_process;
 pub mod demo;
 pub mod ecds;
 pub mod envoy;

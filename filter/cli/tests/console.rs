@@ -9,14 +9,16 @@
     clippy::indexing_slicing
 )]
 
+mod common;
+
 use std::fs;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::thread;
 
+use common::console_process::ConsoleProcess;
 use serde_json::{json, Value};
 
 const FILTER: &str = "extensions.istio.io/wasmplugin/default.sticky-canary";
@@ -108,17 +110,10 @@ fn fake_admin(ecds: PathBuf, log: PathBuf) -> u16 {
 }
 
 struct Console {
-    child: Child,
+    _process: ConsoleProcess,
     port: u16,
     ecds: PathBuf,
     _dir: tempfile::TempDir,
-}
-
-impl Drop for Console {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 fn start(plugin_config: &Value) -> Console {
@@ -129,30 +124,23 @@ fn start(plugin_config: &Value) -> Console {
     let log = dir.path().join("envoy.log");
     fs::write(&log, "").unwrap();
     let admin = fake_admin(ecds.clone(), log.clone());
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sticky-canary"))
-        .args(["console", "--port", "0", "--ecds"])
-        .arg(&ecds)
-        .args(["--admin", &format!("127.0.0.1:{admin}"), "--envoy-log"])
-        .arg(&log)
-        .env_remove("STICKY_CANARY_TOKEN")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let port = line
-        .trim()
-        .strip_prefix("Console: http://127.0.0.1:")
-        .and_then(|rest| rest.strip_suffix('/'))
-        .unwrap_or_else(|| panic!("no URL line: {line:?}"))
-        .parse()
-        .unwrap();
+    let admin = format!("127.0.0.1:{admin}");
+    let mut command = ConsoleProcess::command(
+        env!("CARGO_BIN_EXE_sticky-canary"),
+        &[
+            "--ecds".as_ref(),
+            ecds.as_os_str(),
+            "--admin".as_ref(),
+            admin.as_ref(),
+            "--envoy-log".as_ref(),
+            log.as_os_str(),
+        ],
+    );
+    command.env_remove("STICKY_CANARY_TOKEN");
+    let process = ConsoleProcess::start(command);
     Console {
-        child,
-        port,
+        port: process.port(),
+        _process: process,
         ecds,
         _dir: dir,
     }
