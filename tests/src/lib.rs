@@ -7,6 +7,7 @@
 pub mod admin;
 pub mod artifacts;
 pub mod bad_configs;
+pub mod bootstrap;
 #[path = "../../filter/cli/tests/common/console_process.rs"]
 pub mod console_process;
 pub mod demo;
@@ -15,13 +16,12 @@ pub mod envoy;
 pub mod fixtures;
 pub mod gateways;
 pub mod h2c;
-pub mod http;
+pub mod http_client;
 pub mod istio;
 pub mod manifest_checks;
 pub mod manifests;
 pub mod oracle;
 pub mod ramp;
-pub mod scenario;
 pub mod traffic;
 pub mod upstream;
 
@@ -29,7 +29,7 @@ pub use artifacts::{envoy_binary, repo_root, wasm_module, SCENARIO_WASM_PATH};
 pub use ecds::ecds_stat_name;
 pub use envoy::{validate, Delivery, Envoy, EnvoyOptions, ENVOY_RUN_FLAGS};
 pub use fixtures::{service_a_config, service_a_json};
-pub use http::{Client, Header, Pending, Response};
+pub use http_client::{Client, Header, Pending, Response};
 pub use oracle::{
     expected_outcome, expected_outcome_with_token, expected_subset, expected_subset_with_token,
     subset_of, user_moving, user_on, users_on, Expected,

@@ -10,7 +10,7 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use crate::envoy::Envoy;
-use crate::http::Client;
+use crate::http_client::Client;
 
 /// Requests per connection at most, so that traffic a test never stops still ends.
 pub const MAX_PER_CONNECTION: usize = 100_000;

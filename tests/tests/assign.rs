@@ -8,7 +8,7 @@ use std::collections::HashSet;
 
 use serde_json::{json, Value};
 use sticky_canary_core::COOKIE_KEY_ENV;
-use sticky_canary_e2e::scenario::Step::{Index, Key, Named};
+use sticky_canary_e2e::bootstrap::Step::{Index, Key, Named};
 use sticky_canary_e2e::{subset_of, Client, Delivery, Envoy, EnvoyOptions, Response};
 
 const KEY: &str = "e2e-cookie-key-5b1d";

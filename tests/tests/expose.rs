@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use serde_json::json;
-use sticky_canary_e2e::scenario::Step::{Key, Named};
+use sticky_canary_e2e::bootstrap::Step::{Key, Named};
 use sticky_canary_e2e::upstream::{Behaviour, Upstream};
 use sticky_canary_e2e::{
     service_a_config, service_a_json, subset_of, user_on, Delivery, Envoy, EnvoyOptions, Pending,

@@ -1,7 +1,7 @@
 //! Client bytes are data: any header, cookie or query value is served, never a VM crash.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use sticky_canary_e2e::http::build_request;
+use sticky_canary_e2e::http_client::build_request;
 use sticky_canary_e2e::{
     expected_outcome, expected_subset, service_a_json, user_on, Delivery, Envoy, Expected, Header,
 };

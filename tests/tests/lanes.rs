@@ -5,8 +5,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use serde_json::{json, Value};
+use sticky_canary_e2e::bootstrap::LANES_BOOTSTRAP;
 use sticky_canary_e2e::envoy::EnvoyOptions;
-use sticky_canary_e2e::scenario::LANES_BOOTSTRAP;
 use sticky_canary_e2e::upstream::{Behaviour, Upstream};
 use sticky_canary_e2e::{expected_subset, subset_of, Envoy, Response};
 

@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use serde_json::json;
 use sticky_canary_core::bucket;
+use sticky_canary_e2e::bootstrap::Step::Key;
+use sticky_canary_e2e::bootstrap::MIRROR_BOOTSTRAP;
 use sticky_canary_e2e::envoy::EnvoyOptions;
-use sticky_canary_e2e::scenario::Step::Key;
-use sticky_canary_e2e::scenario::MIRROR_BOOTSTRAP;
 use sticky_canary_e2e::subset_of;
 use sticky_canary_e2e::upstream::{Behaviour, Request, Upstream};
 

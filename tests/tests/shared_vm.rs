@@ -5,8 +5,8 @@
 
 use std::time::Duration;
 
+use sticky_canary_e2e::bootstrap::SHARED_VM_FILTERS;
 use sticky_canary_e2e::ramp::{wait_until_routing_follows, ForwardOnly};
-use sticky_canary_e2e::scenario::SHARED_VM_FILTERS;
 use sticky_canary_e2e::traffic::Traffic;
 use sticky_canary_e2e::{service_a_config, subset_of, Client, Delivery, Envoy, EnvoyOptions};
 

@@ -7,7 +7,7 @@
 use std::process::{Command, Output};
 
 use serde_json::json;
-use sticky_canary_e2e::scenario::{LANES_BOOTSTRAP, LOCAL_BOOTSTRAP, MIRROR_BOOTSTRAP};
+use sticky_canary_e2e::bootstrap::{LANES_BOOTSTRAP, LOCAL_BOOTSTRAP, MIRROR_BOOTSTRAP};
 use sticky_canary_e2e::{repo_root, Envoy, EnvoyOptions};
 
 /// Runs `script` against `envoy`, which runs the scenario the script checks.
