@@ -143,6 +143,14 @@ impl Document {
             .unwrap_or_else(|| panic!("{file}: `{}` is not a sequence", describe(path)))
     }
 
+    /// The `name` of each entry of the sequence at `path`.
+    pub fn names(&mut self, path: &[Step]) -> Vec<String> {
+        self.sequence(path)
+            .iter()
+            .map(|entry| entry["name"].as_str().unwrap_or_default().to_string())
+            .collect()
+    }
+
     /// Replaces the value at `path` (which must exist), checking what it was.
     fn replace(&mut self, path: &[Step], expected: &Value, new: Value) {
         let file = self.file.clone();
@@ -206,32 +214,8 @@ fn set_module(doc: &mut Document, config: &[Step], module: &Path) {
 /// An Envoy bootstrap: `envoy/local/envoy.yaml` or `envoy/ecds/envoy.yaml`.
 pub struct Bootstrap(pub Document);
 
-const FRONT_HCM: &[Step] = &[
-    Key("static_resources"),
-    Key("listeners"),
-    Named(FRONT_LISTENER),
-    Key("filter_chains"),
-    Index(0),
-    Key("filters"),
-    Named(HTTP_CONNECTION_MANAGER),
-    Key("typed_config"),
-];
-
-fn inline_wasm_config() -> Vec<Step<'static>> {
-    joined(
-        FRONT_HCM,
-        &[
-            Key("http_filters"),
-            Named(INLINE_FILTER),
-            Key("typed_config"),
-            Key("config"),
-        ],
-    )
-}
-
-/// The inline Wasm filter's config in the listener named `listener` (a scenario with filters in
-/// several listeners, such as `envoy/lanes/envoy.yaml`).
-fn listener_wasm_config(listener: &str) -> Vec<Step<'_>> {
+/// The HTTP connection manager's config in the listener named `listener`.
+fn listener_hcm(listener: &str) -> Vec<Step<'_>> {
     vec![
         Key("static_resources"),
         Key("listeners"),
@@ -241,11 +225,25 @@ fn listener_wasm_config(listener: &str) -> Vec<Step<'_>> {
         Key("filters"),
         Named(HTTP_CONNECTION_MANAGER),
         Key("typed_config"),
-        Key("http_filters"),
-        Named(INLINE_FILTER),
-        Key("typed_config"),
-        Key("config"),
     ]
+}
+
+/// The inline Wasm filter's config in the listener named `listener` (the front listener, or one
+/// of a scenario with filters in several listeners, such as `envoy/lanes/envoy.yaml`).
+fn listener_wasm_config(listener: &str) -> Vec<Step<'_>> {
+    joined(
+        &listener_hcm(listener),
+        &[
+            Key("http_filters"),
+            Named(INLINE_FILTER),
+            Key("typed_config"),
+            Key("config"),
+        ],
+    )
+}
+
+fn inline_wasm_config() -> Vec<Step<'static>> {
+    listener_wasm_config(FRONT_LISTENER)
 }
 
 impl Bootstrap {
@@ -320,21 +318,29 @@ impl Bootstrap {
         }));
     }
 
-    /// Envoy on its own: the front listener keeps only its router (the filter is gone) and routes
-    /// by `routes` (a virtual host's `routes`).
-    pub fn set_front_routes_without_filters(&mut self, routes: Value) {
-        self.0
-            .sequence(&joined(FRONT_HCM, &[Key("http_filters")]))
-            .retain(|f| f["name"] == "envoy.filters.http.router");
-        *self.0.at(&joined(
-            FRONT_HCM,
+    /// The routes of the first virtual host of the listener named `listener`.
+    pub fn listener_routes(&mut self, listener: &str) -> &mut Vec<Value> {
+        self.0.sequence(&joined(
+            &listener_hcm(listener),
             &[
                 Key("route_config"),
                 Key("virtual_hosts"),
                 Index(0),
                 Key("routes"),
             ],
-        )) = routes;
+        ))
+    }
+
+    /// Envoy on its own: the front listener keeps only its router (the filter is gone) and routes
+    /// by `routes` (a virtual host's `routes`).
+    pub fn set_front_routes_without_filters(&mut self, routes: Vec<Value>) {
+        self.0
+            .sequence(&joined(
+                &listener_hcm(FRONT_LISTENER),
+                &[Key("http_filters")],
+            ))
+            .retain(|f| f["name"] == "envoy.filters.http.router");
+        *self.listener_routes(FRONT_LISTENER) = routes;
     }
 
     /// Drops the front listener's access log, for load runs where a line per request would cost
@@ -342,9 +348,14 @@ impl Bootstrap {
     pub fn drop_access_log(&mut self) {
         let file = self.0.file.clone();
         self.0
-            .mapping(FRONT_HCM)
+            .mapping(&listener_hcm(FRONT_LISTENER))
             .remove("access_log")
-            .unwrap_or_else(|| panic!("{file}: no `{}.access_log`", describe(FRONT_HCM)));
+            .unwrap_or_else(|| {
+                panic!(
+                    "{file}: no `{}.access_log`",
+                    describe(&listener_hcm(FRONT_LISTENER))
+                )
+            });
     }
 
     /// Points the ECDS subscription (ECDS scenario) at `dir`; returns the resource file's name
@@ -357,7 +368,7 @@ impl Bootstrap {
     /// resource file's name in it.
     pub fn set_ecds_dir_of(&mut self, filter: &str, dir: &Path) -> String {
         let source = joined(
-            FRONT_HCM,
+            &listener_hcm(FRONT_LISTENER),
             &[
                 Key("http_filters"),
                 Named(filter),
@@ -391,7 +402,7 @@ impl Bootstrap {
     /// Renames the ECDS filter (ECDS scenario), as Istio names it after the WasmPlugin.
     pub fn rename_ecds_filter(&mut self, name: &str) {
         let filter = joined(
-            FRONT_HCM,
+            &listener_hcm(FRONT_LISTENER),
             &[Key("http_filters"), Named(SCENARIO_ECDS_FILTER)],
         );
         self.0.mapping(&filter).insert("name".into(), json!(name));
@@ -400,7 +411,7 @@ impl Bootstrap {
     /// The config types the ECDS filter named `name` accepts.
     pub fn set_ecds_filter_types(&mut self, name: &str, type_urls: &[&str]) {
         let types = joined(
-            FRONT_HCM,
+            &listener_hcm(FRONT_LISTENER),
             &[
                 Key("http_filters"),
                 Named(name),
@@ -424,12 +435,7 @@ impl Bootstrap {
         *self.0.at(&admin[..2]) = loopback_port_0.clone();
 
         let listeners = [Key("static_resources"), Key("listeners")];
-        let names: Vec<String> = self
-            .0
-            .sequence(&listeners)
-            .iter()
-            .map(|l| l["name"].as_str().unwrap_or_default().to_string())
-            .collect();
+        let names = self.0.names(&listeners);
         assert!(
             names.iter().any(|n| n == FRONT_LISTENER),
             "{file}: no listener named {FRONT_LISTENER}"
@@ -456,12 +462,7 @@ impl Bootstrap {
         }
 
         let clusters = [Key("static_resources"), Key("clusters")];
-        let cluster_names: Vec<String> = self
-            .0
-            .sequence(&clusters)
-            .iter()
-            .map(|c| c["name"].as_str().unwrap_or_default().to_string())
-            .collect();
+        let cluster_names = self.0.names(&clusters);
         for cluster in &cluster_names {
             let endpoints = joined(
                 &clusters,
@@ -572,6 +573,24 @@ mod tests {
         }
     }
 
+    /// Every address of `rendered` (from `file`): TCP port 0 or a socket in `dir`; returns them.
+    fn assert_only_port_0_and_sockets_in(
+        dir: &Path,
+        file: &str,
+        rendered: &Value,
+    ) -> Vec<(String, Value)> {
+        let mut found = Vec::new();
+        addresses(rendered, String::new(), &mut found);
+        for (at, address) in &found {
+            let tcp_port_0 = address["socket_address"]["port_value"] == 0;
+            let socket_here = address["pipe"]["path"]
+                .as_str()
+                .is_some_and(|p| Path::new(p).parent() == Some(dir));
+            assert!(tcp_port_0 || socket_here, "{file}: {at} = {address}");
+        }
+        found
+    }
+
     #[test]
     fn a_test_copy_binds_only_port_0_and_sockets_in_its_directory() {
         let dir = Path::new("/tmp/t");
@@ -579,17 +598,9 @@ mod tests {
             let mut bootstrap = Bootstrap::load(file);
             bootstrap.bind_for_test(dir);
             let rendered: Value = yaml_serde::from_str(&bootstrap.render()).unwrap();
-            let mut found = Vec::new();
-            addresses(&rendered, String::new(), &mut found);
+            let found = assert_only_port_0_and_sockets_in(dir, file, &rendered);
             // admin, front, two stand-in listeners, two cluster endpoints
             assert_eq!(found.len(), 6, "{file}: {found:?}");
-            for (at, address) in &found {
-                let tcp_port_0 = address["socket_address"]["port_value"] == 0;
-                let socket_here = address["pipe"]["path"]
-                    .as_str()
-                    .is_some_and(|p| Path::new(p).parent() == Some(dir));
-                assert!(tcp_port_0 || socket_here, "{file}: {at} = {address}");
-            }
             let v1 = |at: &str| rendered.pointer(at).cloned().unwrap();
             assert_eq!(
                 v1("/static_resources/listeners/1/address"),
@@ -617,15 +628,7 @@ mod tests {
             }
             bootstrap.bind_for_test(dir);
             let rendered: Value = yaml_serde::from_str(&bootstrap.render()).unwrap();
-            let mut found = Vec::new();
-            addresses(&rendered, String::new(), &mut found);
-            for (at, address) in &found {
-                let tcp_port_0 = address["socket_address"]["port_value"] == 0;
-                let socket_here = address["pipe"]["path"]
-                    .as_str()
-                    .is_some_and(|p| Path::new(p).parent() == Some(dir));
-                assert!(tcp_port_0 || socket_here, "{file}: {at} = {address}");
-            }
+            assert_only_port_0_and_sockets_in(dir, file, &rendered);
             for listener in listeners {
                 let mut doc = Document::parse(file, &bootstrap.render());
                 let config = doc.at(&listener_wasm_config(listener)).clone();

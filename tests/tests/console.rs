@@ -22,17 +22,7 @@ struct Console {
 fn start_console(envoy: &Envoy) -> Console {
     let (ecds, log) = (envoy.ecds_file(), envoy.log_path());
     let admin = format!("127.0.0.1:{}", envoy.admin_port());
-    let mut command = ConsoleProcess::command(
-        CONSOLE,
-        &[
-            "--ecds".as_ref(),
-            ecds.as_os_str(),
-            "--admin".as_ref(),
-            admin.as_ref(),
-            "--envoy-log".as_ref(),
-            log.as_os_str(),
-        ],
-    );
+    let mut command = ConsoleProcess::command(CONSOLE, &ecds, &admin, &log);
     // The console can compile requireToken rules; the Envoy VM has no token.
     command.env("STICKY_CANARY_TOKEN", TOKEN);
     let process = ConsoleProcess::start(command);

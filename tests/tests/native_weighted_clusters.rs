@@ -82,7 +82,7 @@ fn envoy_hash_split_ramps_forward_reshuffles_on_a_new_total_and_picks_the_same_u
     let envoy = EnvoyOptions::scenario(Delivery::Inline, "{}")
         .edit_bootstrap(move |bootstrap, _| {
             bootstrap.add_pipe_cluster("service-a-v3", &socket);
-            bootstrap.set_front_routes_without_filters(json!(routes));
+            bootstrap.set_front_routes_without_filters(routes.clone());
         })
         .start();
     let mut client = envoy.front();

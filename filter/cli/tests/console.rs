@@ -125,17 +125,8 @@ fn start(plugin_config: &Value) -> Console {
     fs::write(&log, "").unwrap();
     let admin = fake_admin(ecds.clone(), log.clone());
     let admin = format!("127.0.0.1:{admin}");
-    let mut command = ConsoleProcess::command(
-        env!("CARGO_BIN_EXE_sticky-canary"),
-        &[
-            "--ecds".as_ref(),
-            ecds.as_os_str(),
-            "--admin".as_ref(),
-            admin.as_ref(),
-            "--envoy-log".as_ref(),
-            log.as_os_str(),
-        ],
-    );
+    let mut command =
+        ConsoleProcess::command(env!("CARGO_BIN_EXE_sticky-canary"), &ecds, &admin, &log);
     command.env_remove("STICKY_CANARY_TOKEN");
     let process = ConsoleProcess::start(command);
     Console {

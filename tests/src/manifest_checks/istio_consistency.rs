@@ -41,6 +41,18 @@ fn settings(m: &Manifest) -> &Value {
     }
 }
 
+/// Whether a DestinationRule for `host` (a FQDN) defines `subset`.
+fn subset_defined(rules: &[&Manifest], host: &str, subset: &Value) -> bool {
+    rules.iter().any(|r| {
+        fqdn(r.value["spec"]["host"].as_str().unwrap(), r.namespace()) == host
+            && r.value["spec"]["subsets"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|s| &s["name"] == subset)
+    })
+}
+
 /// Cross-manifest checks; returns every inconsistency found.
 pub fn inconsistencies(all: &[Manifest]) -> Vec<String> {
     let mut out = Vec::new();
@@ -176,15 +188,7 @@ pub fn inconsistencies(all: &[Manifest]) -> Vec<String> {
             for destination in &destinations {
                 let host = fqdn(destination["host"].as_str().unwrap(), ns);
                 let subset = &destination["subset"];
-                let defined = rules.iter().any(|r| {
-                    fqdn(r.value["spec"]["host"].as_str().unwrap(), r.namespace()) == host
-                        && r.value["spec"]["subsets"]
-                            .as_array()
-                            .unwrap()
-                            .iter()
-                            .any(|s| &s["name"] == subset)
-                });
-                if !subset.is_null() && !defined {
+                if !subset.is_null() && !subset_defined(&rules, &host, subset) {
                     out.push(format!(
                         "{}: subset {subset} of {host} is in no DestinationRule",
                         vs.label()
@@ -194,15 +198,7 @@ pub fn inconsistencies(all: &[Manifest]) -> Vec<String> {
             if let Some(mirror) = route["mirror"].as_object() {
                 let subset = mirror["subset"].as_str().unwrap_or_default();
                 let host = fqdn(mirror["host"].as_str().unwrap(), ns);
-                let defined = rules.iter().any(|r| {
-                    fqdn(r.value["spec"]["host"].as_str().unwrap(), r.namespace()) == host
-                        && r.value["spec"]["subsets"]
-                            .as_array()
-                            .unwrap()
-                            .iter()
-                            .any(|s| s["name"] == subset)
-                });
-                if !defined {
+                if !subset_defined(&rules, &host, &Value::from(subset)) {
                     out.push(format!(
                         "{}: mirror subset \"{subset}\" of {host} is in no DestinationRule",
                         vs.label()

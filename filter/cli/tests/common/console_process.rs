@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::io::{BufRead, BufReader};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
 pub struct ConsoleProcess {
@@ -35,10 +36,16 @@ impl ConsoleProcess {
         ConsoleProcess { child, port }
     }
 
-    /// `binary console --port 0` followed by `args`: the command [`ConsoleProcess::start`] runs.
-    pub fn command(binary: &str, args: &[&std::ffi::OsStr]) -> Command {
+    /// `binary console --port 0` on the ECDS file `ecds`, asking Envoy's admin at `admin`
+    /// (`127.0.0.1:PORT`) and reading its log `envoy_log`: the command [`ConsoleProcess::start`]
+    /// runs, for the caller to add environment to.
+    pub fn command(binary: &str, ecds: &Path, admin: &str, envoy_log: &Path) -> Command {
         let mut command = Command::new(binary);
-        command.args(["console", "--port", "0"]).args(args);
+        command
+            .args(["console", "--port", "0", "--ecds"])
+            .arg(ecds)
+            .args(["--admin", admin, "--envoy-log"])
+            .arg(envoy_log);
         command
     }
 
