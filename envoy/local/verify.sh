@@ -2,22 +2,34 @@
 # Checks the docker compose twin of the local scenario, envoyproxy-sandbox style: start it,
 # check the split, stickiness, a rule and the forged-header overwrite, stop it. Needs Docker with
 # compose. Ports: FRONT_PORT, V1_PORT, V2_PORT, ADMIN_PORT (defaults those of envoy.yaml).
+#
+# With ENVOY_RUNNING=yes it checks an Envoy already running envoy/local/envoy.yaml instead, at
+# ADMIN and FRONT with its log in ENVOY_LOG: `make test` runs it that way
+# (tests/tests/verify_scripts.rs), with no Docker.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-source envoy/local/ports.sh
-COMPOSE=(docker compose -f envoy/local/docker-compose.yaml -p sticky-canary-verify)
 passed=no
-
 run_log() { printf '\n== %s\n' "$*"; }
 
-cleanup() {
-  if [[ $passed != yes ]]; then
-    echo "FAILED; Envoy's log:" >&2
-    "${COMPOSE[@]}" logs --no-color >&2 || true
-  fi
-  "${COMPOSE[@]}" down --remove-orphans >/dev/null 2>&1 || true
-}
+if [[ ${ENVOY_RUNNING:-} == yes ]]; then
+  : "${ADMIN:?}" "${FRONT:?}" "${ENVOY_LOG:?}"
+  envoy_log() { cat "$ENVOY_LOG"; }
+  cleanup() {
+    if [[ $passed != yes ]]; then echo "FAILED; Envoy's log:" >&2; envoy_log >&2; fi
+  }
+else
+  source envoy/local/ports.sh
+  COMPOSE=(docker compose -f envoy/local/docker-compose.yaml -p sticky-canary-verify)
+  envoy_log() { "${COMPOSE[@]}" logs --no-color; }
+  cleanup() {
+    if [[ $passed != yes ]]; then
+      echo "FAILED; Envoy's log:" >&2
+      envoy_log >&2 || true
+    fi
+    "${COMPOSE[@]}" down --remove-orphans >/dev/null 2>&1 || true
+  }
+fi
 trap cleanup EXIT
 
 source envoy/local/requests.sh
@@ -27,17 +39,19 @@ expect() { # expect WHAT GOT WANT
   echo "ok: $1 -> $2"
 }
 
-run_log "Module"
-[[ -f build/sticky_canary.wasm ]] || make build
+if [[ ${ENVOY_RUNNING:-} != yes ]]; then
+  run_log "Module"
+  [[ -f build/sticky_canary.wasm ]] || make build
 
-if ! default_ports; then
-  run_log "Rendering envoy.yaml with ports $FRONT_PORT/$V1_PORT/$V2_PORT/$ADMIN_PORT (as the tests do)"
-  render_envoy_yaml build/compose/envoy.yaml
-  export ENVOY_CONFIG=build/compose/envoy.yaml
+  if ! default_ports; then
+    run_log "Rendering envoy.yaml with ports $FRONT_PORT/$V1_PORT/$V2_PORT/$ADMIN_PORT (as the tests do)"
+    render_envoy_yaml build/compose/envoy.yaml
+    export ENVOY_CONFIG=build/compose/envoy.yaml
+  fi
+
+  run_log "Starting Envoy (${ENVOY_IMAGE:-envoyproxy/envoy:v1.40.0})"
+  "${COMPOSE[@]}" up -d
 fi
-
-run_log "Starting Envoy (${ENVOY_IMAGE:-envoyproxy/envoy:v1.40.0})"
-"${COMPOSE[@]}" up -d
 for _ in $(seq 1 120); do
   curl -fs "$ADMIN/ready" >/dev/null 2>&1 && break
   sleep 0.5
@@ -45,7 +59,7 @@ done
 curl -fs "$ADMIN/ready" >/dev/null
 
 run_log "The module started"
-"${COMPOSE[@]}" logs --no-color | grep -m1 -E 'sticky-canary [0-9.]+ \(git [0-9a-z]+\) started'
+envoy_log | grep -m1 -E 'sticky-canary [0-9.]+ \(git [0-9a-z]+\) started'
 
 run_log "Split over 200 users (configured v1=90 v2=10)"
 count_split 200

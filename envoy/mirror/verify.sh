@@ -2,23 +2,24 @@
 # Checks the sticky mirroring scenario (envoy/mirror/envoy.yaml) in the project's Envoy
 # (ENVOY_BIN, default .venv/bin/envoy) on its own ports (admin 9921, front 10020): the same users
 # are mirrored to v2 on every round, a forged mark mirrors nobody more, every request is served by
-# its own subset.
+# its own subset. `make test` runs it (tests/tests/verify_scripts.rs, against an Envoy the test
+# started: see envoy/run-envoy.sh).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-ADMIN=http://127.0.0.1:9921
-FRONT=http://127.0.0.1:10020
 USERS=200
 source envoy/run-envoy.sh
-run_envoy envoy/mirror/envoy.yaml
+run_envoy envoy/mirror/envoy.yaml 9921 10020
 
 # Requests the v2 cluster got: the ones v2 served plus the mirrored copies. Copies are sent in
-# the background, so this waits (bounded) until the count stops moving.
+# the background, so this waits (bounded, 60 s for a loaded machine) until none is pending or in
+# flight and the count stops moving.
 v2_requests() {
-  local last=-1 now
-  for _ in $(seq 1 40); do
-    now=$(curl -fs "$ADMIN/stats?filter=^cluster.service-a-v2.upstream_rq_total$" | awk '{print $2}')
-    [[ $now == "$last" ]] && break
+  local last=-1 now busy
+  for _ in $(seq 1 240); do
+    read -r now busy < <(curl -fs "$ADMIN/stats?filter=^cluster\.service-a-v2\.upstream_rq_(total|active|pending_active)$" |
+      awk '$1 ~ /total:$/ { total = $2 } $1 ~ /active:$/ { busy += $2 } END { print total + 0, busy + 0 }')
+    [[ $now == "$last" && $busy == 0 ]] && break
     last=$now
     sleep 0.25
   done

@@ -6,9 +6,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use crate::bootstrap::{FRONT_ADDRESS, FRONT_LISTENER};
 use crate::envoy::Envoy;
-use crate::http::Client;
-use crate::scenario::{FRONT_ADDRESS, FRONT_LISTENER};
+use crate::http_client::Client;
 
 /// The filter's own counters.
 const FILTER_STATS: &str = "wasmcustom.sticky_canary.";

@@ -9,9 +9,9 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use crate::artifacts::wasm_module;
+use crate::bootstrap::{EcdsResource, ECDS_RESOURCE};
 use crate::envoy::Envoy;
 use crate::istio;
-use crate::scenario::{EcdsResource, ECDS_RESOURCE};
 
 /// The full name of an ECDS counter of the HTTP filter named `filter`.
 pub fn ecds_stat_name(filter: &str, counter: &str) -> String {

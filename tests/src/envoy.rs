@@ -14,13 +14,13 @@ use serde_json::Value;
 use tempfile::TempDir;
 
 use crate::artifacts::{envoy_binary, repo_root, wasm_module};
-use crate::ecds::EcdsFeed;
-use crate::http::Client;
-use crate::istio;
-use crate::scenario::{
+use crate::bootstrap::{
     Bootstrap, ECDS_BOOTSTRAP, LOCAL_BOOTSTRAP, SCENARIO_ECDS_FILTER, SHARED_VM_BOOTSTRAP,
     SHARED_VM_FILTERS,
 };
+use crate::ecds::EcdsFeed;
+use crate::http_client::Client;
+use crate::istio;
 
 /// How the tests run Envoy, after `-c <config>`; envoy/local/docker-compose.yaml runs it the same
 /// way (a test checks). [`EnvoyOptions::concurrency`] replaces the worker count.
@@ -102,7 +102,7 @@ impl EnvoyOptions {
 
     /// `envoy/shared-vm/envoy.yaml`: two filters in one VM, `service_a` for the one routing on
     /// `x-canary-subset`, `blue_green` for the one writing `x-bg-subset` (see
-    /// [`crate::scenario::SHARED_VM_FILTERS`]).
+    /// [`crate::bootstrap::SHARED_VM_FILTERS`]).
     pub fn shared_vm(service_a: &str, blue_green: &str) -> EnvoyOptions {
         EnvoyOptions {
             source: Source::SharedVm([service_a.to_string(), blue_green.to_string()]),

@@ -18,7 +18,7 @@ pub struct H2Request {
 }
 
 impl H2Request {
-    /// `GET /` to `servicea.com` (the client's default host, as in [`crate::http`]).
+    /// `GET /` to `servicea.com` (the client's default host, as in [`crate::http_client`]).
     pub fn get(headers: &[(&str, &str)]) -> H2Request {
         H2Request {
             authority: "servicea.com".to_string(),

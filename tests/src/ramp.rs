@@ -105,16 +105,16 @@ pub fn assert_one_switch(
         .iter()
         .map(|id| (subset_of(old, id), subset_of(new, id)))
         .collect();
-    let served = &recorded.served;
+    let served = recorded.served();
     let describe = |i: usize| {
-        let (user, got) = &served[i];
-        let (before, after) = &under[*user];
+        let (user, got) = served[i];
+        let (before, after) = &under[user];
         format!(
             "request #{i} (user {}) got {got}; old config: {before}, new config: {after}",
-            users[*user]
+            users[user]
         )
     };
-    let movers = |range: &[(usize, String)]| {
+    let movers = |range: &[(usize, &str)]| {
         range
             .iter()
             .filter(|(user, _)| under[*user].0 != under[*user].1)
@@ -134,11 +134,11 @@ pub fn assert_one_switch(
     // that does not fit `old`.
     let first_not_old = served
         .iter()
-        .position(|(user, got)| *got != under[*user].0)
+        .position(|(user, got)| *got != under[*user].0.as_str())
         .unwrap_or(served.len());
     let after_last_not_new = served
         .iter()
-        .rposition(|(user, got)| *got != under[*user].1)
+        .rposition(|(user, got)| *got != under[*user].1.as_str())
         .map_or(0, |i| i + 1);
     assert!(
         after_last_not_new <= first_not_old,
@@ -158,12 +158,8 @@ pub fn assert_one_switch(
 pub fn assert_all_under(recorded: &Recorded, users: &[String], config: &str) {
     recorded.assert_no_failures();
     let expected: Vec<String> = users.iter().map(|id| subset_of(config, id)).collect();
-    for (i, (user, got)) in recorded.served.iter().enumerate() {
-        assert_eq!(
-            *got, expected[*user],
-            "request #{i} (user {})",
-            users[*user]
-        );
+    for (i, (user, got)) in recorded.served().into_iter().enumerate() {
+        assert_eq!(got, expected[user], "request #{i} (user {})", users[user]);
     }
 }
 
@@ -171,6 +167,8 @@ pub fn assert_all_under(recorded: &Recorded, users: &[String], config: &str) {
 mod tests {
     use super::*;
     use crate::fixtures::service_a_config;
+    use crate::traffic::Sample;
+    use std::time::Instant;
 
     #[test]
     fn a_user_may_move_forward_but_not_back() {
@@ -190,18 +188,28 @@ mod tests {
     fn recording(switch: usize, total: usize) -> (Vec<String>, Recorded, String, String) {
         let (old, new) = (service_a_config(10), service_a_config(50));
         let users: Vec<String> = (0..100).map(|i| format!("u-{i}")).collect();
-        let served = (0..total)
+        let samples = (0..total)
             .map(|i| {
                 let user = i % users.len();
                 let config = if i < switch { &old } else { &new };
-                (user, subset_of(config, &users[user]))
+                let subset = subset_of(config, &users[user]);
+                Sample {
+                    at: Instant::now(),
+                    worker: 0,
+                    user,
+                    status: 200,
+                    received_subset: Some(subset.clone()),
+                    served_by: subset,
+                }
             })
             .collect();
-        let recorded = Recorded {
-            served,
-            failures: Vec::new(),
-        };
-        (users, recorded, old, new)
+        (users, Recorded { samples }, old, new)
+    }
+
+    /// Request `i` served by `subset`, as routed.
+    fn serve(recorded: &mut Recorded, i: usize, subset: String) {
+        recorded.samples[i].received_subset = Some(subset.clone());
+        recorded.samples[i].served_by = subset;
     }
 
     #[test]
@@ -224,12 +232,12 @@ mod tests {
         let (users, mut recorded, old, new) = recording(250, 500);
         let mover = (260..500)
             .find(|&i| {
-                let user = &users[recorded.served[i].0];
+                let user = &users[recorded.samples[i].user];
                 subset_of(&old, user) != subset_of(&new, user)
             })
             .unwrap();
-        let user = recorded.served[mover].0;
-        recorded.served[mover].1 = subset_of(&old, &users[user]);
+        let user = recorded.samples[mover].user;
+        serve(&mut recorded, mover, subset_of(&old, &users[user]));
         assert_one_switch(&recorded, &users, &old, &new, 200..=300);
     }
 
@@ -237,12 +245,13 @@ mod tests {
     #[should_panic(expected = "request #")]
     fn a_request_on_neither_config_fails_the_steady_check() {
         let (users, mut recorded, old, _) = recording(500, 500);
-        let user = recorded.served[7].0;
-        recorded.served[7].1 = if subset_of(&old, &users[user]) == "v1" {
-            "v2".into()
+        let user = recorded.samples[7].user;
+        let other = if subset_of(&old, &users[user]) == "v1" {
+            "v2"
         } else {
-            "v1".into()
+            "v1"
         };
+        serve(&mut recorded, 7, other.into());
         assert_all_under(&recorded, &users, &old);
     }
 }

@@ -9,8 +9,8 @@
 use serde_json::Value;
 use sticky_canary_e2e::envoy::EnvoyOptions;
 use sticky_canary_e2e::manifests::{load_dir, load_file};
-use sticky_canary_e2e::scenario::Step::{Index, Key};
-use sticky_canary_e2e::scenario::{Bootstrap, Step, AMBIENT_BOOTSTRAP, FRONT_HCM};
+use sticky_canary_e2e::bootstrap::Step::{Index, Key};
+use sticky_canary_e2e::bootstrap::{listener_hcm, Bootstrap, Step, AMBIENT_BOOTSTRAP, FRONT_LISTENER};
 use sticky_canary_e2e::{
     expected_outcome, expected_subset, istio, repo_root, waypoint, Envoy, Expected,
 };
@@ -26,7 +26,7 @@ const HOSTS: [&str; 4] = [
 ];
 
 fn routes_path() -> Vec<Step<'static>> {
-    let mut path = FRONT_HCM.to_vec();
+    let mut path = listener_hcm(FRONT_LISTENER);
     path.extend([
         Key("route_config"),
         Key("virtual_hosts"),
@@ -37,7 +37,7 @@ fn routes_path() -> Vec<Step<'static>> {
 }
 
 fn plugin_config_path() -> Vec<Step<'static>> {
-    let mut path = FRONT_HCM.to_vec();
+    let mut path = listener_hcm(FRONT_LISTENER);
     path.extend([
         Key("http_filters"),
         Index(0),

@@ -8,7 +8,6 @@ use std::collections::HashSet;
 
 use serde_json::{json, Value};
 use sticky_canary_core::COOKIE_KEY_ENV;
-use sticky_canary_e2e::scenario::Step::{Index, Key, Named};
 use sticky_canary_e2e::{subset_of, Client, Delivery, Envoy, EnvoyOptions, Response};
 
 const KEY: &str = "e2e-cookie-key-5b1d-at-least-32-bytes";
@@ -45,22 +44,9 @@ fn start(config: &Value) -> Envoy {
         .vm_env(&[(COOKIE_KEY_ENV, KEY)])
         .edit_bootstrap(|bootstrap, _| {
             for listener in ["service-a-v1", "service-a-v2"] {
-                let added = bootstrap.0.sequence(&[
-                    Key("static_resources"),
-                    Key("listeners"),
-                    Named(listener),
-                    Key("filter_chains"),
-                    Index(0),
-                    Key("filters"),
-                    Index(0),
-                    Key("typed_config"),
-                    Key("route_config"),
-                    Key("virtual_hosts"),
-                    Index(0),
-                    Key("routes"),
-                    Index(0),
-                    Key("response_headers_to_add"),
-                ]);
+                let added = bootstrap.listener_routes(listener)[0]["response_headers_to_add"]
+                    .as_array_mut()
+                    .unwrap();
                 added.push(
                     json!({"header": {"key": "x-received-uid", "value": "%REQ(x-canary-uid)%"}}),
                 );

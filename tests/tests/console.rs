@@ -4,11 +4,10 @@
 //! while the previous config keeps serving.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use serde_json::{json, Value};
+use sticky_canary_e2e::console_process::ConsoleProcess;
 use sticky_canary_e2e::{service_a_config, service_a_json, subset_of, Client, Delivery, Envoy};
 
 const CONSOLE: &str = env!("CARGO_BIN_EXE_sticky-canary-e2e-cli");
@@ -16,42 +15,21 @@ const TOKEN: &str = "console-test-token";
 const SETTLE: Duration = Duration::from_secs(30);
 
 struct Console {
-    child: Child,
+    _process: ConsoleProcess,
     port: u16,
 }
 
-impl Drop for Console {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn start_console(envoy: &Envoy) -> Console {
-    let mut child = Command::new(CONSOLE)
-        .args(["console", "--port", "0", "--ecds"])
-        .arg(envoy.ecds_file())
-        .args(["--admin", &format!("127.0.0.1:{}", envoy.admin_port())])
-        .arg("--envoy-log")
-        .arg(envoy.log_path())
-        // The console can compile requireToken rules; the Envoy VM has no token.
-        .env("STICKY_CANARY_TOKEN", TOKEN)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let port = line
-        .trim()
-        .strip_prefix("Console: http://127.0.0.1:")
-        .and_then(|rest| rest.strip_suffix('/'))
-        .unwrap_or_else(|| panic!("no URL line: {line:?}"))
-        .parse()
-        .unwrap();
-    Console { child, port }
+    let (ecds, log) = (envoy.ecds_file(), envoy.log_path());
+    let admin = format!("127.0.0.1:{}", envoy.admin_port());
+    let mut command = ConsoleProcess::command(CONSOLE, &ecds, &admin, &log);
+    // The console can compile requireToken rules; the Envoy VM has no token.
+    command.env("STICKY_CANARY_TOKEN", TOKEN);
+    let process = ConsoleProcess::start(command);
+    Console {
+        port: process.port(),
+        _process: process,
+    }
 }
 
 fn get_json(console: &Console, path: &str) -> Value {

@@ -111,7 +111,7 @@ fn exposed(text: &str) -> BTreeMap<String, BTreeSet<String>> {
 }
 
 #[test]
-fn the_dashboard_has_the_four_kinds_of_panel() {
+fn the_dashboard_has_these_six_panels_in_this_order() {
     let dashboard = dashboard();
     let titles: Vec<&str> = dashboard["panels"]
         .as_array()

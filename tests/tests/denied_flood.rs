@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use serde_json::json;
-use sticky_canary_e2e::scenario::Step::{Index, Key, Named};
+use sticky_canary_e2e::bootstrap::Step::{Index, Key, Named};
 use sticky_canary_e2e::{subset_of, Client, Delivery, Envoy, EnvoyOptions};
 
 /// Denied requests in the flood; a warm-up of `WARM_UP` before it.

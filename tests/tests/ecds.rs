@@ -48,7 +48,7 @@ fn ramping_the_canary_moves_users_only_forward_without_failing_a_request() {
     }
 
     let background = background_users();
-    let traffic = Traffic::start(envoy.front_port(), background.clone());
+    let traffic = Traffic::start(&envoy, &background);
     let window = push_while_flowing(&mut envoy, &traffic, &background, (&at_10, &at_50), |e| {
         e.push_ecds(&at_50)
     });
@@ -56,7 +56,7 @@ fn ramping_the_canary_moves_users_only_forward_without_failing_a_request() {
     let switch = assert_one_switch(&recorded, &background, &at_10, &at_50, window);
     eprintln!(
         "{} requests during the ramp, switched at request {switch:?}",
-        recorded.served.len()
+        recorded.samples.len()
     );
 
     let mut moved = 0;
@@ -84,7 +84,7 @@ fn a_rejected_push_keeps_the_previous_config_serving() {
     let users: Vec<String> = (0..300).map(user).collect();
 
     let background = background_users();
-    let traffic = Traffic::start(envoy.front_port(), background.clone());
+    let traffic = Traffic::start(&envoy, &background);
     traffic.wait_until_answered(background.len());
     let bad = at_10.replace(r#""weight":90"#, r#""weight":95"#);
     assert_ne!(bad, at_10);
@@ -127,7 +127,7 @@ fn a_series_of_bad_pushes_costs_no_request() {
     let bad = bad_configs();
 
     let background = background_users();
-    let traffic = Traffic::start(envoy.front_port(), background.clone());
+    let traffic = Traffic::start(&envoy, &background);
     for (
         round,
         BadConfig {
@@ -181,7 +181,7 @@ fn a_series_of_bad_pushes_costs_no_request() {
     eprintln!(
         "{} bad pushes rejected; {} requests during them, none failed",
         bad.len(),
-        recorded.served.len()
+        recorded.samples.len()
     );
 }
 

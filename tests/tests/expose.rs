@@ -3,8 +3,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use serde_json::json;
-use sticky_canary_e2e::scenario::Step::{Key, Named};
-use sticky_canary_e2e::upstream::HeldUpstream;
+use sticky_canary_e2e::bootstrap::Step::{Key, Named};
+use sticky_canary_e2e::upstream::{Behaviour, Upstream};
 use sticky_canary_e2e::{
     service_a_config, service_a_json, subset_of, user_on, Delivery, Envoy, EnvoyOptions, Pending,
 };
@@ -76,15 +76,13 @@ fn every_request_gets_its_subset_echoed_with_1100_in_flight_on_a_slow_upstream()
         .edit_bootstrap(|bootstrap, dir| {
             // Both subsets' clusters lead to the held upstream; Envoy's default circuit breakers
             // (1024 connections and requests per cluster) would refuse the rest.
-            let held = json!({"pipe": {"path": dir.join(SOCKET).to_str().unwrap()}});
             for cluster in ["service-a-v1", "service-a-v2"] {
+                bootstrap.point_cluster_at_pipe(cluster, &dir.join(SOCKET));
                 let cluster = bootstrap.0.mapping(&[
                     Key("static_resources"),
                     Key("clusters"),
                     Named(cluster),
                 ]);
-                cluster["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]
-                    ["address"] = held.clone();
                 let limit = 4 * IN_FLIGHT;
                 cluster.insert(
                     "circuit_breakers".into(),
@@ -94,7 +92,11 @@ fn every_request_gets_its_subset_echoed_with_1100_in_flight_on_a_slow_upstream()
             }
         })
         .start();
-    let upstream = HeldUpstream::start(&envoy.dir().join(SOCKET), IN_FLIGHT);
+    let upstream = Upstream::start_at(
+        &envoy.dir().join(SOCKET),
+        "held",
+        Behaviour::HoldUntil(IN_FLIGHT),
+    );
     let users: Vec<String> = (0..IN_FLIGHT).map(|i| format!("held-{i}")).collect();
     let mut pending = Vec::with_capacity(IN_FLIGHT);
     for (i, user) in users.iter().enumerate() {
@@ -112,12 +114,12 @@ fn every_request_gets_its_subset_echoed_with_1100_in_flight_on_a_slow_upstream()
         }
     }
     let responses: Vec<_> = pending.into_iter().map(Pending::response).collect();
-    let received = upstream.finish();
+    let received = upstream.received();
     assert_eq!(received.len(), IN_FLIGHT);
     for received in &received {
-        let user = received.user.as_deref().unwrap();
+        let user = received.header("x-user-id").unwrap();
         assert_eq!(
-            received.routing_header.as_deref(),
+            received.header("x-canary-subset"),
             Some(subset_of(&config, user).as_str()),
             "what the upstream received for {user}"
         );

@@ -8,7 +8,7 @@
 
 use serde_json::{json, Value};
 use sticky_canary_e2e::envoy::EnvoyOptions;
-use sticky_canary_e2e::scenario::LANES_BOOTSTRAP;
+use sticky_canary_e2e::bootstrap::LANES_BOOTSTRAP;
 use sticky_canary_e2e::{expected_subset, Envoy, Response};
 
 /// The edge: service-a on `/a` writes the lane; `other` on `/other` has no lane; `/none` matches

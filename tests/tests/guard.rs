@@ -13,9 +13,8 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use sticky_canary_e2e::load::{Load, Sample};
-use sticky_canary_e2e::scenario::Step::{Key, Named};
-use sticky_canary_e2e::scripted::{Script, ScriptedUpstream};
+use sticky_canary_e2e::traffic::{Sample, Traffic};
+use sticky_canary_e2e::upstream::{Behaviour, Upstream};
 use sticky_canary_e2e::{subset_of, Delivery, Envoy, EnvoyOptions};
 
 const SOCKET: &str = "v2-scripted.sock";
@@ -60,19 +59,13 @@ fn envoy_by(delivery: Delivery, config: &str, workers: u32) -> Envoy {
         .concurrency(workers)
         .access_log(false)
         .edit_bootstrap(|bootstrap, dir| {
-            let cluster = bootstrap.0.mapping(&[
-                Key("static_resources"),
-                Key("clusters"),
-                Named("service-a-v2"),
-            ]);
-            cluster["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]["address"] =
-                json!({"pipe": {"path": dir.join(SOCKET).to_str().unwrap()}});
+            bootstrap.point_cluster_at_pipe("service-a-v2", &dir.join(SOCKET));
         })
         .start()
 }
 
-fn scripted(envoy: &Envoy, script: Script) -> ScriptedUpstream {
-    ScriptedUpstream::start(&envoy.dir().join(SOCKET), "v2", script)
+fn scripted(envoy: &Envoy, behaviour: Behaviour) -> Upstream {
+    Upstream::start_at(&envoy.dir().join(SOCKET), "v2", behaviour)
 }
 
 fn users(n: usize) -> Vec<String> {
@@ -146,13 +139,13 @@ fn a_failing_v2_trips_the_guard_within_window_plus_2s_and_its_users_return_after
     let _turn = one_at_a_time();
     let config = guarded(20);
     let envoy = envoy(&config, 2);
-    let upstream = scripted(&envoy, Script::FailEvery(1));
+    let upstream = scripted(&envoy, Behaviour::FailEvery(1));
     let users = users(40);
     let on_v2: HashSet<usize> = (0..users.len())
         .filter(|&u| subset_of(&config, &users[u]) == "v2")
         .collect();
     assert!(on_v2.len() >= 10 && on_v2.len() <= 30, "{}", on_v2.len());
-    let load = Load::start(&envoy, &users);
+    let load = Traffic::on_every_worker(&envoy, &users);
 
     let first_failure = load.wait_for("a failing response", Duration::from_secs(30), |s| {
         s.iter().find(|s| s.status == 500).map(|s| s.at)
@@ -170,7 +163,7 @@ fn a_failing_v2_trips_the_guard_within_window_plus_2s_and_its_users_return_after
         tripped.duration_since(first_failure)
     );
     // v2 is healthy again, so that its users stay once they are back.
-    upstream.set(Script::Healthy);
+    upstream.set(Behaviour::Answer);
 
     let back = load.wait_for(
         "v2's users back on both workers",
@@ -181,7 +174,7 @@ fn a_failing_v2_trips_the_guard_within_window_plus_2s_and_its_users_return_after
             })
         },
     );
-    let samples = load.finish();
+    let samples = load.finish().samples;
     // The re-arm comes at the earliest cool-down - 1 s (the host clock's whole seconds) after
     // the trip, and the trip came after the first failure was counted.
     let earliest_back = first_failure + COOL_DOWN - Duration::from_millis(1500);
@@ -238,7 +231,7 @@ fn a_failing_v2_trips_the_guard_within_window_plus_2s_and_its_users_return_after
 /// Load on both workers until v2 answered `v2_responses` counted responses and window + 2 s
 /// passed (the time in which a failing v2 trips); then what the load saw.
 fn steady_load(envoy: &Envoy, users: &[String], v2_responses: u64) -> Vec<Sample> {
-    let load = Load::start(envoy, users);
+    let load = Traffic::on_every_worker(envoy, users);
     let start = Instant::now();
     wait_for_v2_responses(envoy, v2_responses);
     let span = WINDOW + Duration::from_secs(2);
@@ -247,7 +240,7 @@ fn steady_load(envoy: &Envoy, users: &[String], v2_responses: u64) -> Vec<Sample
         span + Duration::from_secs(30),
         |_| (start.elapsed() >= span).then_some(()),
     );
-    load.finish()
+    load.finish().samples
 }
 
 #[test]
@@ -255,15 +248,15 @@ fn a_healthy_v2_under_the_same_load_never_trips() {
     let _turn = one_at_a_time();
     let config = guarded(20);
     let envoy = envoy(&config, 2);
-    let upstream = scripted(&envoy, Script::Healthy);
+    let upstream = scripted(&envoy, Behaviour::Answer);
     let users = users(40);
     let samples = steady_load(&envoy, &users, 1_000);
     for s in &samples {
         assert_eq!(s.status, 200);
         assert_eq!(s.served_by, subset_of(&config, &users[s.user]), "{s:?}");
     }
-    wait_for_v2_responses(&envoy, upstream.received());
-    assert_eq!(responses(&envoy, "v2", "2xx"), upstream.received());
+    wait_for_v2_responses(&envoy, upstream.received_count());
+    assert_eq!(responses(&envoy, "v2", "2xx"), upstream.received_count());
     assert_eq!(responses(&envoy, "v2", "5xx"), 0);
     assert_eq!((trips(&envoy), guard_state(&envoy)), (0, 0));
 }
@@ -275,22 +268,22 @@ fn a_v2_failing_3_percent_never_trips_a_5_percent_guard_and_10_percent_does() {
     // failures (every 33rd), 3.5 %.
     let config = guarded(200);
     let envoy = envoy(&config, 2);
-    let upstream = scripted(&envoy, Script::FailEvery(33));
+    let upstream = scripted(&envoy, Behaviour::FailEvery(33));
     let users = users(40);
     let samples = steady_load(&envoy, &users, 3_000);
     for s in &samples {
         assert_eq!(s.served_by, subset_of(&config, &users[s.user]), "{s:?}");
     }
-    wait_for_v2_responses(&envoy, upstream.received());
-    let received = upstream.received();
+    wait_for_v2_responses(&envoy, upstream.received_count());
+    let received = upstream.received_count();
     assert_eq!(responses(&envoy, "v2", "5xx"), upstream.failed());
     assert_eq!(upstream.failed(), received / 33);
     assert_eq!(responses(&envoy, "v2", "2xx"), received - received / 33);
     assert_eq!((trips(&envoy), guard_state(&envoy)), (0, 0));
 
     // The same load at 10 % trips it: the 3 % run was watched, not ignored.
-    upstream.set(Script::FailEvery(10));
-    let load = Load::start(&envoy, &users);
+    upstream.set(Behaviour::FailEvery(10));
+    let load = Traffic::on_every_worker(&envoy, &users);
     envoy.wait_for("the trip at 10 %", Duration::from_secs(60), |e| {
         trips(e) == 1
     });
@@ -302,7 +295,7 @@ fn fewer_responses_than_min_requests_never_trip() {
     let _turn = one_at_a_time();
     let config = guarded(20);
     let envoy = envoy(&config, 2);
-    let _upstream = scripted(&envoy, Script::FailEvery(1));
+    let _upstream = scripted(&envoy, Behaviour::FailEvery(1));
     let on_v2: Vec<String> = users(200)
         .into_iter()
         .filter(|u| subset_of(&config, u) == "v2")
@@ -348,7 +341,7 @@ fn a_local_503_from_the_router_counts_as_5xx() {
     }
     assert_eq!(get(&v1).served_by(), "v1");
     // The upstream closes each connection once a request arrived: reset before any headers.
-    let upstream = scripted(&envoy, Script::Reset);
+    let upstream = scripted(&envoy, Behaviour::Reset);
     let mut client = envoy.front();
     for _ in 0..4 {
         let response = client.get("/", &[("x-user-id", v2.as_bytes())]);
@@ -359,7 +352,7 @@ fn a_local_503_from_the_router_counts_as_5xx() {
             "{body}"
         );
     }
-    assert_eq!(upstream.received(), 4);
+    assert_eq!(upstream.received_count(), 4);
     wait_for_v2_responses(&envoy, 7);
     assert_eq!(responses(&envoy, "v2", "5xx"), 7);
     assert_eq!(responses(&envoy, "v2", "2xx"), 0);
@@ -381,7 +374,7 @@ fn an_ecds_push_keeps_a_trip_unless_it_changes_the_guard() {
     };
     let first = with(50, 0.05);
     let mut envoy = envoy_by(Delivery::Ecds, &first, 1);
-    let _upstream = scripted(&envoy, Script::FailEvery(1));
+    let _upstream = scripted(&envoy, Behaviour::FailEvery(1));
     let on_v2: Vec<String> = users(200)
         .into_iter()
         .filter(|u| subset_of(&first, u) == "v2")

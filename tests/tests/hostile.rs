@@ -2,7 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use sticky_canary_e2e::admin::is_filter_counter;
-use sticky_canary_e2e::http::build_request;
+use sticky_canary_e2e::http_client::build_request;
 use sticky_canary_e2e::{
     expected_outcome, expected_subset, service_a_json, user_on, Delivery, Envoy, Expected, Header,
 };

@@ -5,10 +5,10 @@
 
 use std::collections::HashMap;
 
+use sticky_canary_e2e::bootstrap::Step::{Index, Key, Named};
 use sticky_canary_e2e::h2c::{
     fields_sent, send, send_over, H2Request, H2Response, TestCert, Transport,
 };
-use sticky_canary_e2e::scenario::Step::{Index, Key, Named};
 use sticky_canary_e2e::{
     expected_outcome, service_a_json, users_on, Delivery, Envoy, EnvoyOptions, Expected,
 };

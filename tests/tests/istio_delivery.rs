@@ -1,6 +1,15 @@
 //! Istio's delivery reproduced with the real Envoy: the example WasmPlugins and TrafficExtensions
-//! go through the converter (tests/src/istio.rs: the ECDS resource istiod and the istio-agent
-//! produce) into the ECDS scenario, named as each Istio version names them.
+//! go through the converter into the ECDS scenario, named as each Istio version names them.
+//!
+//! The converter (tests/src/istio.rs) is this project's model of istiod and the istio-agent; no
+//! istiod runs here. So the expected values below are not the model's own output written down:
+//! each is a fact read in istio/istio's source, cited by file, line and commit:
+//! - tag 1.29.6 = 7019d6d3608e4995e9a36d2977cfec3a341431cd (the last release naming WasmPlugins
+//!   after themselves);
+//! - master 86c9f01fd735fb01d8192f5bcaf0d424afb7f14c (TrafficExtension, 1.30 onwards).
+//!
+//! When Istio changes one of these, the test keeps passing against the stale model: re-read the
+//! cited lines at the new release and update both.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::HashMap;
@@ -22,12 +31,16 @@ const SIDECAR: &str = "examples/sidecar/wasmplugin.yaml";
 const SERVICEA_TE: &str = "examples/servicea/trafficextension/trafficextension.yaml";
 const SLIDER_TE: &str = "examples/servicea/trafficextension/slider/trafficextension-10-90.yaml";
 
-/// The names istiod gives the servicea plugin (resource and listener filter, Wasm `config.name`):
-/// istio/istio pilot/pkg/model/extensions.go, `WasmPluginResourceNamePrefix` up to 1.29 (read at
-/// tag 1.29.6) and `TrafficExtensionResourceNamePrefix` from 1.30 (tags 1.30.0, 1.30.3,
-/// 1.31.0-rc.0, master 86c9f01), `config.name` = namespace + "." + name; from 1.30 a WasmPlugin
-/// becomes a TrafficExtension named `<name>~istio-translated-wasmplugin`
-/// (pilot/pkg/config/kube/extensions/translate.go, `syntheticMarker`).
+/// The names istiod gives the servicea plugin (resource and listener filter, Wasm `config.name`),
+/// from pilot/pkg/model/extensions.go:
+/// - at 7019d6d (1.29.6) line 53 `WasmPluginResourceNamePrefix = "extensions.istio.io/wasmplugin/"`
+///   and line 271 `ResourceName: WasmPluginResourceNamePrefix + plugin.Namespace + "." + plugin.Name`;
+/// - at 86c9f01 (master; the same at tags 1.30.0, 1.30.3, 1.31.0-rc.0) line 53
+///   `TrafficExtensionResourceNamePrefix = "extensions.istio.io/trafficextension/"` and line 352
+///   likewise; from 1.30 a WasmPlugin becomes a TrafficExtension named
+///   `<name>~istio-translated-wasmplugin`: pilot/pkg/config/kube/extensions/translate.go line 27
+///   `const syntheticMarker = "~istio-translated-wasmplugin"`, line 70 `cfg.Name + syntheticMarker`;
+/// - `config.name` = namespace + "." + name (extensions.go at 7019d6d lines 161 and 164).
 const NAMINGS: [(&str, IstioVersion, &str, &str); 3] = [
     (
         SERVICEA,
@@ -76,28 +89,39 @@ fn served(client: &mut Client, path: &str, headers: &[(&str, &[u8])]) -> String 
     response.served_by().to_string()
 }
 
+/// The model against istiod 1.29.6 (pilot/pkg/model/extensions.go at 7019d6d, line numbers in
+/// the comments) followed by the agent (pkg/wasm/convert.go at 7019d6d).
 #[test]
-fn the_converter_emits_the_resource_istio_builds_for_the_servicea_wasmplugin() {
+fn the_istiod_model_builds_what_istio_1_29_source_builds_for_the_servicea_wasmplugin() {
     let extension =
         istio::extension_config(&manifest(SERVICEA), "/var/lib/istio/data/x.wasm").unwrap();
     let config_json = istio::plugin_config_json(&manifest(SERVICEA)).unwrap();
     assert_eq!(
         extension,
         json!({
+            // Lines 53 and 271 (see `NAMINGS`).
             "name": "extensions.istio.io/wasmplugin/istio-system.sticky-canary",
             "typed_config": {
                 "@type": "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm",
                 "config": {
+                    // Lines 161 and 164: `Name: resourceName`, namespace + "." + name.
                     "name": "istio-system.sticky-canary",
+                    // Line 165: `RootId: plugin.PluginName`.
                     "root_id": "sticky_canary",
+                    // Lines 140-147: `wrapperspb.StringValue{Value: protomarshal.ToJSON(...)}`.
                     "configuration": {
                         "@type": "type.googleapis.com/google.protobuf.StringValue",
                         "value": config_json,
                     },
+                    // Lines 43 and 336: `Runtime: defaultRuntime`, "envoy.wasm.runtime.v8". The
+                    // agent swaps the remote source for the file it fetched and strips the
+                    // ISTIO_META_* variables istiod adds (convert.go lines 366-371), which leaves
+                    // no environment here.
                     "vm_config": {
                         "runtime": "envoy.wasm.runtime.v8",
                         "code": {"local": {"filename": "/var/lib/istio/data/x.wasm"}},
                     },
+                    // Lines 170-177: FAIL_OPEN -> FAIL_OPEN.
                     "failure_policy": "FAIL_OPEN",
                 }
             }
@@ -120,10 +144,14 @@ fn the_converter_emits_the_resource_istio_builds_for_the_servicea_wasmplugin() {
         json!({"env": [{"name": "POD_NAME", "valueFrom": "HOST"}, {"name": "MODE", "value": "x"}]});
     let converted = istio::extension_config(&closed, "m.wasm").unwrap();
     let config = &converted["typed_config"]["config"];
+    // FAIL_CLOSE is FailStrategy's zero value, so an unset failStrategy is FAIL_CLOSE (istio/api
+    // extensions/v1alpha1/wasm.proto, at the 1092f7f89789 istio.io/api that 1.29.6's go.mod
+    // pins), and lines 173-174 turn FAIL_CLOSE into FAIL_CLOSED.
     assert_eq!(
         config["failure_policy"], "FAIL_CLOSED",
         "Istio's default is FAIL_CLOSE"
     );
+    // buildVMConfig, lines 354-365: INLINE values go to key_values, HOST names to host_env_keys.
     assert_eq!(
         config["vm_config"]["environment_variables"],
         json!({"host_env_keys": ["POD_NAME"], "key_values": {"MODE": "x"}})
@@ -132,7 +160,7 @@ fn the_converter_emits_the_resource_istio_builds_for_the_servicea_wasmplugin() {
 
 /// Every Istio modelled builds the same filter; only the names differ (see `NAMINGS`).
 #[test]
-fn the_converter_names_the_plugin_as_each_istio_version_does() {
+fn the_istiod_model_names_the_plugin_as_each_istio_version_source_does() {
     let classic = extension(SERVICEA);
     for (file, istio_version, resource, plugin) in NAMINGS {
         for version in [istio_version, IstioVersion::NEWEST] {
@@ -188,10 +216,12 @@ fn the_converter_names_the_plugin_as_each_istio_version_does() {
     );
 }
 
-/// istio/istio pkg/wasm/convert.go (`createHTTPDefaultFilter`, identical at tags 1.29.6 and
-/// 1.30.0): the agent's stand-in for a module it cannot fetch keeps the resource name.
+/// istio/istio pkg/wasm/convert.go at 7019d6d (1.29.6; identical at 1.30.0 and 86c9f01):
+/// `createHTTPDefaultFilter` (lines 70-82) keeps the resource name; `allowHTTPTypedConfig` (line
+/// 48) has no rules and prefix "wasm-default-allow" (line 42), `denyHTTPTypedConfig` (line 53)
+/// an empty rule set and "wasm-default-deny" (line 44).
 #[test]
-fn the_converter_emits_the_rbac_filter_the_agent_pushes_when_the_module_cannot_be_fetched() {
+fn the_agent_model_pushes_the_rbac_filter_istio_source_builds_when_the_module_cannot_be_fetched() {
     let open =
         istio::extension_config_for(&manifest(SERVICEA), "m.wasm", IstioVersion::NEWEST).unwrap();
     assert_eq!(
@@ -420,7 +450,7 @@ fn ramping_to_the_10_90_slider_by_ecds_while_traffic_flows_fails_nothing_and_mov
 
     let mut envoy = Envoy::start_extension(&at_50);
     let background = users("bg", 300);
-    let traffic = Traffic::start(envoy.front_port(), background.clone());
+    let traffic = Traffic::start(&envoy, &background);
     let window = push_while_flowing(
         &mut envoy,
         &traffic,
@@ -433,8 +463,8 @@ fn ramping_to_the_10_90_slider_by_ecds_while_traffic_flows_fails_nothing_and_mov
     // Every request got the subset of the config in force, which changed once.
     assert_one_switch(&recorded, &background, &config_50, &config_90, window);
     let mut forward = ForwardOnly::new(&["v1", "v2"], background.len());
-    for (user, subset) in &recorded.served {
-        forward.observe(*user, subset).unwrap();
+    for (user, subset) in recorded.served() {
+        forward.observe(user, subset).unwrap();
     }
     let moved = background
         .iter()

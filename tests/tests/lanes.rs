@@ -5,10 +5,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use serde_json::{json, Value};
+use sticky_canary_e2e::bootstrap::LANES_BOOTSTRAP;
 use sticky_canary_e2e::envoy::EnvoyOptions;
-use sticky_canary_e2e::recording::RecordingUpstream;
-use sticky_canary_e2e::scenario::Step::{Index, Key, Named};
-use sticky_canary_e2e::scenario::LANES_BOOTSTRAP;
+use sticky_canary_e2e::upstream::{Behaviour, Upstream};
 use sticky_canary_e2e::{expected_subset, subset_of, Envoy, Response};
 
 const USERS: usize = 300;
@@ -266,23 +265,12 @@ fn several_baggage_headers_reach_service_b_as_one_with_every_member() {
     let lane = json!({"baggage": "canary-lane"});
     let (edge, b) = (edge(&lane), service_b(&lane, true));
     // service-b's versions are the test's own upstream here, to see each header as sent.
-    let upstream = RecordingUpstream::start("b");
-    let socket = upstream.socket().to_str().unwrap().to_string();
+    let upstream = Upstream::start("b", Behaviour::Answer);
+    let socket = upstream.socket().to_path_buf();
     let envoy = EnvoyOptions::listeners(LANES_BOOTSTRAP, &[("front", &edge), ("service-b", &b)])
         .edit_bootstrap(move |bootstrap, _| {
             for cluster in ["service-b-v1", "service-b-v2"] {
-                *bootstrap.0.at(&[
-                    Key("static_resources"),
-                    Key("clusters"),
-                    Named(cluster),
-                    Key("load_assignment"),
-                    Key("endpoints"),
-                    Index(0),
-                    Key("lb_endpoints"),
-                    Index(0),
-                    Key("endpoint"),
-                    Key("address"),
-                ]) = json!({"pipe": {"path": socket}});
+                bootstrap.point_cluster_at_pipe(cluster, &socket);
             }
         })
         .start();

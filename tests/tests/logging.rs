@@ -1,7 +1,7 @@
-//! The request path logs nothing unless Envoy's wasm log level asks for it, and follows a level
-//! change made while Envoy runs. At info Envoy drops a debug line itself, so what this can see is
-//! only that the lines appear when asked for; that the module makes no log call at all on the
-//! request path at info is counted call by call against a fake host in
+//! The decision line is logged at debug level, and appears once Envoy's wasm log level is switched
+//! to debug while Envoy runs. At info Envoy drops a debug line itself, so this cannot tell a
+//! module that skips the call from one whose line Envoy dropped; that the module makes no log
+//! call on the request path at info is counted against a fake host in
 //! `filter/plugin/tests/vm_state.rs`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -13,7 +13,7 @@ const DECISION_LINE: &str =
     "sticky-canary: route service-a -> subset v1 (reason hash, bucket 9899)";
 
 #[test]
-fn per_request_lines_appear_only_at_debug_level() {
+fn start_lines_at_info_and_the_decision_line_once_the_wasm_level_is_switched_to_debug() {
     let envoy = Envoy::start(Delivery::Inline, &service_a_config(10));
     let mut client = envoy.front();
     let started = format!("sticky-canary {} (git ", env!("CARGO_PKG_VERSION"));
@@ -26,6 +26,7 @@ fn per_request_lines_appear_only_at_debug_level() {
         "sticky-canary: configured routing header x-canary-subset, routes: service-a [v1=90 v2=10]"
     ));
 
+    // Fails only if the decision were logged at info or above.
     client.get("/", &[("x-user-id", b"alice")]);
     std::thread::sleep(Duration::from_millis(300));
     assert!(

@@ -9,11 +9,11 @@ use std::time::Duration;
 
 use serde_json::json;
 use sticky_canary_core::bucket;
+use sticky_canary_e2e::bootstrap::Step::Key;
+use sticky_canary_e2e::bootstrap::MIRROR_BOOTSTRAP;
 use sticky_canary_e2e::envoy::EnvoyOptions;
-use sticky_canary_e2e::recording::{Recorded, RecordingUpstream};
-use sticky_canary_e2e::scenario::Step::{Index, Key, Named};
-use sticky_canary_e2e::scenario::MIRROR_BOOTSTRAP;
 use sticky_canary_e2e::subset_of;
+use sticky_canary_e2e::upstream::{Behaviour, Request, Upstream};
 
 const USERS: usize = 200;
 const ROUNDS: usize = 3;
@@ -33,38 +33,27 @@ fn config() -> String {
 }
 
 /// `(user, round)` of a request, from its path `/<user>/<round>`.
-fn request_of(recorded: &Recorded) -> (String, usize) {
+fn request_of(recorded: &Request) -> (String, usize) {
     let path = recorded.request_line.split(' ').nth(1).unwrap();
     let (user, round) = path.trim_start_matches('/').split_once('/').unwrap();
     (user.to_string(), round.parse().unwrap())
 }
 
-fn is_copy(recorded: &Recorded) -> bool {
+fn is_copy(recorded: &Request) -> bool {
     recorded.header("host") == Some("servicea.com-shadow")
 }
 
 #[test]
 fn the_mirror_upstream_receives_exactly_the_sampled_users_on_every_round() {
     let config = config();
-    let v2 = RecordingUpstream::start("v2");
-    let socket = v2.socket().to_str().unwrap().to_string();
+    let v2 = Upstream::start("v2", Behaviour::Answer);
+    let socket = v2.socket().to_path_buf();
     let envoy = EnvoyOptions::listeners(MIRROR_BOOTSTRAP, &[("front", &config)])
         .edit_bootstrap(move |bootstrap, _| {
             let doc = &mut bootstrap.0;
             doc.sequence(&[Key("static_resources"), Key("listeners")])
                 .retain(|l| l["name"] != "service-a-v2");
-            *doc.at(&[
-                Key("static_resources"),
-                Key("clusters"),
-                Named("service-a-v2"),
-                Key("load_assignment"),
-                Key("endpoints"),
-                Index(0),
-                Key("lb_endpoints"),
-                Index(0),
-                Key("endpoint"),
-                Key("address"),
-            ]) = json!({"pipe": {"path": socket}});
+            bootstrap.point_cluster_at_pipe("service-a-v2", &socket);
         })
         .start();
     let mut client = envoy.front();

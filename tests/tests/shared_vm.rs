@@ -5,8 +5,8 @@
 
 use std::time::Duration;
 
+use sticky_canary_e2e::bootstrap::SHARED_VM_FILTERS;
 use sticky_canary_e2e::ramp::{wait_until_routing_follows, ForwardOnly};
-use sticky_canary_e2e::scenario::SHARED_VM_FILTERS;
 use sticky_canary_e2e::traffic::Traffic;
 use sticky_canary_e2e::{service_a_config, subset_of, Client, Delivery, Envoy, EnvoyOptions};
 
@@ -102,7 +102,7 @@ fn each_plugin_follows_its_own_config_through_40_pushes_to_the_other_under_traff
     drop(alone);
 
     let background = users(100);
-    let traffic = Traffic::start(envoy.front_port(), background.clone());
+    let traffic = Traffic::start(&envoy, &background);
     let mut client = envoy.front();
     let checked = users(400);
     for push in 1..=40u32 {
@@ -125,8 +125,8 @@ fn each_plugin_follows_its_own_config_through_40_pushes_to_the_other_under_traff
     let recorded = traffic.finish();
     recorded.assert_no_failures();
     let mut forward = ForwardOnly::new(&["v1", "v2"], background.len());
-    for (user, subset) in &recorded.served {
-        forward.observe(*user, subset).unwrap();
+    for (user, subset) in recorded.served() {
+        forward.observe(user, subset).unwrap();
     }
     // Every rename in the watched directory makes both filters re-read their files; none of
     // that may fail.

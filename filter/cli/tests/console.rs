@@ -9,6 +9,8 @@
     clippy::indexing_slicing
 )]
 
+mod common;
+
 use std::fs;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -19,6 +21,7 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
+use common::console_process::ConsoleProcess;
 use serde_json::{json, Value};
 
 const FILTER: &str = "extensions.istio.io/wasmplugin/default.sticky-canary";
@@ -128,19 +131,12 @@ fn fake_admin(ecds: PathBuf, log: PathBuf, control: Arc<Mutex<AdminControl>>) ->
 }
 
 struct Console {
-    child: Child,
+    _process: ConsoleProcess,
     port: u16,
     ecds: PathBuf,
     log: PathBuf,
     admin: Arc<Mutex<AdminControl>>,
     _dir: tempfile::TempDir,
-}
-
-impl Drop for Console {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 fn start(plugin_config: &Value) -> Console {
@@ -174,8 +170,8 @@ fn start(plugin_config: &Value) -> Console {
         .parse()
         .unwrap();
     Console {
-        child,
-        port,
+        port: process.port(),
+        _process: process,
         ecds,
         log,
         admin: control,

@@ -1,6 +1,6 @@
 //! What the filter needs from its host, as a trait: Envoy through the proxy-wasm ABI in the
 //! module (`envoy_host`), a fake in the native tests. Log lines go through the `log` facade
-//! instead (`envoy_host::EnvoyLogger` in the module). Every call is infallible from the
+//! instead (to `envoy_host::EnvoyLogger` in the module). Every call is infallible from the
 //! filter's point of view: a host error is no reason to fail a request.
 
 use std::time::Duration;

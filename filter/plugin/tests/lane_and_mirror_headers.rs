@@ -1,5 +1,5 @@
 //! What the filter writes for `lane` and `mirror` into the request headers the host forwards,
-//! and that a route without them makes no extra header call.
+//! and that a route without them makes no extra header call (its counter calls counted apart).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -224,7 +224,7 @@ fn the_mirror_mark_goes_to_the_sample_only_and_a_forged_one_never_passes() {
 }
 
 #[test]
-fn a_route_without_lane_or_mirror_makes_no_extra_header_call() {
+fn a_route_without_lane_or_mirror_makes_no_extra_header_call_and_counts_on_the_tick() {
     let mut vm = Vm::new();
     let plain = vm.add_root(&config(json!({}))).unwrap();
     take_host_calls();
@@ -236,9 +236,29 @@ fn a_route_without_lane_or_mirror_makes_no_extra_header_call() {
             ("baggage", "canary-lane=v2"),
         ],
     );
-    // One read of the whole request, one write; counters wait for the tick, so not one
-    // `increment` either.
-    assert_eq!(take_host_calls(), ["get map", "set x-canary-subset"]);
+    let (increments, header_calls): (Vec<String>, Vec<String>) = take_host_calls()
+        .into_iter()
+        .partition(|c| c.starts_with("increment"));
+    // One read of the whole request, one write.
+    assert_eq!(
+        header_calls,
+        ["get map", "set x-canary-subset"]
+            .map(String::from)
+            .to_vec()
+    );
+    // Counting is not a header call, and is not hidden either: the request only counts in the VM
+    // and the tick hands the one count to Envoy.
+    assert_eq!(increments, Vec::<String>::new());
+    vm.tick(&[plain]);
+    let decided = "sticky_canary.requests_total.route.service-a.subset.v2.reason.hash";
+    let id = vm
+        .state()
+        .counters
+        .iter()
+        .position(|(name, _)| name == decided)
+        .unwrap();
+    assert_eq!(take_host_calls(), vec![format!("increment {id}")]);
+    assert_eq!(vm.counter(decided), 1);
 }
 
 #[test]

@@ -12,7 +12,7 @@ mod fake_host;
 
 use std::time::Duration;
 
-use fake_host::{take_host_calls, take_log_lines, value, Vm};
+use fake_host::{take_host_calls, take_level_queries, take_log_lines, value, Vm};
 use log::{Level, LevelFilter};
 use sticky_canary::{
     decided_name, GONE_AFTER_TICKS, MAX_AWAITING, MAX_ROOTS, RESPONSE_WAIT, TICK,
@@ -289,17 +289,20 @@ fn counts_are_handed_over_on_the_tick_and_a_forgotten_root_hands_over_its_own() 
 }
 
 #[test]
-fn the_request_path_writes_no_log_line_at_info_and_one_at_debug() {
+fn the_request_path_makes_no_logger_call_at_info_and_logs_one_line_per_request_at_debug() {
     let mut vm = Vm::new();
     let root = vm
         .add_root(&all_to("x-canary-subset", "v2", false))
         .unwrap();
     take_log_lines();
+    take_level_queries();
     for _ in 0..100 {
         vm.request(root, &[("x-user-id", "u")]);
     }
     vm.tick(&[root]);
+    // Counted at the logger, which filters nothing: neither a record nor a level query.
     assert_eq!(take_log_lines(), vec![]);
+    assert_eq!(take_level_queries(), Vec::<Level>::new());
 
     // `/logging?wasm=debug`: the level is read on the next tick, not per request.
     vm.state().level = Some(LevelFilter::Debug);

@@ -5,6 +5,8 @@
 use std::path::PathBuf;
 use std::process::Command;
 
+pub mod console_process;
+
 pub struct Run {
     pub code: i32,
     pub stdout: String,

@@ -181,25 +181,31 @@ impl Host for FakeHost {
 }
 
 thread_local! {
-    /// Log lines the filter wrote on this thread.
+    /// Every record handed to the logger on this thread, whatever its level: the level check
+    /// belongs to the filter (through `log::max_level`), so a line the filter should not have
+    /// asked for shows up here.
     static LINES: RefCell<Vec<(Level, String)>> = const { RefCell::new(Vec::new()) };
+    /// Levels the filter asked the logger about (`Log::enabled`, e.g. through `log_enabled!`
+    /// once `log::max_level` lets the level through).
+    static LEVEL_QUERIES: RefCell<Vec<Level>> = const { RefCell::new(Vec::new()) };
     /// Header and counter calls the filter made on this thread.
     static HOST_CALLS: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
 }
 
 struct CapturingLogger;
 
+/// Counts calls instead of filtering them, so that "no log call" means none reached the logger
+/// (Envoy's logger would have turned each into a host call).
 impl Log for CapturingLogger {
     fn enabled(&self, metadata: &Metadata) -> bool {
+        LEVEL_QUERIES.with(|q| q.borrow_mut().push(metadata.level()));
         metadata.level() <= log::max_level()
     }
     fn log(&self, record: &Record) {
-        if self.enabled(record.metadata()) {
-            LINES.with(|l| {
-                l.borrow_mut()
-                    .push((record.level(), record.args().to_string()))
-            });
-        }
+        LINES.with(|l| {
+            l.borrow_mut()
+                .push((record.level(), record.args().to_string()))
+        });
     }
     fn flush(&self) {}
 }
@@ -223,6 +229,7 @@ impl Vm {
         let serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
         LOGGER.get_or_init(|| log::set_logger(&CapturingLogger).unwrap());
         LINES.with(|l| l.borrow_mut().clear());
+        LEVEL_QUERIES.with(|q| q.borrow_mut().clear());
         let host = FakeHost::default();
         host.0.borrow_mut().level = Some(LevelFilter::Info);
         let mut vm = Vm {
@@ -383,9 +390,14 @@ pub fn values(headers: &[(String, Vec<u8>)], name: &str) -> Vec<String> {
         .collect()
 }
 
-/// Log lines written on this thread since the VM was made, and forgets them.
+/// Every record handed to the logger on this thread since the VM was made, and forgets them.
 pub fn take_log_lines() -> Vec<(Level, String)> {
     LINES.with(|l| std::mem::take(&mut *l.borrow_mut()))
+}
+
+/// The levels the logger was asked about on this thread since the VM was made, and forgets them.
+pub fn take_level_queries() -> Vec<Level> {
+    LEVEL_QUERIES.with(|q| std::mem::take(&mut *q.borrow_mut()))
 }
 
 /// Header and counter calls made on this thread, and forgets them.

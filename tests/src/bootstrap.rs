@@ -145,6 +145,14 @@ impl Document {
             .unwrap_or_else(|| panic!("{file}: `{}` is not a sequence", describe(path)))
     }
 
+    /// The `name` of each entry of the sequence at `path`.
+    pub fn names(&mut self, path: &[Step]) -> Vec<String> {
+        self.sequence(path)
+            .iter()
+            .map(|entry| entry["name"].as_str().unwrap_or_default().to_string())
+            .collect()
+    }
+
     /// Replaces the value at `path` (which must exist), checking what it was.
     fn replace(&mut self, path: &[Step], expected: &Value, new: Value) {
         let file = self.file.clone();
@@ -208,33 +216,8 @@ fn set_module(doc: &mut Document, config: &[Step], module: &Path) {
 /// An Envoy bootstrap: `envoy/local/envoy.yaml` or `envoy/ecds/envoy.yaml`.
 pub struct Bootstrap(pub Document);
 
-/// The front listener's HTTP connection manager config.
-pub const FRONT_HCM: &[Step] = &[
-    Key("static_resources"),
-    Key("listeners"),
-    Named(FRONT_LISTENER),
-    Key("filter_chains"),
-    Index(0),
-    Key("filters"),
-    Named(HTTP_CONNECTION_MANAGER),
-    Key("typed_config"),
-];
-
-fn inline_wasm_config() -> Vec<Step<'static>> {
-    joined(
-        FRONT_HCM,
-        &[
-            Key("http_filters"),
-            Named(INLINE_FILTER),
-            Key("typed_config"),
-            Key("config"),
-        ],
-    )
-}
-
-/// The inline Wasm filter's config in the listener named `listener` (a scenario with filters in
-/// several listeners, such as `envoy/lanes/envoy.yaml`).
-fn listener_wasm_config(listener: &str) -> Vec<Step<'_>> {
+/// The HTTP connection manager's config in the listener named `listener`.
+pub fn listener_hcm(listener: &str) -> Vec<Step<'_>> {
     vec![
         Key("static_resources"),
         Key("listeners"),
@@ -244,11 +227,25 @@ fn listener_wasm_config(listener: &str) -> Vec<Step<'_>> {
         Key("filters"),
         Named(HTTP_CONNECTION_MANAGER),
         Key("typed_config"),
-        Key("http_filters"),
-        Named(INLINE_FILTER),
-        Key("typed_config"),
-        Key("config"),
     ]
+}
+
+/// The inline Wasm filter's config in the listener named `listener` (the front listener, or one
+/// of a scenario with filters in several listeners, such as `envoy/lanes/envoy.yaml`).
+fn listener_wasm_config(listener: &str) -> Vec<Step<'_>> {
+    joined(
+        &listener_hcm(listener),
+        &[
+            Key("http_filters"),
+            Named(INLINE_FILTER),
+            Key("typed_config"),
+            Key("config"),
+        ],
+    )
+}
+
+fn inline_wasm_config() -> Vec<Step<'static>> {
+    listener_wasm_config(FRONT_LISTENER)
 }
 
 impl Bootstrap {
@@ -285,14 +282,82 @@ impl Bootstrap {
         set_module(&mut self.0, &config, module);
     }
 
+    /// Points the one endpoint of cluster `cluster` at the Unix socket `socket` (a test's own
+    /// upstream), in place of the scenario's stand-in.
+    pub fn point_cluster_at_pipe(&mut self, cluster: &str, socket: &Path) {
+        *self.0.at(&[
+            Key("static_resources"),
+            Key("clusters"),
+            Named(cluster),
+            Key("load_assignment"),
+            Key("endpoints"),
+            Index(0),
+            Key("lb_endpoints"),
+            Index(0),
+            Key("endpoint"),
+            Key("address"),
+        ]) = json!({"pipe": {"path": socket.to_str().unwrap()}});
+    }
+
+    /// Adds a cluster `cluster` whose one endpoint is the Unix socket `socket`.
+    pub fn add_pipe_cluster(&mut self, cluster: &str, socket: &Path) {
+        let file = self.0.file.clone();
+        let clusters = self.0.sequence(&[Key("static_resources"), Key("clusters")]);
+        assert!(
+            clusters.iter().all(|c| c["name"] != cluster),
+            "{file}: a cluster {cluster} exists already"
+        );
+        clusters.push(json!({
+            "name": cluster,
+            "type": "STATIC",
+            "connect_timeout": "1s",
+            "load_assignment": {
+                "cluster_name": cluster,
+                "endpoints": [{"lb_endpoints": [{"endpoint": {"address": {
+                    "pipe": {"path": socket.to_str().unwrap()}
+                }}}]}],
+            },
+        }));
+    }
+
+    /// The routes of the first virtual host of the listener named `listener`.
+    pub fn listener_routes(&mut self, listener: &str) -> &mut Vec<Value> {
+        self.0.sequence(&joined(
+            &listener_hcm(listener),
+            &[
+                Key("route_config"),
+                Key("virtual_hosts"),
+                Index(0),
+                Key("routes"),
+            ],
+        ))
+    }
+
+    /// Envoy on its own: the front listener keeps only its router (the filter is gone) and routes
+    /// by `routes` (a virtual host's `routes`).
+    pub fn set_front_routes_without_filters(&mut self, routes: Vec<Value>) {
+        self.0
+            .sequence(&joined(
+                &listener_hcm(FRONT_LISTENER),
+                &[Key("http_filters")],
+            ))
+            .retain(|f| f["name"] == "envoy.filters.http.router");
+        *self.listener_routes(FRONT_LISTENER) = routes;
+    }
+
     /// Drops the front listener's access log, for load runs where a line per request would cost
     /// more than the filter.
     pub fn drop_access_log(&mut self) {
         let file = self.0.file.clone();
         self.0
-            .mapping(FRONT_HCM)
+            .mapping(&listener_hcm(FRONT_LISTENER))
             .remove("access_log")
-            .unwrap_or_else(|| panic!("{file}: no `{}.access_log`", describe(FRONT_HCM)));
+            .unwrap_or_else(|| {
+                panic!(
+                    "{file}: no `{}.access_log`",
+                    describe(&listener_hcm(FRONT_LISTENER))
+                )
+            });
     }
 
     /// Points the ECDS subscription (ECDS scenario) at `dir`; returns the resource file's name
@@ -305,7 +370,7 @@ impl Bootstrap {
     /// resource file's name in it.
     pub fn set_ecds_dir_of(&mut self, filter: &str, dir: &Path) -> String {
         let source = joined(
-            FRONT_HCM,
+            &listener_hcm(FRONT_LISTENER),
             &[
                 Key("http_filters"),
                 Named(filter),
@@ -339,7 +404,7 @@ impl Bootstrap {
     /// Renames the ECDS filter (ECDS scenario), as Istio names it after the WasmPlugin.
     pub fn rename_ecds_filter(&mut self, name: &str) {
         let filter = joined(
-            FRONT_HCM,
+            &listener_hcm(FRONT_LISTENER),
             &[Key("http_filters"), Named(SCENARIO_ECDS_FILTER)],
         );
         self.0.mapping(&filter).insert("name".into(), json!(name));
@@ -348,7 +413,7 @@ impl Bootstrap {
     /// The config types the ECDS filter named `name` accepts.
     pub fn set_ecds_filter_types(&mut self, name: &str, type_urls: &[&str]) {
         let types = joined(
-            FRONT_HCM,
+            &listener_hcm(FRONT_LISTENER),
             &[
                 Key("http_filters"),
                 Named(name),
@@ -372,12 +437,7 @@ impl Bootstrap {
         *self.0.at(&admin[..2]) = loopback_port_0.clone();
 
         let listeners = [Key("static_resources"), Key("listeners")];
-        let names: Vec<String> = self
-            .0
-            .sequence(&listeners)
-            .iter()
-            .map(|l| l["name"].as_str().unwrap_or_default().to_string())
-            .collect();
+        let names = self.0.names(&listeners);
         assert!(
             names.iter().any(|n| n == FRONT_LISTENER),
             "{file}: no listener named {FRONT_LISTENER}"
@@ -404,12 +464,7 @@ impl Bootstrap {
         }
 
         let clusters = [Key("static_resources"), Key("clusters")];
-        let cluster_names: Vec<String> = self
-            .0
-            .sequence(&clusters)
-            .iter()
-            .map(|c| c["name"].as_str().unwrap_or_default().to_string())
-            .collect();
+        let cluster_names = self.0.names(&clusters);
         for cluster in &cluster_names {
             let endpoints = joined(
                 &clusters,
@@ -520,6 +575,24 @@ mod tests {
         }
     }
 
+    /// Every address of `rendered` (from `file`): TCP port 0 or a socket in `dir`; returns them.
+    fn assert_only_port_0_and_sockets_in(
+        dir: &Path,
+        file: &str,
+        rendered: &Value,
+    ) -> Vec<(String, Value)> {
+        let mut found = Vec::new();
+        addresses(rendered, String::new(), &mut found);
+        for (at, address) in &found {
+            let tcp_port_0 = address["socket_address"]["port_value"] == 0;
+            let socket_here = address["pipe"]["path"]
+                .as_str()
+                .is_some_and(|p| Path::new(p).parent() == Some(dir));
+            assert!(tcp_port_0 || socket_here, "{file}: {at} = {address}");
+        }
+        found
+    }
+
     #[test]
     fn a_test_copy_binds_only_port_0_and_sockets_in_its_directory() {
         let dir = Path::new("/tmp/t");
@@ -527,17 +600,9 @@ mod tests {
             let mut bootstrap = Bootstrap::load(file);
             bootstrap.bind_for_test(dir);
             let rendered: Value = yaml_serde::from_str(&bootstrap.render()).unwrap();
-            let mut found = Vec::new();
-            addresses(&rendered, String::new(), &mut found);
+            let found = assert_only_port_0_and_sockets_in(dir, file, &rendered);
             // admin, front, two stand-in listeners, two cluster endpoints
             assert_eq!(found.len(), 6, "{file}: {found:?}");
-            for (at, address) in &found {
-                let tcp_port_0 = address["socket_address"]["port_value"] == 0;
-                let socket_here = address["pipe"]["path"]
-                    .as_str()
-                    .is_some_and(|p| Path::new(p).parent() == Some(dir));
-                assert!(tcp_port_0 || socket_here, "{file}: {at} = {address}");
-            }
             let v1 = |at: &str| rendered.pointer(at).cloned().unwrap();
             assert_eq!(
                 v1("/static_resources/listeners/1/address"),
@@ -566,15 +631,7 @@ mod tests {
             }
             bootstrap.bind_for_test(dir);
             let rendered: Value = yaml_serde::from_str(&bootstrap.render()).unwrap();
-            let mut found = Vec::new();
-            addresses(&rendered, String::new(), &mut found);
-            for (at, address) in &found {
-                let tcp_port_0 = address["socket_address"]["port_value"] == 0;
-                let socket_here = address["pipe"]["path"]
-                    .as_str()
-                    .is_some_and(|p| Path::new(p).parent() == Some(dir));
-                assert!(tcp_port_0 || socket_here, "{file}: {at} = {address}");
-            }
+            assert_only_port_0_and_sockets_in(dir, file, &rendered);
             for listener in listeners {
                 let mut doc = Document::parse(file, &bootstrap.render());
                 let config = doc.at(&listener_wasm_config(listener)).clone();

@@ -293,17 +293,13 @@ fn check_object(
             }
         }
     }
-    let count = map.len() as u64;
-    if let Some(min) = schema.get("minProperties").and_then(Value::as_u64) {
-        if count < min {
-            errors.push(format!("{}: fewer than {min} entries", shown(path)));
-        }
-    }
-    if let Some(max) = schema.get("maxProperties").and_then(Value::as_u64) {
-        if count > max {
-            errors.push(format!("{}: more than {max} entries", shown(path)));
-        }
-    }
+    check_count(
+        schema,
+        ("minProperties", "maxProperties", "entries"),
+        map.len(),
+        path,
+        errors,
+    );
     let properties = schema.get("properties").and_then(Value::as_object);
     let additional = schema.get("additionalProperties");
     let preserve = flag(schema, "x-kubernetes-preserve-unknown-fields");
@@ -325,18 +321,35 @@ fn check_object(
     }
 }
 
-fn check_array(schema: &Map<String, Value>, items: &[Value], path: &str, errors: &mut Vec<String>) {
-    let count = items.len() as u64;
-    if let Some(min) = schema.get("minItems").and_then(Value::as_u64) {
+/// `count` against the schema's bounds named `min` and `max` (of `what`: entries, items).
+fn check_count(
+    schema: &Map<String, Value>,
+    (min, max, what): (&str, &str, &str),
+    count: usize,
+    path: &str,
+    errors: &mut Vec<String>,
+) {
+    let count = count as u64;
+    if let Some(min) = schema.get(min).and_then(Value::as_u64) {
         if count < min {
-            errors.push(format!("{}: fewer than {min} items", shown(path)));
+            errors.push(format!("{}: fewer than {min} {what}", shown(path)));
         }
     }
-    if let Some(max) = schema.get("maxItems").and_then(Value::as_u64) {
+    if let Some(max) = schema.get(max).and_then(Value::as_u64) {
         if count > max {
-            errors.push(format!("{}: more than {max} items", shown(path)));
+            errors.push(format!("{}: more than {max} {what}", shown(path)));
         }
     }
+}
+
+fn check_array(schema: &Map<String, Value>, items: &[Value], path: &str, errors: &mut Vec<String>) {
+    check_count(
+        schema,
+        ("minItems", "maxItems", "items"),
+        items.len(),
+        path,
+        errors,
+    );
     if let Some(item_schema) = schema.get("items") {
         for (i, item) in items.iter().enumerate() {
             validate(item_schema, item, &format!("{path}[{i}]"), errors);
