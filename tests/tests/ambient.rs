@@ -7,10 +7,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use serde_json::Value;
+use sticky_canary_e2e::bootstrap::Step::{Index, Key};
+use sticky_canary_e2e::bootstrap::{
+    listener_hcm, Bootstrap, Step, AMBIENT_BOOTSTRAP, FRONT_LISTENER,
+};
 use sticky_canary_e2e::envoy::EnvoyOptions;
 use sticky_canary_e2e::manifests::{load_dir, load_file};
-use sticky_canary_e2e::bootstrap::Step::{Index, Key};
-use sticky_canary_e2e::bootstrap::{listener_hcm, Bootstrap, Step, AMBIENT_BOOTSTRAP, FRONT_LISTENER};
 use sticky_canary_e2e::{
     expected_outcome, expected_subset, istio, repo_root, waypoint, Envoy, Expected,
 };

@@ -7,8 +7,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use serde_json::{json, Value};
-use sticky_canary_e2e::envoy::EnvoyOptions;
 use sticky_canary_e2e::bootstrap::LANES_BOOTSTRAP;
+use sticky_canary_e2e::envoy::EnvoyOptions;
 use sticky_canary_e2e::{expected_subset, Envoy, Response};
 
 /// The edge: service-a on `/a` writes the lane; `other` on `/other` has no lane; `/none` matches

@@ -9,8 +9,8 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use serde_json::json;
-use sticky_canary_e2e::grpc_upstream::{Answer, GrpcUpstream};
 use sticky_canary_e2e::bootstrap::Step::{Key, Named};
+use sticky_canary_e2e::grpc_upstream::{Answer, GrpcUpstream};
 use sticky_canary_e2e::{subset_of, Delivery, Envoy, EnvoyOptions};
 
 const SOCKET: &str = "v2-grpc.sock";

@@ -16,7 +16,6 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::{mpsc, Arc, Mutex};
 use std::thread;
 use std::time::Duration;
@@ -131,7 +130,7 @@ fn fake_admin(ecds: PathBuf, log: PathBuf, control: Arc<Mutex<AdminControl>>) ->
 }
 
 struct Console {
-    _process: ConsoleProcess,
+    process: ConsoleProcess,
     port: u16,
     ecds: PathBuf,
     log: PathBuf,
@@ -148,30 +147,14 @@ fn start(plugin_config: &Value) -> Console {
     fs::write(&log, "").unwrap();
     let control = Arc::new(Mutex::new(AdminControl::default()));
     let admin = fake_admin(ecds.clone(), log.clone(), Arc::clone(&control));
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sticky-canary"))
-        .args(["console", "--port", "0", "--ecds"])
-        .arg(&ecds)
-        .args(["--admin", &format!("127.0.0.1:{admin}"), "--envoy-log"])
-        .arg(&log)
-        .env_remove("STICKY_CANARY_TOKEN")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let port = line
-        .trim()
-        .strip_prefix("Console: http://127.0.0.1:")
-        .and_then(|rest| rest.strip_suffix('/'))
-        .unwrap_or_else(|| panic!("no URL line: {line:?}"))
-        .parse()
-        .unwrap();
+    let admin = format!("127.0.0.1:{admin}");
+    let mut command =
+        ConsoleProcess::command(env!("CARGO_BIN_EXE_sticky-canary"), &ecds, &admin, &log);
+    command.env_remove("STICKY_CANARY_TOKEN");
+    let process = ConsoleProcess::start(command);
     Console {
         port: process.port(),
-        _process: process,
+        process,
         ecds,
         log,
         admin: control,
@@ -489,11 +472,7 @@ fn answer_of(mut stream: TcpStream, what: &str) -> Answer {
 }
 
 fn assert_alive(console: &mut Console) {
-    assert_eq!(
-        console.child.try_wait().unwrap(),
-        None,
-        "the console exited"
-    );
+    assert!(console.process.running(), "the console exited");
     let page = answer_of(
         send_raw(
             console,

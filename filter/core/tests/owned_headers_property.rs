@@ -377,7 +377,7 @@ fn check(config: &Config, spec: &RequestSpec) -> Result<(), TestCaseError> {
         };
         let key = percent_decoded(trimmed(key));
         let value = trimmed(value.split(|b| *b == b';').next().unwrap_or_default());
-        let owned = config.owned.baggage_keys.iter().any(|k| *k == key);
+        let owned = config.owned.baggage_keys.contains(&key);
         match &lane {
             Some((lane_key, true, _)) if *lane_key == key => {}
             Some((lane_key, false, subset)) if *lane_key == key => {

@@ -7,10 +7,10 @@ use crate::configuration::configure;
 use crate::counters::{Slot, NOT_REACHED_NAME, UNCONFIGURED_NAME};
 use crate::entropy::Entropy;
 use crate::host::Host;
-use crate::roots::Roots;
-use crate::streams::{Opened, Streams};
 use crate::request;
 use crate::response::{self, Next};
+use crate::roots::Roots;
+use crate::streams::{Opened, Streams};
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 pub const GIT_REVISION: &str = env!("STICKY_CANARY_GIT_REVISION");

@@ -42,7 +42,11 @@ pub fn on_response_headers(host: &impl Host, stream: &Awaiting) -> Next {
                 .find(|(key, _)| *key == name.as_bytes())
                 .map(|(_, value)| *value)
         };
-        match classify(first(":status"), first("content-type"), first("grpc-status")) {
+        match classify(
+            first(":status"),
+            first("content-type"),
+            first("grpc-status"),
+        ) {
             Classified::Http(class) => {
                 configuration.health.count(route, subset, class);
                 configuration.guards.count(route, subset, is_error(class));

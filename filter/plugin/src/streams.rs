@@ -86,7 +86,12 @@ pub enum Opened {
 impl Streams {
     /// Takes a slot for a new stream. `true`: the slot held a stream whose request headers never
     /// came (stopped before this filter), now given up.
-    pub fn create(&mut self, context: u32, active: Option<Rc<Configuration>>, now: Duration) -> bool {
+    pub fn create(
+        &mut self,
+        context: u32,
+        active: Option<Rc<Configuration>>,
+        now: Duration,
+    ) -> bool {
         let slot = self.next_slot % OPENING_SLOTS;
         self.next_slot = (slot + 1) % OPENING_SLOTS;
         let Some(slot) = self.opening.get_mut(slot) else {

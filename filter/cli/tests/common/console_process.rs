@@ -52,6 +52,11 @@ impl ConsoleProcess {
     pub fn port(&self) -> u16 {
         self.port
     }
+
+    /// Whether the console is still running.
+    pub fn running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
 }
 
 impl Drop for ConsoleProcess {
