@@ -5,6 +5,8 @@
 //! neither a value nor a property may contain), so every other member, its properties and its
 //! surrounding whitespace are passed on byte for byte.
 
+use std::borrow::Cow;
+
 use crate::config::{Lane, LaneCarrier};
 use crate::matcher::percent_decode;
 use crate::request::Request;
@@ -52,8 +54,8 @@ pub enum BaggageWrite {
 }
 
 /// Which members of a baggage list are ours and what becomes of them. A member is named by its
-/// key percent-decoded (W3C keys are tokens, but propagators decode them: `canary%2Dlane` is
-/// read as `canary-lane` downstream, so it is ours too).
+/// key as the propagators downstream read it ([`member_name`]): `canary%2Dlane`, `canary-lane+`
+/// and `canary-lane%C2%A0` are all `canary-lane` to some of them, so all are ours.
 pub struct BaggageRule<'r> {
     /// The keys the configuration writes: their members never pass as the client sent them,
     /// except under `keep`.
@@ -70,14 +72,14 @@ pub struct BaggageRule<'r> {
 pub fn rewrite(baggage: Option<&[u8]>, rule: &BaggageRule<'_>) -> (BaggageWrite, bool) {
     let baggage = baggage.unwrap_or_default();
     let is_ours = |member: &[u8]| {
-        let key = percent_decode(member_key(member));
+        let key = member_name(member);
         rule.keep != Some(&key[..])
             && (rule.owned.iter().any(|k| k[..] == key[..])
                 || rule.write.is_some_and(|(k, _)| *k == key[..]))
     };
     let written_key = |member: &[u8]| {
         rule.write
-            .is_some_and(|(k, _)| *k == percent_decode(member_key(member))[..])
+            .is_some_and(|(k, _)| *k == member_name(member)[..])
     };
     let mut others: Vec<&[u8]> = Vec::new();
     let mut ours_at = None;
@@ -143,9 +145,34 @@ pub fn write_member(baggage: Option<&[u8]>, key: &[u8], value: &[u8]) -> Baggage
     rewrite(baggage, &rule).0
 }
 
-/// Whether a list-member is named `key`, its own key percent-decoded.
+/// Whether a list-member is named `key`, as [`member_name`] reads it.
 fn names(member: &[u8], key: &[u8]) -> bool {
-    *percent_decode(member_key(member)) == *key
+    *member_name(member) == *key
+}
+
+/// A list-member's key as the most lenient propagator reads it: `%XX` decoded, `+` as a space
+/// (OpenTelemetry Python's `unquote_plus`), then whitespace trimmed, Unicode's included (Python's
+/// `str.strip`, JavaScript's `trim`). Reading more members as ours only ever removes a client's.
+fn member_name(member: &[u8]) -> Cow<'_, [u8]> {
+    let raw = member_key(member);
+    if !raw.iter().any(|&b| b == b'%' || b == b'+') {
+        return Cow::Borrowed(raw);
+    }
+    let plus_as_space: Vec<u8> = raw
+        .iter()
+        .map(|&b| if b == b'+' { b' ' } else { b })
+        .collect();
+    let decoded = percent_decode(&plus_as_space).into_owned();
+    match std::str::from_utf8(&decoded) {
+        Ok(text) => Cow::Owned(
+            text.trim_matches(|c: char| {
+                c.is_whitespace() || c == '\u{feff}' || ('\u{1c}'..='\u{1f}').contains(&c)
+            })
+            .as_bytes()
+            .to_vec(),
+        ),
+        Err(_) => Cow::Owned(decoded.trim_ascii().to_vec()),
+    }
 }
 
 /// A list-member's key: up to `=` or `;`, without surrounding whitespace.
@@ -188,6 +215,45 @@ mod tests {
             member_value(b"a=1,lane=v1,lane=v2", b"lane"),
             Some(&b"v1"[..])
         );
+    }
+
+    #[test]
+    fn a_key_any_propagator_reads_as_ours_is_ours() {
+        // OpenTelemetry Python: unquote_plus(key).strip(); JavaScript: decodeURIComponent(key)
+        // .trim(). Each of these reaches an app as `canary-lane`.
+        for forged in [
+            "canary%2Dlane",
+            "canary%2dlane",
+            "canary-lane+",
+            "canary-lane%20",
+            "%20canary-lane",
+            "+canary-lane",
+            "canary-lane%C2%A0",
+            "canary-lane%E2%80%83",
+            "%EF%BB%BFcanary-lane",
+            "canary-lane%09",
+        ] {
+            let baggage = format!("a=1,{forged}=v2");
+            assert_eq!(
+                write_member(Some(baggage.as_bytes()), b"canary-lane", b"v1"),
+                set("a=1,canary-lane=v1"),
+                "{forged}"
+            );
+        }
+        // Not ours: another key, or bytes no propagator trims.
+        for other in [
+            "canary-lanes",
+            "canary%2Blane",
+            "canary_lane",
+            "canary-lane%00",
+        ] {
+            let baggage = format!("{other}=v2");
+            assert_eq!(
+                write_member(Some(baggage.as_bytes()), b"canary-lane", b"v1"),
+                set(&format!("{other}=v2,canary-lane=v1")),
+                "{other}"
+            );
+        }
     }
 
     #[test]

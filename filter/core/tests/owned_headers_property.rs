@@ -131,6 +131,9 @@ fn hostile_baggage() -> impl Strategy<Value = String> {
         "canary%2Dlane",
         "canary%2dlane",
         "%6Cane",
+        "lane+",
+        "%20lane",
+        "canary-lane%C2%A0",
         "Lane",
         "userId",
         "other",
@@ -202,7 +205,9 @@ fn apply(pairs: &[(Vec<u8>, Vec<u8>)], ops: &[Op]) -> Vec<(Vec<u8>, Vec<u8>)> {
     out
 }
 
-fn percent_decoded(text: &[u8]) -> Vec<u8> {
+/// A member key as the most lenient propagator reads it: `+` as a space, `%XX` decoded, then
+/// whitespace trimmed, Unicode's included (OpenTelemetry Python's `unquote_plus(key).strip()`).
+fn propagated_key(text: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     let mut i = 0;
     while i < text.len() {
@@ -216,13 +221,23 @@ fn percent_decoded(text: &[u8]) -> Vec<u8> {
                 out.push((high * 16 + low) as u8);
                 i += 3;
             }
+            (b'+', _, _) => {
+                out.push(b' ');
+                i += 1;
+            }
             (byte, _, _) => {
                 out.push(byte);
                 i += 1;
             }
         }
     }
-    out
+    match String::from_utf8(out) {
+        Ok(text) => text
+            .trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}')
+            .as_bytes()
+            .to_vec(),
+        Err(bytes) => bytes.into_bytes().trim_ascii().to_vec(),
+    }
 }
 
 fn trimmed(bytes: &[u8]) -> &[u8] {
@@ -375,7 +390,7 @@ fn check(config: &Config, spec: &RequestSpec) -> Result<(), TestCaseError> {
             Some(at) => (&member[..at], &member[at + 1..]),
             None => (member, &b""[..]),
         };
-        let key = percent_decoded(trimmed(key));
+        let key = propagated_key(key);
         let value = trimmed(value.split(|b| *b == b';').next().unwrap_or_default());
         let owned = config.owned.baggage_keys.contains(&key);
         match &lane {
