@@ -123,7 +123,8 @@ def listeners():
     top = {"expose": {"exposeSubset": True}, "reason": {"reasonHeader": "x-canary-reason"}}
     found = {"none": ("none", None), "lua": ("lua", None), "floor": ("floor", None),
              "floor_read": ("host_calls", "g"), "floor_read_write": ("host_calls", "gr"),
-             "floor_map_write": ("host_calls", "mr")}
+             "floor_map_write": ("host_calls", "mr"),
+             "floor_map_write_response": ("host_calls_response", "mr")}
     for name, (config, env) in plugin.items():
         found[name] = ("plugin", (on_host(config, name, **top.get(name, {})), env, run.MODULE))
     for label, path in extra_modules():
@@ -152,6 +153,7 @@ ROW_LABELS = {
     "floor_read": "wasm floor: read one header",
     "floor_read_write": "wasm floor: read one header, write one",
     "floor_map_write": "wasm floor: read the whole map, write one",
+    "floor_map_write_response": "wasm floor: read the whole map, write one, a response callback",
     "realistic": "sticky-canary, realistic route",
     "unmatched": "sticky-canary, route not matched (other host)",
     "unleash": "+ Unleash bucketing",
@@ -343,11 +345,26 @@ def envoy_binary():
     return Path(found[-1])
 
 
-def wasm_module(wat):
+def wasm_module(wat, stem=None, text=None):
     OUT.mkdir(parents=True, exist_ok=True)
-    module = OUT / (wat.stem + ".wasm")
-    subprocess.run(["wasm-as", str(wat), "-o", str(module)], check=True)
+    module = OUT / ((stem or wat.stem) + ".wasm")
+    source = wat
+    if text is not None:
+        source = OUT / ((stem or wat.stem) + ".wat")
+        source.write_text(text)
+    subprocess.run(["wasm-as", str(source), "-o", str(module)], check=True)
     return module
+
+
+def with_response_callback(wat):
+    """The host-call floor plus a `proxy_on_response_headers` that returns at once: what a filter
+    with any response side (exposeSubset, health, a guard, assign's Set-Cookie) pays on every
+    request, since Envoy calls an exported callback whatever the configuration."""
+    text = wat.read_text().rstrip()
+    if not text.endswith(")"):
+        sys.exit(f"{wat}: expected the module to end with ')'")
+    return text[:-1] + ('\n  (func (export "proxy_on_response_headers") (param i32 i32 i32) '
+                        '(result i32) (i32.const 0)))\n')
 
 
 def filters(name, kind, argument, modules):
@@ -357,6 +374,8 @@ def filters(name, kind, argument, modules):
         return [run.wasm_filter("floor_" + name, modules["floor"], "{}")]
     if kind == "host_calls":
         return [run.wasm_filter("floor_" + name, modules["host_calls"], argument)]
+    if kind == "host_calls_response":
+        return [run.wasm_filter("floor_" + name, modules["host_calls_response"], argument)]
     if kind == "plugin":
         config, env, module = argument
         return [run.wasm_filter("sticky_canary_" + name, module, json.dumps(config), env)]
@@ -553,7 +572,9 @@ def main():
             sys.exit(f"BENCH_INSTR_ONLY: unknown rows {unknown}; rows: {', '.join(table)}")
         table = {n: r for n, r in table.items() if n == "none" or n in only.split(",")}
     names = list(dict.fromkeys(listener for _, listener, _ in table.values()))
-    modules = {"floor": wasm_module(run.FLOOR_WAT), "host_calls": wasm_module(HOST_CALLS_WAT)}
+    modules = {"floor": wasm_module(run.FLOOR_WAT), "host_calls": wasm_module(HOST_CALLS_WAT),
+               "host_calls_response": wasm_module(HOST_CALLS_WAT, "host_calls_response",
+                                                  with_response_callback(HOST_CALLS_WAT))}
     kinds = {n: found[n][0] for n in names}
     started = time.monotonic()
     starts = []
