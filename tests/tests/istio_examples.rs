@@ -1,13 +1,14 @@
 //! Every Istio manifest under examples/ (the Envoy Gateway and Higress ones: gateway_examples.rs)
 //! is valid: against Istio's own CRD schema (or the project's schema of the standard kinds), the
 //! plugin configuration against the filter's own validation, and the manifests against each other
-//! (subsets, hosts, labels, routing headers line up), so a typo anywhere fails here. The checks,
-//! and the unit tests proving each rejects what it should, are in tests/src/manifest_checks.
+//! (subsets, hosts, labels, routing headers line up; for the ambient example the waypoint, the
+//! plugin's targetRefs and the HTTPRoute), so a typo anywhere fails here. The checks, and the unit
+//! tests proving each rejects what it should, are in tests/src/manifest_checks.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::PathBuf;
 
-use serde_json::Value;
+use serde_json::{json, Value};
 use sticky_canary_e2e::manifest_checks::istio_consistency::{inconsistencies, of_kind};
 use sticky_canary_e2e::manifest_checks::{istio_manifests, istio_schemas, kinds, manifest_errors};
 use sticky_canary_e2e::manifests::{json_patch, load_file, readme_patches, Manifest};
@@ -42,9 +43,12 @@ fn every_example_manifest_is_valid_against_its_schema_and_the_filters_validation
         "apps/v1 Deployment",
         "extensions.istio.io/v1alpha1 TrafficExtension",
         "extensions.istio.io/v1alpha1 WasmPlugin",
+        "gateway.networking.k8s.io/v1 Gateway",
+        "gateway.networking.k8s.io/v1 HTTPRoute",
         "networking.istio.io/v1 DestinationRule",
         "networking.istio.io/v1 Gateway",
         "networking.istio.io/v1 VirtualService",
+        "v1 Namespace",
         "v1 Service",
     ];
     assert_eq!(kinds(&all), expected);
@@ -92,27 +96,10 @@ fn every_wasmplugin_has_a_trafficextension_twin_with_the_same_settings() {
             "{}",
             twin.label()
         );
-        let mut spec = wp.value["spec"].as_object().unwrap().clone();
-        let mut wasm = serde_json::Map::new();
-        for key in [
-            "url",
-            "sha256",
-            "imagePullPolicy",
-            "imagePullSecret",
-            "pluginName",
-            "type",
-            "failStrategy",
-            "pluginConfig",
-            "vmConfig",
-        ] {
-            if let Some(v) = spec.remove(key) {
-                wasm.insert(key.to_string(), v);
-            }
-        }
-        spec.insert("wasm".into(), Value::Object(wasm));
+        // The twin is what Istio 1.30+ translates the WasmPlugin into, under the same name.
         assert_eq!(
-            twin.value["spec"],
-            Value::Object(spec),
+            twin.value,
+            istio::traffic_extension_of(&wp.value).unwrap(),
             "{} vs {}",
             twin.label(),
             wp.label()
@@ -198,5 +185,69 @@ fn servicea_sends_the_version_query_and_the_canary_header_to_v2_at_50_50() {
     assert_eq!(
         expect("/?version=v1", &[("x-user-id", on_v1.as_bytes())]),
         "v1"
+    );
+}
+
+// ---- the WasmPlugin -> TrafficExtension converter ----
+
+fn ambient_wasmplugin() -> Value {
+    load_file(&repo_root(), "examples/ambient/wasmplugin.yaml")
+}
+
+#[test]
+fn the_converter_keeps_target_refs_and_turns_the_deprecated_target_ref_into_them() {
+    let schemas = istio_schemas();
+    let plugin = ambient_wasmplugin();
+    let converted = istio::traffic_extension_of(&plugin).unwrap();
+    assert_eq!(
+        converted["spec"]["targetRefs"],
+        plugin["spec"]["targetRefs"]
+    );
+    assert_eq!(manifest_errors(&schemas, &converted), Vec::<String>::new());
+
+    // WasmPlugin's deprecated singular targetRef: Istio merges it into targetRefs.
+    let mut singular = plugin.clone();
+    let spec = singular["spec"].as_object_mut().unwrap();
+    let target = spec.remove("targetRefs").unwrap()[0].clone();
+    spec.insert("targetRef".into(), target.clone());
+    assert_eq!(manifest_errors(&schemas, &singular), Vec::<String>::new());
+    let converted = istio::traffic_extension_of(&singular).unwrap();
+    assert_eq!(converted["spec"]["targetRefs"], json!([target]));
+    assert_eq!(converted["spec"].get("targetRef"), None);
+    assert_eq!(manifest_errors(&schemas, &converted), Vec::<String>::new());
+
+    // Both set: targetRefs wins and targetRef is dropped, as Istio drops it.
+    let mut both = plugin.clone();
+    both["spec"]["targetRef"] =
+        json!({"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": "waypoint"});
+    let converted = istio::traffic_extension_of(&both).unwrap();
+    assert_eq!(
+        converted["spec"]["targetRefs"],
+        plugin["spec"]["targetRefs"]
+    );
+    assert_eq!(converted["spec"].get("targetRef"), None);
+}
+
+#[test]
+fn the_converter_maps_the_phase_by_number_and_refuses_what_istio_would_drop() {
+    let schemas = istio_schemas();
+    let mut plugin = ambient_wasmplugin();
+    plugin["spec"]["phase"] = json!("UNSPECIFIED_PHASE");
+    assert_eq!(manifest_errors(&schemas, &plugin), Vec::<String>::new());
+    let converted = istio::traffic_extension_of(&plugin).unwrap();
+    assert_eq!(converted["spec"]["phase"], "UNSPECIFIED");
+    assert_eq!(manifest_errors(&schemas, &converted), Vec::<String>::new());
+
+    let mut plugin = ambient_wasmplugin();
+    plugin["spec"]["verificationKey"] = json!("key");
+    assert_eq!(
+        istio::traffic_extension_of(&plugin),
+        Err("spec.verificationKey: a TrafficExtension has no such field (Istio 1.30+ drops it when it translates a WasmPlugin)".to_string())
+    );
+    let mut plugin = ambient_wasmplugin();
+    plugin["spec"]["priorty"] = json!(10);
+    assert_eq!(
+        istio::traffic_extension_of(&plugin),
+        Err("spec.priorty: not a WasmPlugin field".to_string())
     );
 }

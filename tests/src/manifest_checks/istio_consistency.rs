@@ -1,19 +1,22 @@
 //! The Istio scenarios' manifests against each other: Deployments, Services, DestinationRule
 //! subsets, Gateways and VirtualServices line up with the routing headers and mirror marks the
-//! plugins write, so a typo in one file fails where another file disagrees.
+//! plugins write, so a typo in one file fails where another file disagrees. The ambient
+//! scenario's waypoints, and the plugins attached to them with `targetRefs`, are checked by
+//! `waypoint_consistency`, whose findings are part of [`inconsistencies`].
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::BTreeSet;
 
 use serde_json::Value;
 
+use super::waypoint_consistency::{self, is_gateway_api, target_refs};
 use crate::manifests::{unserved_ports, Manifest};
 
 pub fn of_kind<'a>(all: &'a [Manifest], kind: &str) -> Vec<&'a Manifest> {
     all.iter().filter(|m| m.kind() == kind).collect()
 }
 
-fn is_plugin(m: &Manifest) -> bool {
+pub(super) fn is_plugin(m: &Manifest) -> bool {
     matches!(m.kind(), "WasmPlugin" | "TrafficExtension")
 }
 
@@ -33,7 +36,7 @@ fn labels_match(selector: &Value, labels: &Value) -> bool {
 }
 
 /// The settings of a WasmPlugin (`spec`) or TrafficExtension (`spec.wasm`).
-fn settings(m: &Manifest) -> &Value {
+pub(super) fn settings(m: &Manifest) -> &Value {
     if m.kind() == "TrafficExtension" {
         &m.value["spec"]["wasm"]
     } else {
@@ -59,9 +62,17 @@ pub fn inconsistencies(all: &[Manifest]) -> Vec<String> {
     let rules = of_kind(all, "DestinationRule");
     let deployments = of_kind(all, "Deployment");
     let services = of_kind(all, "Service");
-    let gateways = of_kind(all, "Gateway");
+    // Istio's own Gateways; Gateway API's (waypoints) are checked by waypoint_consistency.
+    let gateways: Vec<&Manifest> = of_kind(all, "Gateway")
+        .into_iter()
+        .filter(|g| !is_gateway_api(g))
+        .collect();
     let virtual_services = of_kind(all, "VirtualService");
-    let plugins: Vec<&Manifest> = all.iter().filter(|m| is_plugin(m)).collect();
+    // Plugins on sidecars and Istio gateways; those on waypoints route through HTTPRoutes.
+    let plugins: Vec<&Manifest> = all
+        .iter()
+        .filter(|m| is_plugin(m) && target_refs(m).is_empty())
+        .collect();
 
     for d in &deployments {
         let spec = &d.value["spec"];
@@ -262,6 +273,7 @@ pub fn inconsistencies(all: &[Manifest]) -> Vec<String> {
             "no VirtualService mirrors on {header}: {subset}, which a plugin marks"
         ));
     }
+    out.extend(waypoint_consistency::inconsistencies(all));
     out
 }
 

@@ -1,13 +1,15 @@
 //! Checks of Kubernetes manifests, the way the cluster (and the filter) would judge them: each
 //! manifest against its kind's schema (`crd_schema`) and, for a manifest that configures the
 //! filter, that configuration against the filter's own validation; and the manifests of one
-//! scenario against each other (`istio_consistency`, `gateway_consistency`). The unit tests
-//! prove each check rejects what it should, on edited copies of the examples.
+//! scenario against each other (`istio_consistency`, with `waypoint_consistency` for ambient;
+//! `gateway_consistency`). The unit tests prove each check rejects what it should, on edited
+//! copies of the examples.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod crd_schema;
 pub mod gateway_consistency;
 pub mod istio_consistency;
+pub mod waypoint_consistency;
 
 use std::collections::BTreeSet;
 use std::fs;
@@ -28,9 +30,11 @@ fn schema_file(name: &str) -> String {
     fs::read_to_string(repo_root().join("tests/schemas").join(name)).unwrap()
 }
 
-/// Istio's CRDs and the standard Kubernetes kinds.
+/// Istio's CRDs, Gateway API's (the waypoint and the HTTPRoute of examples/ambient) and the
+/// standard Kubernetes kinds.
 pub fn istio_schemas() -> Vec<KindSchema> {
     let mut all = crd_schemas(&schema_file("istio-crds.yaml"));
+    all.extend(crd_schemas(&schema_file("gateway-api-crds.yaml")));
     all.extend(core_schemas(&schema_file("kubernetes-core.yaml")));
     all
 }
@@ -317,6 +321,34 @@ mod tests {
         assert!(errors[0].starts_with(
             r#"apiVersion/kind: no schema for "extensions.istio.io/v1" "WasmPlugin""#
         ));
+    }
+
+    #[test]
+    fn a_typo_in_an_ambient_manifest_is_rejected_by_the_gateway_api_schema() {
+        let route = || load_file(&repo_root(), "examples/ambient/httproute.yaml");
+        let errors = istio_errors_after(route(), |m| {
+            let rule = m["spec"]["rules"][0].as_object_mut().unwrap();
+            let refs = rule.remove("backendRefs").unwrap();
+            rule.insert("backendRef".into(), refs);
+        });
+        assert_eq!(
+            errors,
+            [r#"spec.rules[0].backendRef: unknown field "backendRef""#]
+        );
+        let errors = istio_errors_after(route(), |m| {
+            m["spec"]["parentRefs"][0]["kind"] = json!("Service/v1");
+        });
+        assert_eq!(
+            errors,
+            [
+                r#"spec.parentRefs[0].kind: "Service/v1" does not match pattern "^[a-zA-Z]([-a-zA-Z0-9]*[a-zA-Z0-9])?$""#
+            ]
+        );
+        let errors = istio_errors_after(
+            load_file(&repo_root(), "examples/ambient/waypoint.yaml"),
+            |m| m["spec"]["listeners"][0]["port"] = json!(0),
+        );
+        assert_eq!(errors, ["spec.listeners[0].port: 0 is below the minimum 1"]);
     }
 
     #[test]
