@@ -71,7 +71,8 @@ MATRIX_VENVS  := .venvs
 # Behaviour every supported Envoy must show alike; not vm_reuse.rs (the token rotation needs
 # Envoy 1.39 or later). assign, guard, lanes and mirror use host calls the older features do
 # not (WASI random_get, adding a header map value, shared data with CAS, gauges, header pairs).
-MATRIX_TESTS  := routing ecds hostile shared_vm expose http2 istio_delivery assign guard lanes mirror
+MATRIX_TESTS  := routing ecds hostile shared_vm expose http2 istio_delivery assign guard lanes mirror \
+                 forged_lanes ambient grpc_guard denied_flood
 # `make test` leaves the guard (about 45 s of windows and cool-downs) to the full matrix.
 MATRIX_CI_TESTS := $(filter-out guard,$(MATRIX_TESTS))
 
@@ -165,10 +166,10 @@ test-matrix-ci: ## the matrix subset (no guard) on the oldest supported Envoy
 test-core: ## the pure core's tests, natively
 	cargo test -p sticky-canary-core
 
-# The golden vectors on wasm32 under Node, through wasm-bindgen-test.
-test-wasm: wasm-target wasm-test-runner ## the golden vectors on wasm32 under Node
+# The golden and decision vectors on wasm32 under Node, through wasm-bindgen-test.
+test-wasm: wasm-target wasm-test-runner ## the golden and decision vectors on wasm32 under Node
 	CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=$(abspath $(WASM_TEST_RUNNER)) \
-	  cargo test -p sticky-canary-core --target wasm32-unknown-unknown --test golden
+	  cargo test -p sticky-canary-core --target wasm32-unknown-unknown --test golden --test decision_vectors
 
 wasm-test-runner: ## wasm-bindgen-test-runner at Cargo.lock's version, into .tools
 	@$(WASM_TEST_RUNNER) --version 2>/dev/null | grep -q ' $(WASM_BINDGEN_VERSION)$$' || \

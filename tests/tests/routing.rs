@@ -138,3 +138,31 @@ fn requests_without_a_key_fall_back_randomly_by_weight_or_to_the_stable_subset()
         assert_eq!(client.get("/", &[]).served_by(), "v2");
     }
 }
+
+#[test]
+fn a_key_cookie_in_a_second_cookie_header_decides_over_http1() {
+    // service-a reads x-user-id, then the uid cookie, then the query: with only a cookie, the
+    // uid in the second `Cookie` header is the key. The filter reads the whole header map, so a
+    // browser extension or proxy that splits cookies into several headers changes nothing.
+    let config = service_a_config(50);
+    let envoy = Envoy::start(Delivery::Inline, &config);
+    let mut client = envoy.front();
+    let (mut checked, mut on_v2) = (0, 0);
+    for i in 0..200 {
+        let id = user(i);
+        let second = format!("uid={id}");
+        let response = client.get(
+            "/",
+            &[("cookie", b"theme=dark"), ("cookie", second.as_bytes())],
+        );
+        let expected = expected_subset(&config, "/", &[("cookie", second.as_bytes())]).unwrap();
+        assert_eq!(response.served_by(), expected, "user {id}");
+        checked += 1;
+        on_v2 += usize::from(expected == "v2");
+    }
+    // Both subsets were seen, so the cookie decided (a missed key would take one fallback).
+    assert!(
+        checked == 200 && on_v2 > 50 && on_v2 < 150,
+        "v2 got {on_v2} of 200"
+    );
+}
