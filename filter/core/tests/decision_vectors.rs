@@ -220,7 +220,7 @@ mod independent {
                 )
             } else if let Some(flag_key) = bucketing["flagd"]["flagKey"].as_str() {
                 (
-                    u64::from(murmur3(&joined(flag_key, ""))) * 10_000 >> 32,
+                    (u64::from(murmur3(&joined(flag_key, ""))) * 10_000) >> 32,
                     true,
                 )
             } else {
@@ -392,13 +392,15 @@ mod generator {
         name: &'static str,
         about: &'static str,
         plugin_config: &'static str,
-        /// `(name, headers, key)`: the key is written by hand for hash and user vectors.
-        vectors: Vec<(
-            &'static str,
-            Vec<(&'static str, &'static str)>,
-            Option<&'static str>,
-        )>,
+        vectors: Vec<Case>,
     }
+
+    /// `(name, headers, key)`: the key is written by hand for hash and user vectors.
+    type Case = (
+        &'static str,
+        Vec<(&'static str, &'static str)>,
+        Option<&'static str>,
+    );
 
     fn specs() -> Vec<Spec> {
         vec![
