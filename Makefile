@@ -124,6 +124,13 @@ bench-instr: tools build valgrind
 valgrind:
 	@command -v valgrind >/dev/null || ($(APT) update -qq && $(APT) install -y -qq valgrind)
 
+# Resident memory of an Envoy with each filter (no filter, Lua, the empty wasm filter, the plugin
+# with 1 and 3 VMs, --concurrency 1/2/4), one Envoy per row, each row started several times (see
+# BENCHMARKS.md, "Memory"). Measures, never asserts.
+.PHONY: bench-mem
+bench-mem: tools build binaryen
+	python3 bench/mem.py
+
 # Everything: lint, the pure core natively and on wasm32, end-to-end tests against the real Envoy
 # (the matrix subset also against the oldest supported one), and a few seconds of each fuzz target.
 test: tools build image compose-client browser-deps lint test-wasm
