@@ -24,7 +24,7 @@ WASM_BINDGEN_VERSION := $(shell awk '/^name = "wasm-bindgen"$$/ {getline; gsub(/
 WASM_TEST_RUNNER     := .tools/bin/wasm-bindgen-test-runner
 
 .PHONY: all tools wasm-target envoy binaryen bench-tools umoci compose-client build image ecds bench \
-        bench-instr valgrind \
+        bench-instr valgrind bench-mem \
         test test-core test-wasm wasm-test-runner test-e2e lint fmt demo clean \
         fuzz-tools fuzz fuzz-smoke soak test-matrix test-matrix-ci browser-deps test-browser screenshots
 
@@ -126,9 +126,9 @@ valgrind:
 
 # Resident memory of an Envoy with each filter (no filter, Lua, the empty wasm filter, the plugin
 # with 1 and 3 VMs, --concurrency 1/2/4), one Envoy per row, each row started several times (see
-# BENCHMARKS.md, "Memory"). Measures, never asserts.
-.PHONY: bench-mem
-bench-mem: tools build binaryen
+# BENCHMARKS.md, "Memory"); about a minute. Not part of `make test`: it measures, never asserts.
+# More builds side by side: BENCH_MEM_MODULES="label=path/to.wasm"; bench/mem.py lists the rest.
+bench-mem: tools build ## resident memory per filter, VM and worker count (BENCHMARKS.md); measures, never asserts
 	python3 bench/mem.py
 
 # Everything: lint, the pure core natively and on wasm32, end-to-end tests against the real Envoy
