@@ -11,7 +11,9 @@ Results go to stdout and to build/bench/mem.md (+ mem.json).
 tcmalloc's split matters here: most of what a wasm module adds is memory V8 allocated while
 compiling the module and freed again, which tcmalloc keeps (thread caches, page heap) rather
 than returning it to the kernel. "in use" is what is still allocated; "held free" the rest of
-tcmalloc's heap.
+tcmalloc's heap. Two rows isolate V8's share (bench/mem_modules.py): the plugin's code with every
+entry point doing nothing (none of it runs), and the empty filter with as many bytes of code in
+small functions.
 
 Environment: BENCH_MEM_REPEATS (3), BENCH_MEM_REQUESTS (2000), BENCH_MODULE
 (build/sticky_canary.wasm), BENCH_MEM_MODULES ("label=path,...": more builds of the plugin,
@@ -32,6 +34,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import mem_modules  # noqa: E402
 import run  # noqa: E402  (the realistic config and the listener builders, shared with `make bench`)
 
 ROOT = run.ROOT
@@ -66,6 +69,9 @@ ROWS = [
     ("floor3", "empty wasm filter, 3 VMs", "floor", 3, 2, None),
     ("plugin", "sticky-canary, realistic config", "plugin", 1, 2, None),
     ("plugin3", "sticky-canary, 3 VMs", "plugin", 3, 2, None),
+    ("never_run", "sticky-canary's code, never run (bench/mem_modules.py)", "never_run", 1, 2, None),
+    ("small_functions", "empty filter + as much code in ~260-byte functions", "small_functions",
+     1, 2, None),
     ("none_c1", "no filter", "none", 0, 1, None),
     ("floor_c1", "empty wasm filter", "floor", 1, 1, None),
     ("plugin_c1", "sticky-canary", "plugin", 1, 1, None),
@@ -75,13 +81,18 @@ ROWS = [
 ]
 
 
+# The isolating modules (bench/mem_modules.py), written before the first row runs.
+ISOLATING = {"never_run": OUT / "mem_never_run.wasm", "small_functions": OUT / "mem_small.wasm"}
+
+
 def filters(kind, name, vms, floor_module):
     if kind == "none":
         return []
     if kind == "lua":
         return run.filters_for("lua", name, floor_module)
-    module = {"floor": floor_module, "plugin": run.MODULE}.get(kind) or kind[len("module:"):]
-    config = "{}" if kind == "floor" else json.dumps(run.REALISTIC_CONFIG)
+    module = ({"floor": floor_module, "plugin": run.MODULE, **ISOLATING}.get(kind)
+              or kind[len("module:"):])
+    config = "{}" if kind == "floor" or kind in ISOLATING else json.dumps(run.REALISTIC_CONFIG)
     return [run.wasm_filter(f"{name}_{vm}", module, config) for vm in range(vms)]
 
 
@@ -231,6 +242,12 @@ def add_rows():
 def main():
     add_rows()
     floor_module = run.ensure_floor_module()
+    kinds = {row[2] for row in ROWS}
+    if "never_run" in kinds:
+        mem_modules.never_run(run.MODULE, ISOLATING["never_run"])
+    if "small_functions" in kinds:
+        mem_modules.small_functions(run.FLOOR_WAT, ISOLATING["small_functions"],
+                                    mem_modules.code_bytes(run.MODULE))
     samples = {row[0]: [] for row in ROWS}
     started = time.time()
     for repeat in range(REPEATS):
