@@ -138,7 +138,8 @@ def small_functions(floor_wat, target, code_size):
             salt = index * 7 + step
             # Every third block calls the previous function, as compiled code calls helpers.
             called = (f"(call $f{index - 1} (local.get $c) (local.get $d))"
-                      if index and step % 3 == 0 else f"(i32.xor (local.get $c) (i32.const {salt}))")
+                      if index and step % 3 == 0
+                      else f"(i32.xor (local.get $c) (i32.const {salt}))")
             blocks.append(f"""
     (local.set $c (i32.load offset={salt % 64 * 4} (local.get $a)))
     (if (i32.lt_u (local.get $c) (local.get $b))
