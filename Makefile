@@ -15,7 +15,7 @@ IMAGE_LAYOUT  := build/image
 # wasm-opt (binaryen) shrinks the module; Rust's wasm32-wasip1 code uses these features.
 # -ocimfs 200: a function with one caller is inlined into it only up to 200 bytes. Unbounded (the
 # default), every configure-time function piled into one 43 KB proxy_on_configure, and V8, which
-# compiles every function with TurboFan when the module loads, needed 12 MiB more for it, memory
+# compiles every function with TurboFan when the module loads, needed 13 MiB more for it, memory
 # tcmalloc keeps afterwards (BENCHMARKS.md, "Memory"). Same size; 100 saves 2.6 MiB more but costs
 # the request path ~70 instructions (calls no longer inlined), 200 costs none.
 WASM_OPT_FLAGS := -Oz --converge -ocimfs 200 --zero-filled-memory --strip-debug --strip-producers \
