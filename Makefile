@@ -123,10 +123,10 @@ bench: tools build bench-tools
 # profile (see BENCHMARKS.md); a few minutes. Not part of `make test`: it measures, never asserts.
 # Compare two builds in one run: BENCH_EXTRA_MODULES="before=path/to/before.wasm"; one row
 # quickly: BENCH_INSTR_ONLY=realistic (bench/instr.py lists the rows and settings).
-bench-instr: tools build valgrind
+bench-instr: tools build valgrind ## instructions per request under callgrind (BENCHMARKS.md); measures, never asserts
 	python3 bench/instr.py
 
-valgrind:
+valgrind: ## valgrind, from apt when missing
 	@command -v valgrind >/dev/null || ($(APT) update -qq && $(APT) install -y -qq valgrind)
 
 # Resident memory of an Envoy with each filter (no filter, Lua, the empty wasm filter, the plugin
