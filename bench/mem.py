@@ -69,6 +69,8 @@ ROWS = [
     ("floor3", "empty wasm filter, 3 VMs", "floor", 3, 2, None),
     ("plugin", "sticky-canary, realistic config", "plugin", 1, 2, None),
     ("plugin3", "sticky-canary, 3 VMs", "plugin", 3, 2, None),
+    ("plugin3_shared", "sticky-canary, 3 filters in one VM (same vm_id)", "plugin_shared", 3, 2,
+     None),
     ("never_run", "sticky-canary's code, never run (bench/mem_modules.py)", "never_run", 1, 2,
      None),
     ("small_functions", "empty filter + as much code in ~260-byte functions", "small_functions",
@@ -91,6 +93,13 @@ def filters(kind, name, vms, floor_module):
         return []
     if kind == "lua":
         return run.filters_for("lua", name, floor_module)
+    if kind == "plugin_shared":
+        # Same vm_config, so Envoy runs all of them in one VM, each filter a root context of it.
+        chain = [run.wasm_filter(f"{name}_{n}", run.MODULE, json.dumps(run.REALISTIC_CONFIG))
+                 for n in range(vms)]
+        for wasm in chain:
+            wasm["typed_config"]["config"]["vm_config"]["vm_id"] = name
+        return chain
     module = ({"floor": floor_module, "plugin": run.MODULE, **ISOLATING}.get(kind)
               or kind[len("module:"):])
     config = "{}" if kind == "floor" or kind in ISOLATING else json.dumps(run.REALISTIC_CONFIG)
@@ -193,7 +202,8 @@ def measure(row, floor_module):
         try:
             wait_ready(envoy, admin_port, log_path)
             at_ready = status_kib(envoy.pid)
-            send_requests(port, REQUESTS, kind == "plugin" or kind.startswith("module:"))
+            send_requests(port, REQUESTS, kind in ("plugin", "plugin_shared")
+                          or kind.startswith("module:"))
             time.sleep(1)  # let the workers go idle; RSS is read at rest
             status = status_kib(envoy.pid)
             heap = json.loads(run.admin_get(admin_port, "/memory"))
@@ -262,7 +272,9 @@ def main():
 def baseline(rows, row, kind):
     """The row of `kind` ("none" or "floor") run like `row`: same --concurrency, CPUs and, for
     the empty module, as many VMs."""
-    _, _, _, vms, concurrency, cpus = row
+    _, _, kind_of_row, vms, concurrency, cpus = row
+    if kind_of_row == "plugin_shared":
+        vms = 1
     for name, _, other, other_vms, other_concurrency, other_cpus in ROWS:
         if (other == kind and other_concurrency == concurrency and other_cpus == cpus
                 and (kind == "none" or other_vms == vms)):
@@ -323,6 +335,9 @@ def report(samples, seconds):
         if one in rows and three in rows:
             per_vm[one] = (med(three) - med(one)) / 2
             lines.append(f"- each extra VM, {label}: {per_vm[one]:+.1f} MiB")
+    if "plugin" in rows and "plugin3_shared" in rows:
+        lines.append(f"- each more filter in the same VM (same vm_id), sticky-canary: "
+                     f"{(med('plugin3_shared') - med('plugin')) / 2:+.1f} MiB")
     if len(per_vm) == 2:
         lines.append(f"- each extra VM, sticky-canary over the empty wasm filter's: "
                      f"{per_vm['plugin'] - per_vm['floor']:+.1f} MiB (target: at most +1)")
