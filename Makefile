@@ -13,7 +13,12 @@ WASM_MAX_BYTES := 393216
 VERSION       := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
 IMAGE_LAYOUT  := build/image
 # wasm-opt (binaryen) shrinks the module; Rust's wasm32-wasip1 code uses these features.
-WASM_OPT_FLAGS := -Oz --converge --zero-filled-memory --strip-debug --strip-producers \
+# -ocimfs 200: a function with one caller is inlined into it only up to 200 bytes. Unbounded (the
+# default), every configure-time function piled into one 43 KB proxy_on_configure, and V8, which
+# compiles every function with TurboFan when the module loads, needed 13 MiB more for it, memory
+# tcmalloc keeps afterwards (BENCHMARKS.md, "Memory"). Same size; 100 saves 2.6 MiB more but costs
+# the request path ~70 instructions (calls no longer inlined), 200 costs none.
+WASM_OPT_FLAGS := -Oz --converge -ocimfs 200 --zero-filled-memory --strip-debug --strip-producers \
                   --enable-bulk-memory --enable-sign-ext --enable-mutable-globals \
                   --enable-nontrapping-float-to-int --enable-multivalue --enable-reference-types
 # apt-get as root (CI), else through sudo.
@@ -24,7 +29,7 @@ WASM_BINDGEN_VERSION := $(shell awk '/^name = "wasm-bindgen"$$/ {getline; gsub(/
 WASM_TEST_RUNNER     := .tools/bin/wasm-bindgen-test-runner
 
 .PHONY: all help check tools wasm-target envoy binaryen bench-tools umoci compose-client build image ecds bench \
-        bench-instr valgrind \
+        bench-instr valgrind bench-mem \
         test test-core test-wasm wasm-test-runner test-e2e lint fmt demo clean \
         fuzz-tools fuzz fuzz-smoke soak test-matrix test-matrix-ci browser-deps test-browser screenshots
 
@@ -136,11 +141,18 @@ bench: tools build bench-tools ## the side-by-side benchmark (BENCHMARKS.md); me
 # profile (see BENCHMARKS.md); a few minutes. Not part of `make test`: it measures, never asserts.
 # Compare two builds in one run: BENCH_EXTRA_MODULES="before=path/to/before.wasm"; one row
 # quickly: BENCH_INSTR_ONLY=realistic (bench/instr.py lists the rows and settings).
-bench-instr: tools build valgrind ## instructions per request under callgrind, one row per feature (BENCHMARKS.md)
+bench-instr: tools build valgrind ## instructions per request under callgrind (BENCHMARKS.md); measures, never asserts
 	python3 bench/instr.py
 
-valgrind: ## installs valgrind (apt) if missing
+valgrind: ## valgrind, from apt when missing
 	@command -v valgrind >/dev/null || ($(APT) update -qq && $(APT) install -y -qq valgrind)
+
+# Resident memory of an Envoy with each filter (no filter, Lua, the empty wasm filter, the plugin
+# with 1 and 3 VMs, --concurrency 1/2/4), one Envoy per row, each row started several times (see
+# BENCHMARKS.md, "Memory"); about a minute. Not part of `make test`: it measures, never asserts.
+# More builds side by side: BENCH_MEM_MODULES="label=path/to.wasm"; bench/mem.py lists the rest.
+bench-mem: tools build ## resident memory per filter, VM and worker count (BENCHMARKS.md); measures, never asserts
+	python3 bench/mem.py
 
 # Everything: lint, the pure core natively and on wasm32, end-to-end tests against the real Envoy
 # (the matrix subset also against the oldest supported one), and a few seconds of each fuzz target.
