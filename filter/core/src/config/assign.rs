@@ -10,6 +10,7 @@ use crate::token::Secret;
 /// brute-forced offline from one issued cookie.
 pub const MIN_COOKIE_KEY_BYTES: usize = 32;
 
+#[inline(never)] // kept out of line for V8 at load: see `compile` in config/mod.rs
 pub(super) fn compile(
     path: &str,
     raw: AssignConfig,

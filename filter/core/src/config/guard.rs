@@ -10,6 +10,7 @@ pub const GUARD_DEFAULT_MIN_REQUESTS: u64 = 100;
 pub const GUARD_DEFAULT_WINDOW_SECS: u32 = 30;
 pub const GUARD_DEFAULT_COOL_DOWN_SECS: u32 = 300;
 
+#[inline(never)] // kept out of line for V8 at load: see `compile` in config/mod.rs
 pub(super) fn compile(
     path: &str,
     raw: GuardConfig,

@@ -31,6 +31,7 @@ pub enum LaneFallback {
     Decide,
 }
 
+#[inline(never)] // kept out of line for V8 at load: see `compile` in config/mod.rs
 pub(super) fn compile(path: &str, raw: LaneConfig) -> Result<Lane, ConfigError> {
     let here = format!("{path}.lane");
     let carrier = match (raw.header, raw.baggage) {

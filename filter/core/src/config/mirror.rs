@@ -26,6 +26,7 @@ impl Mirror {
     }
 }
 
+#[inline(never)] // kept out of line for V8 at load: see `compile` in config/mod.rs
 pub(super) fn compile(path: &str, raw: MirrorConfig, route: &Route) -> Result<Mirror, ConfigError> {
     let here = format!("{path}.mirror");
     let subset = route

@@ -199,6 +199,12 @@ fn json_reason(err: &serde_json::Error) -> String {
     }
 }
 
+// The compilers of each concern (`route::compile`, `rules::compile`, ...) are kept out of line
+// (`#[inline(never)]`): V8 compiles every function of the module with TurboFan when it loads, and
+// one function holding the whole configure path cost 11 MiB more per Envoy than the same code in
+// pieces (BENCHMARKS.md, "Memory"). They run once per configuration, so the calls cost nothing
+// per request.
+#[inline(never)]
 fn compile(
     raw: PluginConfig,
     token: Option<Secret>,

@@ -202,6 +202,7 @@ impl Uses {
 
     /// Every header route `path` reads for its decision and writes for its lane, mirror mark and
     /// id.
+    #[inline(never)] // kept out of line for V8 at load: see `compile` in config/mod.rs
     pub(super) fn route(&mut self, path: &str, route: &Route) -> Result<(), ConfigError> {
         for (i, key) in route.keys.iter().enumerate() {
             if let KeySource::Header(name) = key {

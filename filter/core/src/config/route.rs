@@ -10,6 +10,7 @@ use crate::matcher::HostPattern;
 use crate::schema::{BucketingConfig, FallbackConfig, KeySourceConfig, RouteConfig};
 use crate::token::Secret;
 
+#[inline(never)] // kept out of line for V8 at load: see `compile` in config/mod.rs
 pub(super) fn compile(
     path: &str,
     raw: RouteConfig,
@@ -153,6 +154,7 @@ pub(super) fn compile(
 
 /// `stickiness.bucketing`: exactly one other tool's bucketing, which hashes its own id in place
 /// of the salt.
+#[inline(never)] // kept out of line for V8 at load: see `compile` in config/mod.rs
 fn bucketing(
     path: &str,
     raw: BucketingConfig,
@@ -229,6 +231,7 @@ fn bucketing(
     Ok(bucketing)
 }
 
+#[inline(never)] // kept out of line for V8 at load: see `compile` in config/mod.rs
 fn key_source(path: &str, raw: KeySourceConfig) -> Result<KeySource, ConfigError> {
     match (raw.header, raw.cookie, raw.query) {
         (Some(header), None, None) => Ok(KeySource::Header(header_name(

@@ -6,6 +6,7 @@ use crate::matcher::StringMatcher;
 use crate::schema::{RuleConfig, RuleMatchConfig, StringMatchConfig};
 use crate::token::TOKEN_ENV;
 
+#[inline(never)] // kept out of line for V8 at load: see `compile` in config/mod.rs
 pub(super) fn compile(
     path: &str,
     raw: RuleConfig,
@@ -72,6 +73,7 @@ pub(super) fn compile(
     })
 }
 
+#[inline(never)] // kept out of line for V8 at load: see `compile` in config/mod.rs
 fn compile_conditions(path: &str, raw: RuleMatchConfig) -> Result<Vec<Condition>, ConfigError> {
     let mut conditions = Vec::new();
     for (i, named) in raw.headers.into_iter().enumerate() {
@@ -111,6 +113,7 @@ fn compile_conditions(path: &str, raw: RuleMatchConfig) -> Result<Vec<Condition>
     Ok(conditions)
 }
 
+#[inline(never)] // kept out of line for V8 at load: see `compile` in config/mod.rs
 fn string_matcher(path: &str, raw: StringMatchConfig) -> Result<StringMatcher, ConfigError> {
     let ic = raw.ignore_case.unwrap_or(false);
     let set = [

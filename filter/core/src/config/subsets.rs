@@ -23,6 +23,7 @@ fn known_subsets(subsets: &[Subset]) -> String {
         .join(", ")
 }
 
+#[inline(never)] // kept out of line for V8 at load: see `compile` in config/mod.rs
 pub(super) fn compile_subsets(
     path: &str,
     raw: Vec<SubsetConfig>,
