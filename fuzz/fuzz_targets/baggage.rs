@@ -1,6 +1,7 @@
 //! W3C baggage from the client, arbitrary bytes, under the three things the plan does with it:
 //! write our member, strip every member of ours, keep a trusted lane. Never a panic; a member is
-//! ours when its key, percent-decoded, is our key (however the client encoded it); every other
+//! ours when its key, read as the most lenient propagator reads it (`+` as a space, `%XX`
+//! decoded, whitespace trimmed, Unicode's included), is our key; every other
 //! member passes byte for byte, in order; the result keeps the W3C limits whenever our member is
 //! in it; a written lane reads back, once.
 #![no_main]
@@ -21,8 +22,9 @@ struct Input<'a> {
 const KEY: &[u8] = b"canary-lane";
 
 /// Whether a list-member is ours: its key runs to the first `=` or `;`, without surrounding
-/// spaces and tabs, and percent-decodes to `KEY` (written here apart from the module's own
-/// parser; an escape that is not `%` and two hex digits stays as it is).
+/// spaces and tabs, and decodes to `KEY` as OpenTelemetry Python reads it, `unquote_plus(key)
+/// .strip()` (written here apart from the module's own parser; an escape that is not `%` and two
+/// hex digits stays as it is).
 fn is_ours(member: &[u8]) -> bool {
     let end = member
         .iter()
@@ -37,7 +39,17 @@ fn is_ours(member: &[u8]) -> bool {
         .iter()
         .rposition(|&b| b != b' ' && b != b'\t')
         .map_or(start, |e| e + 1);
-    decode(&key[start..stop]) == KEY
+    let decoded = decode(&key[start..stop]);
+    let trimmed = match std::str::from_utf8(&decoded) {
+        Ok(text) => text
+            .trim_matches(|c: char| {
+                c.is_whitespace() || c == '\u{feff}' || ('\u{1c}'..='\u{1f}').contains(&c)
+            })
+            .as_bytes()
+            .to_vec(),
+        Err(_) => decoded.trim_ascii().to_vec(),
+    };
+    trimmed == KEY
 }
 
 fn decode(text: &[u8]) -> Vec<u8> {
@@ -52,7 +64,7 @@ fn decode(text: &[u8]) -> Vec<u8> {
                 continue;
             }
         }
-        out.push(text[i]);
+        out.push(if text[i] == b'+' { b' ' } else { text[i] });
         i += 1;
     }
     out

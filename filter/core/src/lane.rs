@@ -155,7 +155,11 @@ fn names(member: &[u8], key: &[u8]) -> bool {
 /// `str.strip`, JavaScript's `trim`). Reading more members as ours only ever removes a client's.
 fn member_name(member: &[u8]) -> Cow<'_, [u8]> {
     let raw = member_key(member);
-    if !raw.iter().any(|&b| b == b'%' || b == b'+') {
+    // Nothing to decode and nothing to trim: the key as it is.
+    let plain = !raw.iter().any(|&b| b == b'%' || b == b'+')
+        && raw.first().is_none_or(u8::is_ascii_graphic)
+        && raw.last().is_none_or(u8::is_ascii_graphic);
+    if plain {
         return Cow::Borrowed(raw);
     }
     let plus_as_space: Vec<u8> = raw
@@ -232,6 +236,9 @@ mod tests {
             "canary-lane%E2%80%83",
             "%EF%BB%BFcanary-lane",
             "canary-lane%09",
+            "\rcanary-lane",
+            "canary-lane\x0b",
+            "\x1fcanary-lane",
         ] {
             let baggage = format!("a=1,{forged}=v2");
             assert_eq!(
