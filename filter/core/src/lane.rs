@@ -98,8 +98,8 @@ pub fn rewrite(baggage: Option<&[u8]>, rule: &BaggageRule<'_>) -> (BaggageWrite,
         member
     });
     let members = others.iter().filter(|m| !m.trim_ascii().is_empty()).count() + 1;
-    let bytes = others.iter().map(|m| m.len() + 1).sum::<usize>()
-        + ours.as_ref().map_or(0, Vec::len);
+    let bytes =
+        others.iter().map(|m| m.len() + 1).sum::<usize>() + ours.as_ref().map_or(0, Vec::len);
     let ours = ours.filter(|_| members <= BAGGAGE_MAX_MEMBERS && bytes <= BAGGAGE_MAX_BYTES);
     let written = ours.is_some();
     let at = ours_at.unwrap_or(others.len());
@@ -211,7 +211,11 @@ mod tests {
     #[test]
     fn every_member_naming_our_key_is_ours_however_encoded() {
         assert_eq!(
-            write_member(Some(b"canary-lane=v1,canary%2Dlane=v2,k=1"), b"canary-lane", b"v1"),
+            write_member(
+                Some(b"canary-lane=v1,canary%2Dlane=v2,k=1"),
+                b"canary-lane",
+                b"v1"
+            ),
             set("canary-lane=v1,k=1")
         );
         assert_eq!(
@@ -228,7 +232,10 @@ mod tests {
             rewrite(Some(b"k=1, canary%2dlane=v2;p, canary-lane = v3"), &strip),
             (set("k=1"), false)
         );
-        assert_eq!(rewrite(Some(b"canary-lane=v2"), &strip), (BaggageWrite::Remove, false));
+        assert_eq!(
+            rewrite(Some(b"canary-lane=v2"), &strip),
+            (BaggageWrite::Remove, false)
+        );
         let keep = BaggageRule {
             owned: &owned,
             keep: Some(b"canary-lane"),

@@ -91,10 +91,11 @@ pub fn plan<'a>(
                 _ => Fate::Absent,
             },
             (Role::Mirror, Some((d, route))) => match &route.mirror {
-                Some(mirror) if d.mirror && mirror.header == name => route
-                    .subsets
-                    .get(mirror.subset)
-                    .map_or(Fate::Absent, |s| Fate::Write(Cow::Borrowed(s.name.as_bytes()))),
+                Some(mirror) if d.mirror && mirror.header == name => {
+                    route.subsets.get(mirror.subset).map_or(Fate::Absent, |s| {
+                        Fate::Write(Cow::Borrowed(s.name.as_bytes()))
+                    })
+                }
                 _ => Fate::Absent,
             },
             (Role::Id, Some((d, route))) => {
@@ -117,7 +118,13 @@ pub fn plan<'a>(
 
     let lane_dropped = match config.owned.baggage_keys.is_empty() {
         true => false,
-        false => plan_baggage(config, request, chosen.map(|(_, r)| r), subset_name, &mut ops),
+        false => plan_baggage(
+            config,
+            request,
+            chosen.map(|(_, r)| r),
+            subset_name,
+            &mut ops,
+        ),
     };
 
     let response = chosen.and_then(|(d, route)| {

@@ -207,7 +207,10 @@ mod tests {
         assert_eq!(request.header("x-canary-subset"), Some(&b"v2"[..]));
         assert!(request.has_only("x-canary-subset", b"v2"));
         assert!(!request.has_only("baggage", b"a=1"));
-        assert_eq!(request.header_list("baggage").as_deref(), Some(&b"a=1,b=2"[..]));
+        assert_eq!(
+            request.header_list("baggage").as_deref(),
+            Some(&b"a=1,b=2"[..])
+        );
         assert_eq!(request.path(), Some(&b"/a"[..]));
         assert_eq!(request.query(b"uid").as_deref(), Some(&b"q"[..]));
     }

@@ -106,4 +106,3 @@ pub(super) fn compile(
     };
     Ok(Assign::new(cookie, header, key, &attributes))
 }
-

@@ -65,12 +65,7 @@ pub(super) fn compile(
 }
 
 /// A guard's duration field: 1 s up to `max`.
-fn duration(
-    path: &str,
-    raw: Option<&str>,
-    default: u32,
-    max: u32,
-) -> Result<u32, ConfigError> {
+fn duration(path: &str, raw: Option<&str>, default: u32, max: u32) -> Result<u32, ConfigError> {
     let Some(text) = raw else {
         return Ok(default);
     };
@@ -92,4 +87,3 @@ fn duration(
     }
     Ok(secs)
 }
-

@@ -74,4 +74,3 @@ pub(super) fn compile(path: &str, raw: LaneConfig) -> Result<Lane, ConfigError> 
         fallback,
     })
 }
-

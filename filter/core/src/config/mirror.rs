@@ -49,4 +49,3 @@ pub(super) fn compile(path: &str, raw: MirrorConfig, route: &Route) -> Result<Mi
         salt,
     })
 }
-

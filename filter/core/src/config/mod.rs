@@ -12,6 +12,7 @@ mod names;
 pub mod ownership;
 mod route;
 mod rules;
+mod schedule;
 mod subsets;
 
 use crate::assign::Assign;
@@ -19,6 +20,7 @@ use crate::guard::Guard;
 use crate::hash::{bucket, unleash_normalized};
 use crate::layout::BucketLayout;
 use crate::matcher::{HostPattern, StringMatcher};
+use crate::schedule::Schedule;
 use crate::schema::{Os, PluginConfig};
 use crate::token::{Secret, DEFAULT_TOKEN_HEADER};
 
@@ -35,7 +37,6 @@ use names::{header_name, routing_header_name};
 use ownership::Uses;
 
 pub const DEFAULT_ROUTING_HEADER: &str = "x-canary-subset";
-
 
 /// The compiled configuration, shared by every request.
 #[derive(Debug)]
@@ -77,8 +78,10 @@ pub struct Route {
     pub assign: Option<Assign>,
     pub lane: Option<Lane>,
     pub mirror: Option<Mirror>,
+    /// Weights that move with the clock; the request reads them through
+    /// [`crate::Inputs::scheduled`], never computes them.
+    pub schedule: Option<Schedule>,
 }
-
 
 /// How a key becomes a bucket.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -143,7 +146,6 @@ pub enum Condition {
     Os(Vec<Os>),
 }
 
-
 impl Config {
     /// Parses and compiles a pluginConfig JSON document, with no override token.
     pub fn from_json(bytes: &[u8]) -> Result<Config, ConfigError> {
@@ -197,7 +199,6 @@ fn json_reason(err: &serde_json::Error) -> String {
     }
 }
 
-
 fn compile(
     raw: PluginConfig,
     token: Option<Secret>,
@@ -229,9 +230,7 @@ fn compile(
         let path = format!("routes[{index}]");
         let (raw_lane, raw_mirror) = (raw_route.lane.take(), raw_route.mirror.take());
         let mut route = route::compile(&path, raw_route, token.is_some(), cookie_key)?;
-        route.lane = raw_lane
-            .map(|raw| lane::compile(&path, raw))
-            .transpose()?;
+        route.lane = raw_lane.map(|raw| lane::compile(&path, raw)).transpose()?;
         route.mirror = raw_mirror
             .map(|raw| mirror::compile(&path, raw, &route))
             .transpose()?;

@@ -3,7 +3,7 @@
 //! another is refused (one error format for every clash), and what the filter writes becomes
 //! [`Owned`], which the request plan ([`crate::plan`]) gives every request.
 
-use super::{ConfigError, Condition, KeySource, LaneCarrier, Route};
+use super::{Condition, ConfigError, KeySource, LaneCarrier, Route};
 use crate::lane::BAGGAGE_HEADER;
 use crate::matcher::percent_decode;
 
@@ -80,7 +80,13 @@ impl Use {
         }
     }
 
-    fn owned(name: &str, path: String, role: Role, group: Option<Group>, lost: &'static str) -> Use {
+    fn owned(
+        name: &str,
+        path: String,
+        role: Role,
+        group: Option<Group>,
+        lost: &'static str,
+    ) -> Use {
         Use {
             name: name.to_string(),
             field: path.clone(),
@@ -224,15 +230,21 @@ impl Uses {
         }
         if let Some(lane) = &route.lane {
             let (name, field, group) = match &lane.carrier {
-                LaneCarrier::Header(name) => {
-                    (name.as_str(), format!("{path}.lane.header"), Group::HeaderLane)
-                }
+                LaneCarrier::Header(name) => (
+                    name.as_str(),
+                    format!("{path}.lane.header"),
+                    Group::HeaderLane,
+                ),
                 LaneCarrier::Baggage(key) => {
                     let decoded = percent_decode(key).into_owned();
                     if !lane.trust && !self.baggage_keys.contains(&decoded) {
                         self.baggage_keys.push(decoded);
                     }
-                    (BAGGAGE_HEADER, format!("{path}.lane.baggage"), Group::BaggageLane)
+                    (
+                        BAGGAGE_HEADER,
+                        format!("{path}.lane.baggage"),
+                        Group::BaggageLane,
+                    )
                 }
             };
             let mut used = Use::owned(name, field, Role::Lane, Some(group), "the lane it carries");
@@ -250,12 +262,24 @@ impl Uses {
         if let Some(mirror) = &route.mirror {
             let field = format!("{path}.mirror.header");
             let group = Some(Group::Role(Role::Mirror));
-            self.add(Use::owned(&mirror.header, field, Role::Mirror, group, "the mirror mark"))?;
+            self.add(Use::owned(
+                &mirror.header,
+                field,
+                Role::Mirror,
+                group,
+                "the mirror mark",
+            ))?;
         }
         if let Some(header) = route.assign.as_ref().and_then(|a| a.header.as_deref()) {
             let field = format!("{path}.stickiness.assign.header");
             let group = Some(Group::Role(Role::Id));
-            self.add(Use::owned(header, field, Role::Id, group, "the visitor's id"))?;
+            self.add(Use::owned(
+                header,
+                field,
+                Role::Id,
+                group,
+                "the visitor's id",
+            ))?;
         }
         Ok(())
     }

@@ -1,9 +1,9 @@
-//! One entry of `routes`: its match, subsets, stickiness and fallback; rules, guard, assign, lane
-//! and mirror are compiled by their own modules.
+//! One entry of `routes`: its match, subsets, stickiness and fallback; rules, guard, assign,
+//! schedule, lane and mirror are compiled by their own modules.
 
 use super::names::{check_name, header_name, non_empty};
 use super::subsets::{compile_subsets, percent};
-use super::{assign, guard, rules};
+use super::{assign, guard, rules, schedule};
 use super::{Bucketing, ConfigError, Fallback, KeySource, Route};
 use crate::layout::BucketLayout;
 use crate::matcher::HostPattern;
@@ -120,6 +120,10 @@ pub(super) fn compile(
             }
         }
     };
+    let schedule = raw
+        .schedule
+        .map(|raw| schedule::compile(&format!("{path}.schedule"), raw, &subsets, &bucketing))
+        .transpose()?;
     let assign = match stick.assign {
         None => None,
         Some(raw_assign) => {
@@ -182,6 +186,7 @@ pub(super) fn compile(
         assign,
         lane: None,
         mirror: None,
+        schedule,
     })
 }
 
@@ -205,4 +210,3 @@ fn key_source(path: &str, raw: KeySourceConfig) -> Result<KeySource, ConfigError
         )),
     }
 }
-

@@ -147,4 +147,3 @@ fn string_matcher(path: &str, raw: StringMatchConfig) -> Result<StringMatcher, C
         Ok(StringMatcher::present(raw.present.unwrap_or(true)))
     }
 }
-

@@ -23,7 +23,10 @@ fn known_subsets(subsets: &[Subset]) -> String {
         .join(", ")
 }
 
-pub(super) fn compile_subsets(path: &str, raw: Vec<SubsetConfig>) -> Result<Vec<Subset>, ConfigError> {
+pub(super) fn compile_subsets(
+    path: &str,
+    raw: Vec<SubsetConfig>,
+) -> Result<Vec<Subset>, ConfigError> {
     if raw.is_empty() {
         return Err(ConfigError::new(
             format!("{path}.subsets"),
@@ -98,7 +101,7 @@ pub fn percent(hundredths: u16) -> String {
     percent_u32(u32::from(hundredths))
 }
 
-fn percent_u32(hundredths: u32) -> String {
+pub(super) fn percent_u32(hundredths: u32) -> String {
     if hundredths % 100 == 0 {
         format!("{}", hundredths / 100)
     } else {
@@ -107,4 +110,3 @@ fn percent_u32(hundredths: u32) -> String {
             .to_string()
     }
 }
-
