@@ -99,7 +99,8 @@ impl<H: Host> Filter<H> {
             return;
         };
         if let Some(plan) = request::on_request_headers(&self.host, &self.entropy, &active) {
-            self.streams.await_response(context, active, plan, self.clock);
+            self.streams
+                .await_response(context, active, plan, self.clock);
         }
     }
 

@@ -6,8 +6,8 @@
 use std::cell::RefCell;
 
 use crate::abi;
-use crate::envoy_host::{EnvoyHost, EnvoyLogger};
 use crate::dispatch::Filter;
+use crate::envoy_host::{EnvoyHost, EnvoyLogger};
 
 thread_local! {
     static FILTER: RefCell<Filter<EnvoyHost>> = RefCell::new(Filter::new(EnvoyHost));

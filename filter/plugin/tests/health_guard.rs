@@ -47,7 +47,9 @@ fn users_on(config: &str, subset: &str, count: usize) -> Vec<String> {
         .map(|i| format!("u-{i}"))
         .filter(|id| {
             let request = Request::new(vec![(b"x-user-id", id.as_bytes())]);
-            let d = plan(&compiled, &request, &Fixed::default()).decision.unwrap();
+            let d = plan(&compiled, &request, &Fixed::default())
+                .decision
+                .unwrap();
             compiled.routes[0].subsets[d.subset].name == subset
         })
         .take(count)
