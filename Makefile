@@ -24,6 +24,7 @@ WASM_BINDGEN_VERSION := $(shell awk '/^name = "wasm-bindgen"$$/ {getline; gsub(/
 WASM_TEST_RUNNER     := .tools/bin/wasm-bindgen-test-runner
 
 .PHONY: all tools wasm-target envoy binaryen bench-tools umoci compose-client build image ecds bench \
+        bench-instr valgrind \
         test test-core test-wasm wasm-test-runner test-e2e lint fmt demo clean \
         fuzz-tools fuzz fuzz-smoke soak test-matrix test-matrix-ci browser-deps test-browser screenshots
 
@@ -112,6 +113,16 @@ bench: tools build bench-tools
 	wasm-opt $(subst -Oz --converge,-O3,$(WASM_OPT_FLAGS)) \
 	  target/bench-opt3/$(WASM_TARGET)/release/sticky_canary.wasm -o build/bench/sticky_canary_opt3.wasm
 	BENCH_EXTRA_MODULES="opt-level 3=build/bench/sticky_canary_opt3.wasm" python3 bench/run.py
+
+# Instructions per request under valgrind's callgrind, one row per configuration and request
+# profile (see BENCHMARKS.md); a few minutes. Not part of `make test`: it measures, never asserts.
+# Compare two builds in one run: BENCH_EXTRA_MODULES="before=path/to/before.wasm"; one row
+# quickly: BENCH_INSTR_ONLY=realistic (bench/instr.py lists the rows and settings).
+bench-instr: tools build valgrind
+	python3 bench/instr.py
+
+valgrind:
+	@command -v valgrind >/dev/null || ($(APT) update -qq && $(APT) install -y -qq valgrind)
 
 # Everything: lint, the pure core natively and on wasm32, end-to-end tests against the real Envoy
 # (the matrix subset also against the oldest supported one), and a few seconds of each fuzz target.

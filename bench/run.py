@@ -83,7 +83,7 @@ ASSIGN_CONFIG = {"routes": [dict(REALISTIC_CONFIG["routes"][0], stickiness={
     "keys": [{"cookie": "canary-uid"}],
     "assign": {"cookie": "canary-uid", "maxAge": 2592000, "httpOnly": True, "secure": True,
                "sameSite": "Lax", "header": "x-canary-uid", "signed": True}})]}
-ASSIGN_ENV = {"STICKY_CANARY_COOKIE_KEY": "bench-cookie-key"}
+ASSIGN_ENV = {"STICKY_CANARY_COOKIE_KEY": "bench-cookie-key-of-at-least-32-bytes"}
 
 # (10): the realistic route at the edge of a call chain: the decision also written to the lane, a
 # W3C baggage member (the costlier form: the baggage header is read and rewritten; wrk sends none).

@@ -3,7 +3,6 @@
 //! and by the browser tests, which drive the pages and the console it serves.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::collections::HashMap;
 use std::fs;
 use std::io::{BufRead, BufReader, ErrorKind, Read};
 use std::net::{TcpListener, TcpStream};
@@ -15,7 +14,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use sticky_canary_core::{decide, Config, RequestHeaders};
+use sticky_canary_core::{plan, Config, Fixed, Request};
 
 use crate::artifacts::{envoy_binary, repo_root, wasm_module};
 
@@ -55,25 +54,14 @@ pub fn demo_plugin_config() -> String {
         .to_string()
 }
 
-struct Headers(HashMap<String, Vec<u8>>);
-
-impl RequestHeaders for Headers {
-    fn header(&self, name: &str) -> Option<Vec<u8>> {
-        self.0.get(name).cloned()
-    }
-}
-
 /// The subset the pure core picks for a request to the demo: the oracle for every claim.
 pub fn expected(config: &Config, path: &str, headers: &[(&str, &str)]) -> String {
-    let mut map: HashMap<String, Vec<u8>> = HashMap::new();
-    map.insert(":authority".into(), b"127.0.0.1".to_vec());
-    map.insert(":path".into(), path.as_bytes().to_vec());
-    for (name, value) in headers {
-        map.insert(name.to_string(), value.as_bytes().to_vec());
-    }
-    let decision = decide(config, &Headers(map), || {
-        panic!("the demo's requests carry keys")
-    })
+    let mut pairs: Vec<(&[u8], &[u8])> =
+        vec![(b":authority", b"127.0.0.1"), (b":path", path.as_bytes())];
+    pairs.extend(headers.iter().map(|(n, v)| (n.as_bytes(), v.as_bytes())));
+    // Fixed inputs: the demo's requests carry keys, so neither is drawn.
+    let decision = plan(config, &Request::new(pairs), &Fixed::default())
+        .decision
     .expect("the demo's route takes every request");
     config.routes[decision.route].subsets[decision.subset]
         .name

@@ -2,7 +2,6 @@
 //! with it bit for bit.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::collections::HashMap;
 
 /// How many ids the searches below try before giving up (a subset with weight 0 has none).
 const SEARCH_LIMIT: usize = 100_000;
@@ -53,22 +52,15 @@ pub fn expected_outcome_with_token(
     path: &str,
     headers: &[(&str, &[u8])],
 ) -> Expected {
-    struct Fake(HashMap<String, Vec<u8>>);
-    impl sticky_canary_core::RequestHeaders for Fake {
-        fn header(&self, name: &str) -> Option<Vec<u8>> {
-            self.0.get(name).cloned()
-        }
-    }
     let secret = sticky_canary_core::Secret::new(token.map(str::as_bytes));
     let config =
         sticky_canary_core::Config::from_json_with_token(plugin_config.as_bytes(), secret).unwrap();
-    // As Envoy 1.40 hands headers to the module: a repeated header gives its first value (also
-    // Cookie, over HTTP/1: a second Cookie header is not seen), and `host` is `:authority`.
-    let mut map: HashMap<String, Vec<u8>> = HashMap::new();
-    map.insert(":path".to_string(), path.as_bytes().to_vec());
+    // As Envoy hands the header map to the module: every header in order, repeated ones as
+    // separate pairs, `host` as `:authority`.
+    let mut owned: Vec<(String, Vec<u8>)> = vec![(":path".to_string(), path.as_bytes().to_vec())];
     // The client's default host, unless the request names its own.
     if !headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("host")) {
-        map.insert(":authority".to_string(), b"servicea.com".to_vec());
+        owned.push((":authority".to_string(), b"servicea.com".to_vec()));
     }
     for (name, value) in headers {
         let name = if name.eq_ignore_ascii_case("host") {
@@ -76,13 +68,16 @@ pub fn expected_outcome_with_token(
         } else {
             name.to_ascii_lowercase()
         };
-        map.entry(name).or_insert_with(|| value.to_vec());
+        owned.push((name, value.to_vec()));
     }
-    let random_asked = std::cell::Cell::new(false);
-    let decision = sticky_canary_core::decide(&config, &Fake(map), || {
-        random_asked.set(true);
-        0
-    });
+    let pairs = owned
+        .iter()
+        .map(|(n, v)| (n.as_bytes(), v.as_slice()))
+        .collect();
+    let request = sticky_canary_core::Request::new(pairs);
+    let inputs = RandomSeen(std::cell::Cell::new(false));
+    let decision = sticky_canary_core::plan(&config, &request, &inputs).decision;
+    let random_asked = inputs.0;
     match decision {
         None => Expected::Unrouted,
         Some(_) if random_asked.get() => Expected::Random,
@@ -131,4 +126,23 @@ pub fn user_moving<'a>(
         .iter()
         .find(|id| subset_of(old, id) == from && subset_of(new, id) == to)
         .unwrap_or_else(|| panic!("none of {} users moves from {from} to {to}", users.len()))
+}
+
+/// No guard tripped; remembers whether the decision drew a random number or a new id.
+struct RandomSeen(std::cell::Cell<bool>);
+
+impl sticky_canary_core::Inputs for RandomSeen {
+    fn tripped(&self, _route: usize) -> bool {
+        false
+    }
+
+    fn random(&self) -> u32 {
+        self.0.set(true);
+        0
+    }
+
+    fn new_id(&self) -> [u8; 16] {
+        self.0.set(true);
+        [0; 16]
+    }
 }

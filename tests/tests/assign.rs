@@ -11,7 +11,7 @@ use sticky_canary_core::COOKIE_KEY_ENV;
 use sticky_canary_e2e::scenario::Step::{Index, Key, Named};
 use sticky_canary_e2e::{subset_of, Client, Delivery, Envoy, EnvoyOptions, Response};
 
-const KEY: &str = "e2e-cookie-key-5b1d";
+const KEY: &str = "e2e-cookie-key-5b1d-at-least-32-bytes";
 const COOKIE: &str = "canary-uid";
 const UPSTREAM_COOKIES: [&str; 2] = ["session=s-1; Path=/; HttpOnly", "theme=dark"];
 

@@ -115,8 +115,8 @@ pub fn main() -> ExitCode {
     let token = token.as_ref();
     let outcome = match cli.command {
         Command::Validate { files } => Ok(validate::run(&files, name, token)),
-        Command::Which { file, request } => config(&file, name, token).map(|mut config| {
-            let answer = which::which(&mut config, &request);
+        Command::Which { file, request } => config(&file, name, token).map(|config| {
+            let answer = which::which(&config, &request);
             Outcome::ok(answer.human(), answer.json())
         }),
         Command::Diff {

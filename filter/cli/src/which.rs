@@ -1,8 +1,8 @@
-//! `which`: the subset one request gets, and why, from the core's own `decide`.
+//! `which`: the subset one request gets, and why, from the core's own request plan.
 
 use serde_json::{json, Value};
 use sticky_canary_core::config::{Bucketing, Fallback, KeySource, LaneCarrier, Route};
-use sticky_canary_core::{decide, Assigned, Config, Reason, RequestHeaders, BUCKETS};
+use sticky_canary_core::{plan, Assigned, Config, Decision, Fixed, Reason, BUCKETS};
 
 use crate::table;
 
@@ -50,12 +50,15 @@ pub struct Answer {
 /// Header list as the host would hand it to the plugin.
 struct Headers(Vec<(String, Vec<u8>)>);
 
-impl RequestHeaders for Headers {
-    fn header(&self, name: &str) -> Option<Vec<u8>> {
-        self.0
+impl Headers {
+    /// The decision the plugin would make, with no guard tripped and no override token.
+    fn decide(&self, config: &Config) -> Option<Decision> {
+        let pairs = self
+            .0
             .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.clone())
+            .map(|(name, value)| (name.as_bytes(), value.as_slice()))
+            .collect();
+        plan(config, &sticky_canary_core::Request::new(pairs), &Fixed::default()).decision
     }
 }
 
@@ -110,9 +113,9 @@ impl Request {
 }
 
 /// Decides `request` under `config` exactly as the plugin would (with no override token set).
-pub fn which(config: &mut Config, request: &Request) -> Answer {
+pub fn which(config: &Config, request: &Request) -> Answer {
     // Routes are matched on host and path only, so the key's place is known before deciding.
-    let Some(first) = decide(config, &request.headers(), || 0) else {
+    let Some(first) = request.headers().decide(config) else {
         return Answer {
             route: None,
             subset: None,
@@ -130,32 +133,8 @@ pub fn which(config: &mut Config, request: &Request) -> Answer {
         Some(source) => request.with_key(source),
         None => request.clone(),
     };
-    let headers = request.headers();
-    let decision = decide(config, &headers, || 0).unwrap_or(first);
-    let by_rule = |reason| matches!(reason, Some(Reason::Rule | Reason::User));
-    // `decide` does not say which rule: drop rules from the end until the decision stops being
-    // a rule's; the last one dropped is the first that matches.
-    let mut rule = None;
-    if by_rule(Some(decision.reason)) {
-        let mut dropped = Vec::new();
-        while let Some(last) = config
-            .routes
-            .get_mut(route_index)
-            .and_then(|route| route.rules.pop())
-        {
-            dropped.push(last);
-            if !by_rule(decide(config, &headers, || 0).map(|d| d.reason)) {
-                rule = config
-                    .routes
-                    .get(route_index)
-                    .map(|route| route.rules.len());
-                break;
-            }
-        }
-        if let Some(route) = config.routes.get_mut(route_index) {
-            route.rules.extend(dropped.into_iter().rev());
-        }
-    }
+    let decision = request.headers().decide(config).unwrap_or(first);
+    let rule = decision.rule;
     let route = config.routes.get(route_index);
     // A keyless request on an assigning route is hashed by a new random id: any subset, by
     // weight, like a random fallback (then sticky by its cookie).

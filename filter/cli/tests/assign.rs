@@ -6,6 +6,7 @@ mod common;
 use common::run_with_env;
 
 const FILE: &str = "filter/cli/tests/data/assign-signed.json";
+const KEY: &str = "cli-test-cookie-key-32-bytes-long";
 
 #[test]
 fn signed_ids_validate_only_with_the_cookie_key_in_the_environment() {
@@ -17,8 +18,14 @@ fn signed_ids_validate_only_with_the_cookie_key_in_the_environment() {
     assert_eq!(r.code, 1);
     let r = run_with_env(
         &["validate", FILE],
-        &[("STICKY_CANARY_COOKIE_KEY", Some("k"))],
+        &[("STICKY_CANARY_COOKIE_KEY", Some("short-key"))],
     );
+    assert_eq!(
+        r.stdout,
+        format!("{FILE}: routes[0].stickiness.assign.signed: the cookie key (STICKY_CANARY_COOKIE_KEY) is 9 bytes; at least 32 are needed, as a shorter one can be guessed offline from one issued cookie\n")
+    );
+    assert_eq!(r.code, 1);
+    let r = run_with_env(&["validate", FILE], &[("STICKY_CANARY_COOKIE_KEY", Some(KEY))]);
     assert_eq!(
         (r.stdout.as_str(), r.code),
         (format!("{FILE}: ok\n").as_str(), 0)
@@ -27,7 +34,7 @@ fn signed_ids_validate_only_with_the_cookie_key_in_the_environment() {
 
 #[test]
 fn which_says_a_keyless_request_gets_any_subset_and_a_known_id_its_own() {
-    let env = [("STICKY_CANARY_COOKIE_KEY", Some("k"))];
+    let env = [("STICKY_CANARY_COOKIE_KEY", Some(KEY))];
     let r = run_with_env(&["which", FILE], &env);
     assert_eq!(
         r.stdout,

@@ -1,4 +1,5 @@
-//! The pure decision and the hashing contract, natively: `cargo bench -p sticky-canary-core`.
+//! The request plan (the decision and what the request leaves with) and the hashing contract,
+//! natively: `cargo bench -p sticky-canary-core --bench decide`.
 //! Numbers and the machine are in BENCHMARKS.md; nothing here asserts a timing.
 #![allow(
     clippy::unwrap_used,
@@ -9,7 +10,7 @@
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use serde_json::Value;
-use sticky_canary_core::{bucket, decide, Config, RequestHeaders};
+use sticky_canary_core::{bucket, plan, Config, Fixed, Request};
 
 /// The `make bench` configuration (5): one route, two subsets, a header key, two rules.
 const REALISTIC: &str = r#"{"routes":[{"name":"service-a",
@@ -20,23 +21,36 @@ const REALISTIC: &str = r#"{"routes":[{"name":"service-a",
 
 const VECTORS: &str = include_str!("../tests/data/murmur3-contract.json");
 
-struct Headers(Vec<(&'static str, Vec<u8>)>);
-
-impl RequestHeaders for Headers {
-    fn header(&self, name: &str) -> Option<Vec<u8>> {
-        self.0
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, v)| v.clone())
+/// A request's headers as the host hands them over, the user's id last.
+fn headers(user: &str, browser: bool) -> Vec<(&'static [u8], Vec<u8>)> {
+    let mut pairs: Vec<(&'static [u8], Vec<u8>)> = vec![
+        (b":authority", b"servicea.com".to_vec()),
+        (b":path", b"/".to_vec()),
+        (b":method", b"GET".to_vec()),
+    ];
+    if browser {
+        for (name, value) in BROWSER {
+            pairs.push((name, value.to_vec()));
+        }
     }
+    pairs.push((b"x-user-id", user.as_bytes().to_vec()));
+    pairs
 }
 
-fn request(user: &str) -> Headers {
-    Headers(vec![
-        (":authority", b"servicea.com".to_vec()),
-        (":path", b"/".to_vec()),
-        ("x-user-id", user.as_bytes().to_vec()),
-    ])
+/// What a browser adds to a request: the 12-header profile of `make bench-instr`, roughly.
+const BROWSER: [(&[u8], &[u8]); 8] = [
+    (b"user-agent", b"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36"),
+    (b"accept", b"text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"),
+    (b"accept-language", b"en-US,en;q=0.9"),
+    (b"accept-encoding", b"gzip, deflate, br"),
+    (b"cookie", b"session=3f9a1c; theme=dark; consent=yes"),
+    (b"referer", b"https://servicea.com/home"),
+    (b"sec-fetch-mode", b"navigate"),
+    (b"x-request-id", b"7d214db3-5835-4a4e-9b1c-0d2f6e1a9c33"),
+];
+
+fn request<'a>(pairs: &'a [(&'static [u8], Vec<u8>)]) -> Request<'a> {
+    Request::new(pairs.iter().map(|(n, v)| (*n, v.as_slice())).collect())
 }
 
 fn golden_keys() -> Vec<(Vec<u8>, Vec<u8>)> {
@@ -57,14 +71,27 @@ fn golden_keys() -> Vec<(Vec<u8>, Vec<u8>)> {
 
 fn benches(c: &mut Criterion) {
     let config = Config::from_json(REALISTIC.as_bytes()).unwrap();
-    let hashed = request("user-7d214db35835");
-    let listed = request("qa-alice");
-    c.bench_function("decide: realistic config, key hashed", |b| {
-        b.iter(|| decide(black_box(&config), black_box(&hashed), || 0))
-    });
-    c.bench_function("decide: realistic config, user rule", |b| {
-        b.iter(|| decide(black_box(&config), black_box(&listed), || 0))
-    });
+    let inputs = Fixed::default();
+    let cases = [
+        (
+            "plan: realistic config, key hashed",
+            headers("user-7d214db35835", false),
+        ),
+        (
+            "plan: realistic config, user rule",
+            headers("qa-alice", false),
+        ),
+        (
+            "plan: realistic config, browser-like, key hashed",
+            headers("user-7d214db35835", true),
+        ),
+    ];
+    for (name, pairs) in &cases {
+        let request = request(pairs);
+        c.bench_function(name, |b| {
+            b.iter(|| plan(black_box(&config), black_box(&request), &inputs))
+        });
+    }
 
     let keys = golden_keys();
     let mut group = c.benchmark_group("bucket");

@@ -5,19 +5,19 @@
     clippy::indexing_slicing
 )]
 //! `stickiness.assign`: its validation (exact one-line errors), the Set-Cookie it compiles, and
-//! how `decide` treats a request without a key, with the id cookie, with a forged or tampered
-//! signed cookie, and with a key from another source.
+//! how the plan treats a request without a key, with the id cookie (one or several), with a
+//! forged or tampered signed cookie, and with a key from another source.
+
+mod common;
 
 use std::cell::Cell;
-use std::collections::HashMap;
 
+use common::{decide, Given, Headers};
 use serde_json::{json, Value};
-use sticky_canary_core::{
-    bucket, decide, decide_with_ids, Assigned, Config, Decision, NewId, Reason, RequestHeaders,
-    Secret,
-};
+use sticky_canary_core::{bucket, plan, Assigned, Config, Decision, Fixed, NewId, Reason, Secret};
 
-const KEY: &[u8] = b"cookie-key-for-tests";
+/// 38 bytes: a cookie key must be at least 32.
+const KEY: &[u8] = b"cookie-key-for-tests-at-least-32-bytes";
 
 /// service-a at 50/50, keyed by x-user-id then the canary-uid cookie, assigning canary-uid.
 fn assigning() -> Value {
@@ -130,7 +130,7 @@ fn bad_assign_settings_are_rejected_with_the_field_path() {
         (
             "header is the routing header",
             with(|c| c["routes"][0]["stickiness"]["assign"]["header"] = json!("X-Canary-Subset")),
-            r#"routes[0].stickiness.assign.header: "x-canary-subset" is the routing header, which the filter overwrites"#,
+            r#"routes[0].stickiness.assign.header: "x-canary-subset" is also the routing header; the filter would overwrite the subset it routes on"#,
         ),
         (
             "header is the named routing header",
@@ -138,7 +138,7 @@ fn bad_assign_settings_are_rejected_with_the_field_path() {
                 c["routingHeader"] = json!("x-release");
                 c["routes"][0]["stickiness"]["assign"]["header"] = json!("x-release");
             }),
-            r#"routes[0].stickiness.assign.header: "x-release" is the routing header, which the filter overwrites"#,
+            r#"routingHeader: "x-release" is also routes[0].stickiness.assign.header; the filter would overwrite the visitor's id"#,
         ),
         (
             "header is the default token header",
@@ -148,12 +148,12 @@ fn bad_assign_settings_are_rejected_with_the_field_path() {
         (
             "header is a key source",
             with(|c| c["routes"][0]["stickiness"]["assign"]["header"] = json!("X-User-Id")),
-            r#"routes[0].stickiness.assign.header: "x-user-id" is also stickiness.keys[0].header; the filter would overwrite the key it hashes"#,
+            r#"routes[0].stickiness.assign.header: "x-user-id" is also routes[0].stickiness.keys[0].header; the filter would overwrite the key it hashes"#,
         ),
         (
             "header is cookie",
             with(|c| c["routes"][0]["stickiness"]["assign"]["header"] = json!("Cookie")),
-            r#"routes[0].stickiness.assign.header: "cookie" is part of what routing reads; the filter would overwrite it"#,
+            r#"routes[0].stickiness.assign.header: "cookie" is also the request's cookies (cookie), which cookie keys and rules read; the filter would overwrite them"#,
         ),
         (
             "header is no header name",
@@ -236,47 +236,29 @@ fn the_set_cookie_is_compiled_from_the_attributes() {
         .split_once('.')
         .unwrap();
     assert_eq!(id_part, "AAAAAAAAAAAAAAAAAAAAAA");
-    // HMAC-SHA256("cookie-key-for-tests", "AAAAAAAAAAAAAAAAAAAAAA"), base64url without padding,
-    // computed independently with Python's hmac module.
+    // HMAC-SHA256(KEY, "AAAAAAAAAAAAAAAAAAAAAA"), base64url without padding, computed
+    // independently with Python's hmac module.
     assert_eq!(mac, SIGNED_ZERO_MAC);
     assert!(value.ends_with("; Max-Age=2592000; Path=/"));
 }
 
-const SIGNED_ZERO_MAC: &str = "ZtCi1B6H5JUOXPaXPQM0VDDQbUh9CPjiqTAFiR824vI";
+const SIGNED_ZERO_MAC: &str = "sRZMkTkQMjkxMnwCjff9FB-y5iNYWSj1gUdT3h9jgbk";
 
-struct Request(HashMap<String, Vec<u8>>);
-
-impl Request {
-    fn new(headers: &[(&str, &str)]) -> Request {
-        let mut map = HashMap::new();
-        map.insert(":authority".to_string(), b"servicea.com".to_vec());
-        map.insert(":path".to_string(), b"/".to_vec());
-        for (n, v) in headers {
-            map.insert(n.to_string(), v.as_bytes().to_vec());
-        }
-        Request(map)
-    }
+/// A request to servicea.com `/` with these headers, in this order (repeats kept).
+fn request(headers: &[(&str, &str)]) -> Headers {
+    let base = Headers::to("servicea.com", "/");
+    headers.iter().fold(base, |r, (n, v)| r.also(n, v))
 }
 
-impl RequestHeaders for Request {
-    fn header(&self, name: &str) -> Option<Vec<u8>> {
-        self.0.get(name).cloned()
-    }
-}
-
-/// Decides with ids from `bytes`, failing if the fallback's randomness is asked for.
-fn decide_issuing(config: &Config, request: &Request, bytes: [u8; 16]) -> (Decision, bool) {
+/// Decides with ids from `bytes`, failing if the fallback's randomness is asked for (an
+/// assigning route never falls back); says whether an id was drawn.
+fn decide_issuing(config: &Config, request: &Headers, bytes: [u8; 16]) -> (Decision, bool) {
     let asked = Cell::new(false);
-    let decision = decide_with_ids(
-        config,
-        request,
-        || panic!("an assigning route never falls back"),
-        || {
-            asked.set(true);
-            bytes
-        },
-    )
-    .unwrap();
+    let inputs = Given::nothing().new_id(|| {
+        asked.set(true);
+        bytes
+    });
+    let decision = decide(config, request, &inputs).unwrap();
     (decision, asked.get())
 }
 
@@ -290,7 +272,7 @@ fn a_request_without_a_key_gets_a_new_id_decided_as_if_it_had_sent_it() {
     let mut seen = [0usize; 2];
     for n in 0..200u8 {
         let bytes = [n; 16];
-        let (decision, asked) = decide_issuing(&config, &Request::new(&[]), bytes);
+        let (decision, asked) = decide_issuing(&config, &request(&[]), bytes);
         assert!(asked);
         let Assigned::Issued(fresh) = decision.assigned else {
             panic!("no id issued: {decision:?}");
@@ -301,8 +283,7 @@ fn a_request_without_a_key_gets_a_new_id_decided_as_if_it_had_sent_it() {
         assert_eq!(decision.bucket, Some(expected_bucket));
         // The same id sent back as the cookie is decided the same, and not re-issued.
         let cookie = format!("canary-uid={}", String::from_utf8_lossy(fresh.as_bytes()));
-        let (again, asked) =
-            decide_issuing(&config, &Request::new(&[("cookie", &cookie)]), [9; 16]);
+        let (again, asked) = decide_issuing(&config, &request(&[("cookie", &cookie)]), [9; 16]);
         assert!(!asked, "an id was drawn for a visitor who sent one");
         assert_eq!(again.assigned, Assigned::Sent);
         assert_eq!(
@@ -320,16 +301,12 @@ fn a_request_without_a_key_gets_a_new_id_decided_as_if_it_had_sent_it() {
 #[test]
 fn a_key_from_another_source_or_an_empty_cookie_is_no_assigned_id() {
     let config = compile(&assigning().to_string(), None).unwrap();
-    let (decision, asked) =
-        decide_issuing(&config, &Request::new(&[("x-user-id", "alice")]), [1; 16]);
+    let (decision, asked) = decide_issuing(&config, &request(&[("x-user-id", "alice")]), [1; 16]);
     assert!(!asked);
     assert_eq!(decision.assigned, Assigned::Other);
     assert_eq!(decision.bucket, Some(bucket(b"service-a", b"alice")));
-    let (decision, asked) = decide_issuing(
-        &config,
-        &Request::new(&[("cookie", "canary-uid=")]),
-        [1; 16],
-    );
+    let (decision, asked) =
+        decide_issuing(&config, &request(&[("cookie", "canary-uid=")]), [1; 16]);
     assert!(asked, "an empty cookie counts as absent");
     assert_eq!(decision.assigned, Assigned::Issued(id([1; 16])));
 }
@@ -340,7 +317,7 @@ fn users_rules_see_the_new_id_as_the_key() {
     let text = String::from_utf8(fresh.as_bytes().to_vec()).unwrap();
     let document = with(|c| c["routes"][0]["rules"] = json!([{"subset": "v2", "users": [text]}]));
     let config = compile(&document, None).unwrap();
-    let (decision, _) = decide_issuing(&config, &Request::new(&[]), [7; 16]);
+    let (decision, _) = decide_issuing(&config, &request(&[]), [7; 16]);
     assert_eq!(
         (subset(&config, &decision), decision.reason),
         ("v2", Reason::User)
@@ -355,13 +332,13 @@ fn signed_ids_bucket_by_the_id_and_a_cookie_that_does_not_verify_is_replaced() {
     let assign = config.routes[0].assign.as_ref().unwrap();
     let fresh = id([3; 16]);
     let signed = String::from_utf8(assign.cookie_value(&fresh)).unwrap();
-    let (issued, _) = decide_issuing(&config, &Request::new(&[]), [3; 16]);
+    let (issued, _) = decide_issuing(&config, &request(&[]), [3; 16]);
     assert_eq!(issued.assigned, Assigned::Issued(fresh));
     assert_eq!(issued.bucket, Some(bucket(b"service-a", fresh.as_bytes())));
 
     let (kept, asked) = decide_issuing(
         &config,
-        &Request::new(&[("cookie", &format!("theme=dark; canary-uid={signed}"))]),
+        &request(&[("cookie", &format!("theme=dark; canary-uid={signed}"))]),
         [4; 16],
     );
     assert!(!asked);
@@ -386,8 +363,7 @@ fn signed_ids_bucket_by_the_id_and_a_cookie_that_does_not_verify_is_replaced() {
     ];
     for (name, value) in forged {
         let cookie = format!("canary-uid={value}");
-        let (decision, asked) =
-            decide_issuing(&config, &Request::new(&[("cookie", &cookie)]), [6; 16]);
+        let (decision, asked) = decide_issuing(&config, &request(&[("cookie", &cookie)]), [6; 16]);
         assert!(asked, "{name}: counted as present");
         assert_eq!(decision.assigned, Assigned::Issued(id([6; 16])), "{name}");
         assert_eq!(
@@ -399,11 +375,20 @@ fn signed_ids_bucket_by_the_id_and_a_cookie_that_does_not_verify_is_replaced() {
 }
 
 #[test]
-fn without_an_id_source_decide_still_issues_from_its_random_number() {
+fn fixed_inputs_issue_their_id() {
     let config = compile(&assigning().to_string(), None).unwrap();
-    let decision = decide(&config, &Request::new(&[]), || 42).unwrap();
-    assert!(matches!(decision.assigned, Assigned::Issued(_)));
+    let headers = request(&[]);
+    let fixed = Fixed {
+        random: 42,
+        id: [8; 16],
+    };
+    let decision = plan(&config, &headers.request(), &fixed).decision.unwrap();
+    assert_eq!(decision.assigned, Assigned::Issued(id([8; 16])));
     assert_eq!(decision.reason, Reason::Hash);
+    assert_eq!(
+        decision.bucket,
+        Some(bucket(b"service-a", id([8; 16]).as_bytes()))
+    );
 }
 
 #[test]
@@ -416,13 +401,139 @@ fn routes_without_assign_have_no_assigned_id() {
     document["routes"][0]["stickiness"]["fallback"] = json!("stable");
     let config = compile(&document.to_string(), None).unwrap();
     assert!(config.routes[0].assign.is_none());
-    let decision = decide_with_ids(
-        &config,
-        &Request::new(&[]),
-        || panic!("stable fallback"),
-        || panic!("no id on a route without assign"),
-    )
-    .unwrap();
+    // Neither random() (stable fallback) nor new_id() (no assign) may be asked.
+    let decision = decide(&config, &request(&[]), &Given::nothing()).unwrap();
     assert_eq!(decision.assigned, Assigned::Other);
     assert_eq!(decision.reason, Reason::Fallback);
+}
+
+#[test]
+fn a_signed_cookie_key_shorter_than_32_bytes_is_refused() {
+    let document = with(|c| c["routes"][0]["stickiness"]["assign"]["signed"] = json!(true));
+    let cases: [(&[u8], &str); 3] = [
+        (
+            b"k",
+            "routes[0].stickiness.assign.signed: the cookie key (STICKY_CANARY_COOKIE_KEY) is 1 bytes; at least 32 are needed, as a shorter one can be guessed offline from one issued cookie",
+        ),
+        (
+            b"cookie-key-for-tests",
+            "routes[0].stickiness.assign.signed: the cookie key (STICKY_CANARY_COOKIE_KEY) is 20 bytes; at least 32 are needed, as a shorter one can be guessed offline from one issued cookie",
+        ),
+        (
+            &KEY[..31],
+            "routes[0].stickiness.assign.signed: the cookie key (STICKY_CANARY_COOKIE_KEY) is 31 bytes; at least 32 are needed, as a shorter one can be guessed offline from one issued cookie",
+        ),
+    ];
+    for (key, expected) in cases {
+        assert_eq!(compile(&document, Some(key)).unwrap_err(), expected);
+    }
+    assert!(
+        compile(&document, Some(&KEY[..32])).is_ok(),
+        "32 bytes is enough"
+    );
+    // An unsigned assign never uses the key, whatever its length.
+    assert!(compile(&assigning().to_string(), Some(b"k")).is_ok());
+}
+
+/// Issue 18 §4: browsers send several cookies of one name (another Path or Domain, an old copy
+/// after a key rotation). The first that verifies is the visitor's id, wherever it comes.
+#[test]
+fn of_several_id_cookies_the_first_that_verifies_wins() {
+    let document = with(|c| {
+        c["routes"][0]["stickiness"]["assign"]["signed"] = json!(true);
+        c["routes"][0]["stickiness"]["assign"]["header"] = json!("x-canary-uid");
+    });
+    let config = compile(&document, Some(KEY)).unwrap();
+    let assign = config.routes[0].assign.as_ref().unwrap();
+    let value = |n: u8| String::from_utf8(assign.cookie_value(&id([n; 16]))).unwrap();
+    let (first, second) = (value(3), value(4));
+    let (id_part, mac) = second.split_once('.').unwrap();
+    let mut flipped = mac.as_bytes().to_vec();
+    flipped[0] = if flipped[0] == b'A' { b'B' } else { b'A' };
+    let tampered = format!("{id_part}.{}", String::from_utf8(flipped).unwrap());
+    let old_key = Config::from_json_with_secrets(
+        document.as_bytes(),
+        None,
+        Secret::new(Some(b"the-key-before-rotation-32-bytes-long")),
+    )
+    .unwrap();
+    let rotated = String::from_utf8(
+        old_key.routes[0]
+            .assign
+            .as_ref()
+            .unwrap()
+            .cookie_value(&id([5; 16])),
+    )
+    .unwrap();
+
+    let (three, four) = (id([3; 16]), id([4; 16]));
+    let cases: Vec<(&str, Vec<String>, NewId)> = vec![
+        (
+            "tampered, then valid, in one header",
+            vec![format!("canary-uid={tampered}; canary-uid={first}")],
+            three,
+        ),
+        (
+            "tampered, then valid, in two cookie headers",
+            vec![
+                format!("canary-uid={tampered}"),
+                format!("a=1; canary-uid={first}"),
+            ],
+            three,
+        ),
+        (
+            "signed under the old key, then valid",
+            vec![format!("canary-uid={rotated}; canary-uid={second}")],
+            four,
+        ),
+        (
+            "valid, then another valid: the first",
+            vec![format!("canary-uid={second}; canary-uid={first}")],
+            four,
+        ),
+        (
+            "empty, then valid",
+            vec![format!("canary-uid=; canary-uid=\"{first}\"")],
+            three,
+        ),
+    ];
+    for (name, cookies, expected) in cases {
+        let pairs: Vec<(&str, &str)> = cookies.iter().map(|c| ("cookie", c.as_str())).collect();
+        let headers = request(&pairs);
+        let (decision, asked) = decide_issuing(&config, &headers, [9; 16]);
+        assert!(!asked, "{name}: a new id was drawn");
+        assert_eq!(decision.assigned, Assigned::Sent, "{name}");
+        assert_eq!(
+            decision.bucket,
+            Some(bucket(b"service-a", expected.as_bytes())),
+            "{name}"
+        );
+        // The id that verified is the one sent upstream, and no Set-Cookie goes back.
+        let snapshot = headers.request();
+        let planned = plan(&config, &snapshot, &Given::nothing());
+        assert_eq!(
+            planned.ops,
+            vec![
+                sticky_canary_core::Op::Set(
+                    "x-canary-subset",
+                    config.routes[0].subsets[decision.subset]
+                        .name
+                        .as_bytes()
+                        .into()
+                ),
+                sticky_canary_core::Op::Set("x-canary-uid", expected.as_bytes().into()),
+            ],
+            "{name}"
+        );
+        assert_eq!(planned.response, None, "{name}");
+    }
+
+    // Control: when none verifies, a new id is issued and handed back.
+    let headers = request(&[(
+        "cookie",
+        &format!("canary-uid={tampered}; canary-uid={rotated}"),
+    )]);
+    let (decision, asked) = decide_issuing(&config, &headers, [9; 16]);
+    assert!(asked);
+    assert_eq!(decision.assigned, Assigned::Issued(id([9; 16])));
 }

@@ -12,7 +12,7 @@ mod common;
 
 use common::FULL_CONFIG;
 use serde_json::{json, Value};
-use sticky_canary_core::config::{Condition, Fallback, KeySource};
+use sticky_canary_core::config::{Condition, Fallback, KeySource, Owned, OwnedHeader, Role};
 use sticky_canary_core::matcher::HostPattern;
 use sticky_canary_core::schema::Os;
 use sticky_canary_core::{Config, DEFAULT_ROUTING_HEADER};
@@ -817,63 +817,69 @@ fn a_guard_compiles_with_the_documented_defaults_and_turns_health_on() {
 /// header name and neither the routing nor the token header.
 #[test]
 fn reason_header_must_be_a_header_name_the_filter_does_not_otherwise_use() {
-    let cases: Vec<(String, &str)> = vec![
+    let cases: Vec<(&str, String, &str)> = vec![
         (
+            "not a header name",
             full_config_with(|c| c["reasonHeader"] = json!("x canary")),
             r#"reasonHeader: "x canary" is not a valid HTTP header name"#,
         ),
         (
+            "the routing header",
             full_config_with(|c| c["reasonHeader"] = json!("X-Canary-Subset")),
-            r#"reasonHeader: "x-canary-subset" is already the routing or the token header"#,
+            r#"routingHeader: "x-canary-subset" is also reasonHeader; the filter would overwrite the reason it carries"#,
         ),
         (
+            "the default token header",
             full_config_with(|c| c["reasonHeader"] = json!("x-canary-token")),
-            r#"reasonHeader: "x-canary-token" is already the routing or the token header"#,
+            r#"reasonHeader: "x-canary-token" is also the default tokenHeader; the filter would overwrite the token it checks"#,
         ),
         (
+            "a key header",
             full_config_with(|c| c["reasonHeader"] = json!("X-User-Id")),
-            r#"reasonHeader: "x-user-id" is also routes[0].stickiness.keys[0].header: the filter would overwrite it"#,
+            r#"reasonHeader: "x-user-id" is also routes[0].stickiness.keys[0].header; the filter would overwrite the key it hashes"#,
         ),
         (
+            "cookie",
             full_config_with(|c| c["reasonHeader"] = json!("cookie")),
-            r#"reasonHeader: "cookie" is also routes[0].match (host) or stickiness.keys (cookie): the filter would overwrite it"#,
+            r#"reasonHeader: "cookie" is also the request's cookies (cookie), which cookie keys and rules read; the filter would overwrite them"#,
         ),
         (
+            "an untrusted lane header",
             full_config_with(|c| {
                 c["reasonHeader"] = json!("x-lane");
                 c["routes"][0]["lane"] = json!({"header": "x-lane"});
             }),
-            r#"reasonHeader: "x-lane" is also routes[0].lane.header: the filter would overwrite it"#,
+            r#"reasonHeader: "x-lane" is also routes[0].lane.header; the filter would overwrite the lane it carries"#,
         ),
         (
+            "the baggage header of a lane",
             full_config_with(|c| {
                 c["reasonHeader"] = json!("baggage");
                 c["routes"][0]["lane"] = json!({"baggage": "lane"});
             }),
-            r#"reasonHeader: "baggage" is also routes[0].lane.baggage (the baggage header): the filter would overwrite it"#,
+            r#"reasonHeader: "baggage" is also routes[0].lane.baggage (the baggage header); the filter would overwrite the lane it carries"#,
         ),
         (
+            "the mirror header",
             full_config_with(|c| {
                 c["reasonHeader"] = json!("x-mirror");
                 c["routes"][0]["mirror"] =
                     json!({"subset": "v2", "percent": 5, "header": "x-mirror"});
             }),
-            r#"reasonHeader: "x-mirror" is also routes[0].mirror.header: the filter would overwrite it"#,
+            r#"reasonHeader: "x-mirror" is also routes[0].mirror.header; the filter would overwrite the mirror mark"#,
         ),
         (
+            "the assign header",
             full_config_with(|c| {
                 c["reasonHeader"] = json!("x-uid");
                 c["routes"][0]["stickiness"]["fallback"] = Value::Null;
                 c["routes"][0]["stickiness"]["assign"] =
                     json!({"cookie": "uid", "maxAge": 60, "header": "x-uid"});
             }),
-            r#"reasonHeader: "x-uid" is also routes[0].stickiness.assign.header: the filter would overwrite it"#,
+            r#"reasonHeader: "x-uid" is also routes[0].stickiness.assign.header; the filter would overwrite the visitor's id"#,
         ),
     ];
-    for (config, want) in cases {
-        let err = Config::from_json(config.as_bytes()).unwrap_err();
-        assert_eq!(err.to_string(), want, "{config}");
-    }
+    assert_rejections(&cases);
     let config = full_config_with(|c| c["reasonHeader"] = json!("X-Canary-Reason"));
     let config = Config::from_json(config.as_bytes()).unwrap();
     assert_eq!(config.reason_header.as_deref(), Some("x-canary-reason"));
@@ -936,19 +942,19 @@ fn lane_and_mirror_settings_are_rejected_with_path_and_reason() {
             r#"routingHeader: "x-canary-subset" is also routes[0].lane.header; the filter would overwrite the lane it carries"#,
         ),
         (
-            "lane header is a key header",
-            route(|r| r["lane"] = json!({"header": "x-user-id", "trust": true})),
-            r#"routes[0].lane.header: "x-user-id" is also stickiness.keys[0].header: the filter would overwrite it"#,
+            "an untrusted lane header is a key header",
+            route(|r| r["lane"] = json!({"header": "x-user-id"})),
+            r#"routes[0].lane.header: "x-user-id" is also routes[0].stickiness.keys[0].header; the filter would overwrite the key it hashes"#,
         ),
         (
             "lane header is the token header",
             route(|r| r["lane"] = json!({"header": "x-canary-token"})),
-            r#"routes[0].lane.header: "x-canary-token" is also the default tokenHeader: the filter would overwrite it"#,
+            r#"routes[0].lane.header: "x-canary-token" is also the default tokenHeader; the filter would overwrite the token it checks"#,
         ),
         (
             "lane header is cookie",
             route(|r| r["lane"] = json!({"header": "Cookie"})),
-            r#"routes[0].lane.header: "cookie" is also a header routing depends on: the filter would overwrite it"#,
+            r#"routes[0].lane.header: "cookie" is also the request's cookies (cookie), which cookie keys and rules read; the filter would overwrite them"#,
         ),
         (
             "lane header is a pseudo-header",
@@ -961,7 +967,7 @@ fn lane_and_mirror_settings_are_rejected_with_path_and_reason() {
                 c["routingHeader"] = json!("baggage");
                 c["routes"][0]["lane"] = json!({"baggage": "canary-lane"});
             }),
-            r#"routingHeader: "baggage" is also the header routes[0].lane.baggage is carried in; the filter would overwrite the lane it carries"#,
+            r#"routingHeader: "baggage" is also routes[0].lane.baggage (the baggage header); the filter would overwrite the lane it carries"#,
         ),
         (
             "baggage lane while a key is the baggage header",
@@ -969,7 +975,7 @@ fn lane_and_mirror_settings_are_rejected_with_path_and_reason() {
                 r["stickiness"]["keys"][1] = json!({"header": "baggage"});
                 r["lane"] = json!({"baggage": "canary-lane"});
             }),
-            r#"routes[0].lane.baggage: "baggage" is also stickiness.keys[1].header: the filter would overwrite it"#,
+            r#"routes[0].lane.baggage: "baggage" is also routes[0].stickiness.keys[1].header; the filter would overwrite the key it hashes"#,
         ),
         (
             "mirror of an unknown subset",
@@ -1007,7 +1013,7 @@ fn lane_and_mirror_settings_are_rejected_with_path_and_reason() {
                 r["lane"] = json!({"header": "x-lane"});
                 r["mirror"] = json!({"subset": "v2", "percent": 5, "header": "X-Lane"});
             }),
-            r#"routes[0].mirror.header: "x-lane" is also lane.header: the filter would overwrite it"#,
+            r#"routes[0].mirror.header: "x-lane" is also routes[0].lane.header; the filter would overwrite the lane it carries"#,
         ),
         (
             "mirror header is baggage while the lane travels in baggage",
@@ -1015,12 +1021,12 @@ fn lane_and_mirror_settings_are_rejected_with_path_and_reason() {
                 r["lane"] = json!({"baggage": "lane"});
                 r["mirror"] = json!({"subset": "v2", "percent": 5, "header": "baggage"});
             }),
-            r#"routes[0].mirror.header: "baggage" is also the header lane.baggage is carried in: the filter would overwrite it"#,
+            r#"routes[0].mirror.header: "baggage" is also routes[0].lane.baggage (the baggage header); the filter would overwrite the lane it carries"#,
         ),
         (
             "mirror header is a key header",
             route(|r| r["mirror"] = json!({"subset": "v2", "percent": 5, "header": "x-user-id"})),
-            r#"routes[0].mirror.header: "x-user-id" is also stickiness.keys[0].header: the filter would overwrite it"#,
+            r#"routes[0].mirror.header: "x-user-id" is also routes[0].stickiness.keys[0].header; the filter would overwrite the key it hashes"#,
         ),
     ];
     assert_rejections(&cases);
@@ -1053,7 +1059,24 @@ fn lane_and_mirror_compile_with_their_defaults() {
         (1, 525, "x-canary-mirror")
     );
     assert_eq!(mirror.salt, b"service-a:mirror");
-    assert_eq!(config.mirror_headers, vec!["x-canary-mirror".to_string()]);
+    // What the filter writes on every request: the routing header, the mirror mark, and the
+    // untrusted lane's baggage member (the baggage header itself is shared, not owned).
+    assert_eq!(
+        config.owned,
+        Owned {
+            headers: vec![
+                OwnedHeader {
+                    name: "x-canary-subset".into(),
+                    role: Role::Routing
+                },
+                OwnedHeader {
+                    name: "x-canary-mirror".into(),
+                    role: Role::Mirror
+                },
+            ],
+            baggage_keys: vec![b"canary-lane".to_vec()],
+        }
+    );
 
     let trusted = Config::from_json(
         full_config_with(|c| {
@@ -1076,7 +1099,17 @@ fn lane_and_mirror_compile_with_their_defaults() {
         })
     );
     assert!(trusted.routes[0].mirror.is_none());
-    assert!(trusted.mirror_headers.is_empty());
+    // A trusted lane is the client's to carry: only the routing header is owned.
+    assert_eq!(
+        trusted.owned,
+        Owned {
+            headers: vec![OwnedHeader {
+                name: "x-canary-subset".into(),
+                role: Role::Routing
+            }],
+            baggage_keys: vec![],
+        }
+    );
     let trusted_default = Config::from_json(
         full_config_with(|c| c["routes"][0]["lane"] = json!({"header": "x-lane", "trust": true}))
             .as_bytes(),

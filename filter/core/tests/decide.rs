@@ -4,60 +4,22 @@
     clippy::panic,
     clippy::indexing_slicing
 )]
-//! Behaviour of `decide` on requests built by hand: route selection, where the stickiness key is
+//! The decision `plan` makes for requests built by hand: route selection, where the stickiness key is
 //! read from, content rules against hashing, the fallbacks, hostile client bytes, the frozen
 //! bucket values and the distribution over many users.
 
 mod common;
 
-use common::FULL_CONFIG;
+use common::{decide, Given, Headers, FULL_CONFIG};
 use std::cell::Cell;
-use std::collections::HashMap;
 
-use sticky_canary_core::{bucket, decide, Config, Decision, Reason, RequestHeaders};
+use sticky_canary_core::{bucket, Config, Decision, Reason};
 
 const IPHONE_UA: &str =
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15";
 const ANDROID_UA: &str = "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36";
 const WINDOWS_UA: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36";
 const MAC_UA: &str = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_0) AppleWebKit/605.1.15";
-
-/// Request headers as the host hands them over: lowercase names, pseudo-headers included,
-/// values as raw bytes.
-#[derive(Clone, Debug, Default)]
-struct Request {
-    headers: HashMap<String, Vec<u8>>,
-}
-
-impl Request {
-    /// A request for `http://{authority}{path}`.
-    fn to(authority: &str, path: impl Into<Vec<u8>>) -> Self {
-        Request::default()
-            .with(":authority", authority)
-            .with(":path", path)
-    }
-
-    fn with(mut self, name: &str, value: impl Into<Vec<u8>>) -> Self {
-        self.headers.insert(name.to_string(), value.into());
-        self
-    }
-
-    fn without(mut self, name: &str) -> Self {
-        self.headers.remove(name);
-        self
-    }
-}
-
-impl RequestHeaders for Request {
-    fn header(&self, name: &str) -> Option<Vec<u8>> {
-        assert_eq!(
-            name,
-            name.to_ascii_lowercase(),
-            "the core must ask for lowercase names"
-        );
-        self.headers.get(name).cloned()
-    }
-}
 
 fn config(json: &str) -> Config {
     Config::from_json(json.as_bytes()).unwrap_or_else(|err| panic!("test config rejected: {err}"))
@@ -67,18 +29,13 @@ fn full_config() -> Config {
     config(FULL_CONFIG)
 }
 
-/// For requests that must be decided without the random fallback.
-fn no_random() -> u32 {
-    panic!("random() was called, but this request must not fall back to random")
-}
-
 /// The decision for a request that must match a route and must not need `random()`.
-fn decided(config: &Config, request: &Request) -> Decision {
-    decide(config, request, no_random).expect("a route matches")
+fn decided(config: &Config, request: &Headers) -> Decision {
+    decide(config, request, &Given::nothing()).expect("a route matches")
 }
 
 /// Chosen subset name and reason, for a request that must not need `random()`.
-fn outcome<'c>(config: &'c Config, request: &Request) -> (&'c str, Reason) {
+fn outcome<'c>(config: &'c Config, request: &Headers) -> (&'c str, Reason) {
     let decision = decided(config, request);
     (subset_name(config, &decision), decision.reason)
 }
@@ -88,8 +45,8 @@ fn subset_name<'c>(config: &'c Config, decision: &Decision) -> &'c str {
 }
 
 /// Name of the route chosen for a request, `None` when none matches.
-fn routed_to<'c>(config: &'c Config, request: &Request) -> Option<&'c str> {
-    decide(config, request, no_random).map(|d| config.routes[d.route].name.as_str())
+fn routed_to<'c>(config: &'c Config, request: &Headers) -> Option<&'c str> {
+    decide(config, request, &Given::nothing()).map(|d| config.routes[d.route].name.as_str())
 }
 
 /// One route with a single 100 % subset and a stable fallback, for route-selection tests.
@@ -127,12 +84,12 @@ fn hosts_match_ignoring_port_and_case() {
     ];
     for (authority, expected) in cases {
         assert_eq!(
-            routed_to(&config, &Request::to(authority, "/")),
+            routed_to(&config, &Headers::to(authority, "/")),
             expected,
             ":authority {authority}"
         );
     }
-    let no_authority = Request::default().with(":path", "/");
+    let no_authority = Headers::default().with(":path", "/");
     assert_eq!(
         routed_to(&config, &no_authority),
         None,
@@ -156,12 +113,12 @@ fn path_prefix_matches_the_path_without_its_query() {
     ];
     for (path, expected) in cases {
         assert_eq!(
-            routed_to(&config, &Request::to("any.com", path)),
+            routed_to(&config, &Headers::to("any.com", path)),
             Some(expected),
             ":path {path}"
         );
     }
-    let no_path = Request::default().with(":authority", "any.com");
+    let no_path = Headers::default().with(":authority", "any.com");
     assert_eq!(
         routed_to(&config, &no_path),
         Some("catch-all"),
@@ -181,31 +138,31 @@ fn first_matching_route_wins() {
         route("everything-again", r#"{"hosts":["*"]}"#),
     ]);
     assert_eq!(
-        routed_to(&config, &Request::to("servicea.com", "/api/x")),
+        routed_to(&config, &Headers::to("servicea.com", "/api/x")),
         Some("servicea-api")
     );
     assert_eq!(
-        routed_to(&config, &Request::to("servicea.com", "/web")),
+        routed_to(&config, &Headers::to("servicea.com", "/web")),
         Some("servicea")
     );
     assert_eq!(
-        routed_to(&config, &Request::to("other.com", "/api/x")),
+        routed_to(&config, &Headers::to("other.com", "/api/x")),
         Some("everything")
     );
-    let decision = decided(&config, &Request::to("other.com", "/"));
+    let decision = decided(&config, &Headers::to("other.com", "/"));
     assert_eq!(decision.route, 2, "route index of the first match");
 }
 
 #[test]
 fn no_matching_route_gives_none_without_calling_random() {
     let config = full_config();
-    let request = Request::to("serviceb.com", "/");
-    assert_eq!(decide(&config, &request, no_random), None);
-    let request = Request::to("servicea.com", "/")
+    let request = Headers::to("serviceb.com", "/");
+    assert_eq!(decide(&config, &request, &Given::nothing()), None);
+    let request = Headers::to("servicea.com", "/")
         .with("x-canary", "true")
         .with("x-user-id", "alice");
     assert!(
-        decide(&config, &request, no_random).is_some(),
+        decide(&config, &request, &Given::nothing()).is_some(),
         "control: the same request on servicea.com"
     );
 }
@@ -225,7 +182,7 @@ fn keys_config() -> Config {
 }
 
 /// The bucket of the key `decide` used, `None` when it found no key.
-fn key_bucket(config: &Config, request: &Request) -> Option<u16> {
+fn key_bucket(config: &Config, request: &Headers) -> Option<u16> {
     let decision = decided(config, request);
     match decision.reason {
         Reason::Hash => Some(decision.bucket.expect("a hash decision carries its bucket")),
@@ -234,8 +191,8 @@ fn key_bucket(config: &Config, request: &Request) -> Option<u16> {
     }
 }
 
-fn all_three_keys() -> Request {
-    Request::to("any.com", "/items?uid=from-query")
+fn all_three_keys() -> Headers {
+    Headers::to("any.com", "/items?uid=from-query")
         .with("x-user-id", "from-header")
         .with("cookie", "theme=dark; uid=from-cookie")
 }
@@ -286,17 +243,17 @@ fn empty_key_values_are_skipped() {
 #[test]
 fn query_key_is_percent_decoded() {
     let config = keys_config();
-    let request = Request::to("any.com", "/?a=1&uid=a%40b%20c&uid=second");
+    let request = Headers::to("any.com", "/?a=1&uid=a%40b%20c&uid=second");
     assert_eq!(
         key_bucket(&config, &request),
         Some(bucket(KEYS_SALT, b"a@b c"))
     );
-    let request = Request::to("any.com", "/?u%69d=encoded-name");
+    let request = Headers::to("any.com", "/?u%69d=encoded-name");
     assert_eq!(
         key_bucket(&config, &request),
         Some(bucket(KEYS_SALT, b"encoded-name"))
     );
-    let request = Request::to("any.com", "/?uid=%FF%FE");
+    let request = Headers::to("any.com", "/?uid=%FF%FE");
     assert_eq!(
         key_bucket(&config, &request),
         Some(bucket(KEYS_SALT, b"\xff\xfe"))
@@ -311,7 +268,7 @@ fn query_key_is_percent_decoded() {
 #[test]
 fn cookie_key_is_unquoted_and_its_name_case_sensitive() {
     let config = keys_config();
-    let request = Request::to("any.com", "/").with("cookie", r#"theme=dark; uid="bob"; beta=1"#);
+    let request = Headers::to("any.com", "/").with("cookie", r#"theme=dark; uid="bob"; beta=1"#);
     assert_eq!(
         key_bucket(&config, &request),
         Some(bucket(KEYS_SALT, b"bob"))
@@ -321,7 +278,7 @@ fn cookie_key_is_unquoted_and_its_name_case_sensitive() {
         bucket(KEYS_SALT, b"\"bob\""),
         "unquoting must matter"
     );
-    let request = Request::to("any.com", "/").with("cookie", "UID=bob");
+    let request = Headers::to("any.com", "/").with("cookie", "UID=bob");
     assert_eq!(key_bucket(&config, &request), None);
 }
 
@@ -337,15 +294,15 @@ fn one_rule_config(rule: &str) -> Config {
 }
 
 /// A request that hashes (it has a key) and that no rule below matches on its own.
-fn base_request() -> Request {
-    Request::to("servicea.com", "/").with("x-user-id", "carol")
+fn base_request() -> Headers {
+    Headers::to("servicea.com", "/").with("x-user-id", "carol")
 }
 
 struct RuleCase {
     name: &'static str,
     rule: &'static str,
-    matching: fn(Request) -> Request,
-    not_matching: fn(Request) -> Request,
+    matching: fn(Headers) -> Headers,
+    not_matching: fn(Headers) -> Headers,
     reason: Reason,
 }
 
@@ -474,8 +431,8 @@ fn each_kind_of_rule_wins_over_hashing() {
 }
 
 /// Satisfies every condition of the full example's second rule, and has no stickiness key.
-fn all_conditions_request() -> Request {
-    Request::to("servicea.com", "/api/v2/items?version=v2")
+fn all_conditions_request() -> Headers {
+    Headers::to("servicea.com", "/api/v2/items?version=v2")
         .with("x-canary", "true")
         .with("cookie", "beta=1")
         .with("user-agent", IPHONE_UA)
@@ -489,7 +446,7 @@ fn a_rule_with_several_conditions_needs_all_of_them() {
         ("v2", Reason::Rule)
     );
 
-    let each_condition_broken: [(&str, Request); 6] = [
+    let each_condition_broken: [(&str, Headers); 6] = [
         ("header", all_conditions_request().with("x-canary", "false")),
         ("cookie", all_conditions_request().with("cookie", "beta=no")),
         (
@@ -510,7 +467,7 @@ fn a_rule_with_several_conditions_needs_all_of_them() {
         ),
     ];
     for (broken, request) in each_condition_broken {
-        let decision = decide(&config, &request, || 9999).unwrap();
+        let decision = decide(&config, &request, &Given::nothing().random(|| 9999)).unwrap();
         assert_eq!(
             (subset_name(&config, &decision), decision.reason),
             ("v1", Reason::Fallback),
@@ -541,15 +498,20 @@ fn first_matching_rule_wins() {
 #[test]
 fn users_rule_is_checked_against_the_key_from_any_source() {
     let config = full_config();
-    let by_cookie = Request::to("servicea.com", "/").with("cookie", "uid=bob");
+    let by_cookie = Headers::to("servicea.com", "/").with("cookie", "uid=bob");
     assert_eq!(outcome(&config, &by_cookie), ("v2", Reason::User));
-    let by_query = Request::to("servicea.com", "/?uid=alice");
+    let by_query = Headers::to("servicea.com", "/?uid=alice");
     assert_eq!(outcome(&config, &by_query), ("v2", Reason::User));
     // The users rule is listed first, so it wins even when the content rule matches too.
     let both = all_conditions_request().with("x-user-id", "alice");
     assert_eq!(outcome(&config, &both), ("v2", Reason::User));
     // A users rule never matches without a key.
-    let decision = decide(&config, &Request::to("servicea.com", "/"), || 9999).unwrap();
+    let decision = decide(
+        &config,
+        &Headers::to("servicea.com", "/"),
+        &Given::nothing().random(|| 9999),
+    )
+    .unwrap();
     assert_eq!(decision.reason, Reason::Fallback);
 }
 
@@ -562,7 +524,7 @@ fn stable_fallback_gives_the_first_subset_without_calling_random() {
     let config = config(
         r#"{"routes":[{"name":"r","subsets":[{"name":"stable","weight":10},{"name":"canary","weight":90}],"stickiness":{"keys":[{"header":"x-user-id"}],"fallback":"stable"}}]}"#,
     );
-    let decision = decided(&config, &Request::to("any.com", "/"));
+    let decision = decided(&config, &Headers::to("any.com", "/"));
     assert_eq!(subset_name(&config, &decision), "stable");
     assert_eq!(decision.subset, 0);
     assert_eq!(decision.reason, Reason::Fallback);
@@ -574,7 +536,7 @@ fn stable_fallback_follows_a_full_cutover_to_the_first_subset_with_weight() {
     let config = config(
         r#"{"routes":[{"name":"r","subsets":[{"name":"blue","weight":0},{"name":"green","weight":100}],"stickiness":{"keys":[{"header":"x-user-id"}],"fallback":"stable"}}]}"#,
     );
-    let decision = decided(&config, &Request::to("any.com", "/"));
+    let decision = decided(&config, &Headers::to("any.com", "/"));
     assert_eq!(subset_name(&config, &decision), "green");
     assert_eq!(decision.reason, Reason::Fallback);
 }
@@ -582,7 +544,7 @@ fn stable_fallback_follows_a_full_cutover_to_the_first_subset_with_weight() {
 #[test]
 fn random_fallback_lays_the_random_bucket_over_the_weights() {
     let config = full_config();
-    let no_key = Request::to("servicea.com", "/");
+    let no_key = Headers::to("servicea.com", "/");
     let cases: [(u32, u16, &str); 6] = [
         (5, 5, "v2"),
         (999, 999, "v2"),
@@ -592,7 +554,7 @@ fn random_fallback_lays_the_random_bucket_over_the_weights() {
         (u32::MAX, 7295, "v1"),
     ];
     for (random, expected_bucket, expected_subset) in cases {
-        let decision = decide(&config, &no_key, || random).unwrap();
+        let decision = decide(&config, &no_key, &Given::nothing().random(|| random)).unwrap();
         assert_eq!(decision.reason, Reason::Fallback, "random() = {random}");
         assert_eq!(
             decision.bucket,
@@ -613,11 +575,11 @@ fn random_fallback_is_the_default() {
         r#"{"routes":[{"name":"r","subsets":[{"name":"v1","weight":90},{"name":"v2","weight":10}],"stickiness":{"keys":[{"header":"x-user-id"}]}}]}"#,
     );
     let calls = Cell::new(0);
-    let decision = decide(&config, &Request::to("any.com", "/"), || {
+    let counting = Given::nothing().random(|| {
         calls.set(calls.get() + 1);
         5
-    })
-    .unwrap();
+    });
+    let decision = decide(&config, &Headers::to("any.com", "/"), &counting).unwrap();
     assert_eq!(calls.get(), 1);
     assert_eq!(
         (subset_name(&config, &decision), decision.reason),
@@ -628,7 +590,7 @@ fn random_fallback_is_the_default() {
 #[test]
 fn random_is_not_called_when_a_key_or_a_rule_decides() {
     let config = full_config();
-    let with_key = Request::to("servicea.com", "/").with("x-user-id", "carol");
+    let with_key = Headers::to("servicea.com", "/").with("x-user-id", "carol");
     assert_eq!(outcome(&config, &with_key).1, Reason::Hash);
     let rule_without_key = all_conditions_request();
     assert_eq!(outcome(&config, &rule_without_key).1, Reason::Rule);
@@ -654,10 +616,10 @@ fn non_utf8_and_64_kib_keys_are_hashed_as_bytes_from_every_source() {
 
     for value in [short, big] {
         let expected = bucket(salt, &value);
-        let as_header = Request::to("servicea.com", "/").with("x-user-id", value.clone());
+        let as_header = Headers::to("servicea.com", "/").with("x-user-id", value.clone());
         let as_cookie =
-            Request::to("servicea.com", "/").with("cookie", [b"uid=".as_slice(), &value].concat());
-        let as_query = Request::to("servicea.com", [b"/?uid=".as_slice(), &value].concat());
+            Headers::to("servicea.com", "/").with("cookie", [b"uid=".as_slice(), &value].concat());
+        let as_query = Headers::to("servicea.com", [b"/?uid=".as_slice(), &value].concat());
         for (source, request) in [
             ("header", as_header),
             ("cookie", as_cookie),
@@ -681,7 +643,7 @@ fn non_utf8_and_64_kib_keys_are_hashed_as_bytes_from_every_source() {
 fn non_utf8_and_64_kib_values_in_every_matched_field_never_panic() {
     let config = full_config();
     let big = big_non_utf8();
-    let request = Request::to(
+    let request = Headers::to(
         "servicea.com",
         [b"/api/v2/".as_slice(), &big, b"?version=", &big].concat(),
     )
@@ -699,13 +661,12 @@ fn non_utf8_and_64_kib_values_in_every_matched_field_never_panic() {
     );
     assert_eq!(decision.bucket, Some(bucket(b"service-a", &big)));
 
-    let invalid_authority = Request::to("\u{0}\u{7f}", "/").with("x-user-id", "carol");
-    let mut bytes_authority = invalid_authority.clone();
-    bytes_authority
-        .headers
-        .insert(":authority".into(), vec![0xff; 70_000]);
-    assert_eq!(decide(&config, &invalid_authority, no_random), None);
-    assert_eq!(decide(&config, &bytes_authority, no_random), None);
+    let invalid_authority = Headers::to("\u{0}\u{7f}", "/").with("x-user-id", "carol");
+    let bytes_authority = invalid_authority
+        .clone()
+        .with(":authority", vec![0xff; 70_000]);
+    assert_eq!(decide(&config, &invalid_authority, &Given::nothing()), None);
+    assert_eq!(decide(&config, &bytes_authority, &Given::nothing()), None);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -730,7 +691,7 @@ fn known_keys_land_in_their_golden_buckets() {
     let salt_from_route_name = ninety_ten("");
     for config in [&explicit_salt, &salt_from_route_name] {
         for (key, expected_bucket, expected_subset) in golden {
-            let decision = decided(config, &Request::to("any.com", "/").with("x-user-id", key));
+            let decision = decided(config, &Headers::to("any.com", "/").with("x-user-id", key));
             assert_eq!(decision.reason, Reason::Hash, "{key}");
             assert_eq!(decision.bucket, Some(expected_bucket), "{key}");
             assert_eq!(subset_name(config, &decision), expected_subset, "{key}");
@@ -739,13 +700,13 @@ fn known_keys_land_in_their_golden_buckets() {
     let other_salt = ninety_ten(r#","salt":"service-b""#);
     let decision = decided(
         &other_salt,
-        &Request::to("any.com", "/").with("x-user-id", "alice"),
+        &Headers::to("any.com", "/").with("x-user-id", "alice"),
     );
     assert_ne!(decision.bucket, Some(9899), "the salt is part of the hash");
 
     // In the full example alice hashes to v1 but is listed under `users`: v2.
     let full = full_config();
-    let alice = Request::to("servicea.com", "/").with("x-user-id", "alice");
+    let alice = Headers::to("servicea.com", "/").with("x-user-id", "alice");
     assert_eq!(outcome(&full, &alice), ("v2", Reason::User));
     assert_eq!(decided(&full, &alice).bucket, None);
 }
@@ -760,7 +721,7 @@ fn subsets_of(config: &Config, users: &[String]) -> Vec<String> {
     users
         .iter()
         .map(|user| {
-            let request = Request::to("any.com", "/").with("x-user-id", user.as_str());
+            let request = Headers::to("any.com", "/").with("x-user-id", user.as_str());
             subset_name(config, &decided(config, &request)).to_string()
         })
         .collect()

@@ -10,9 +10,11 @@
 #[cfg(target_arch = "wasm32")]
 use wasm_bindgen_test::wasm_bindgen_test as test;
 
+mod common;
 mod vectors;
 
-use sticky_canary_core::{bucket, murmur3_x86_32, Config, RequestHeaders};
+use common::{decide, Given, Headers};
+use sticky_canary_core::{bucket, murmur3_x86_32, Config};
 
 #[test]
 fn murmur3_matches_the_reference_implementation() {
@@ -38,10 +40,9 @@ fn buckets_and_subsets_match_the_contract_vectors() {
         );
         let config =
             Config::from_json(vectors::route_config(&case.salt, subsets).as_bytes()).unwrap();
-        let decision = sticky_canary_core::decide(&config, &KeyOnly(case.key.clone()), || {
-            panic!("a request with a key never falls back to random")
-        })
-        .unwrap();
+        // Only the key: a request with a key never falls back to random.
+        let key_only = Headers::new(&[("x-user-id", &case.key)]);
+        let decision = decide(&config, &key_only, &Given::nothing()).unwrap();
         let route = &config.routes[decision.route];
         assert_eq!(decision.bucket, Some(case.bucket));
         assert_eq!(
@@ -49,13 +50,5 @@ fn buckets_and_subsets_match_the_contract_vectors() {
             "salt {} key {:02x?}",
             case.salt, case.key
         );
-    }
-}
-
-struct KeyOnly(Vec<u8>);
-
-impl RequestHeaders for KeyOnly {
-    fn header(&self, name: &str) -> Option<Vec<u8>> {
-        (name == "x-user-id").then(|| self.0.clone())
     }
 }

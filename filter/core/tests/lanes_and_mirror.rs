@@ -4,30 +4,21 @@
     clippy::panic,
     clippy::indexing_slicing
 )]
-//! `decide` with `lane` and `mirror`: what a trusted lane decides and what it does not, and which
-//! users the mirror sample holds, user by user against the hashing contract.
+//! The decision with `lane` and `mirror`: what a trusted lane decides and what it does not, and
+//! which users the mirror sample holds, user by user against the hashing contract.
 
-use std::collections::HashMap;
+mod common;
 
+use common::{decide, Given, Headers};
 use serde_json::{json, Value};
-use sticky_canary_core::{bucket, decide, Config, Decision, Reason, RequestHeaders};
+use sticky_canary_core::{bucket, Config, Decision, Reason};
 
-struct Request(HashMap<&'static str, Vec<u8>>);
-
-impl RequestHeaders for Request {
-    fn header(&self, name: &str) -> Option<Vec<u8>> {
-        self.0.get(name).cloned()
-    }
-}
-
-fn request(headers: &[(&'static str, &str)]) -> Request {
-    let mut map: HashMap<&'static str, Vec<u8>> = headers
+fn request(headers: &[(&str, &str)]) -> Headers {
+    headers
         .iter()
-        .map(|(n, v)| (*n, v.as_bytes().to_vec()))
-        .collect();
-    map.insert(":path", b"/".to_vec());
-    map.insert(":authority", b"servicea.com".to_vec());
-    Request(map)
+        .fold(Headers::to("servicea.com", "/"), |r, (name, value)| {
+            r.with(name, value)
+        })
 }
 
 /// service-b: v1 90 / v2 10 keyed by x-user-id, a rule sending `x-beta: 1` to v1, a tester rule
@@ -50,11 +41,9 @@ fn route(extra: Value) -> Config {
     Config::from_json_with_token(document.as_bytes(), token).unwrap()
 }
 
-fn decided(config: &Config, headers: &[(&'static str, &str)]) -> Decision {
-    decide(config, &request(headers), || {
-        panic!("no random fallback here")
-    })
-    .unwrap()
+/// No random fallback here: every request has a key or a lane, or falls back to stable.
+fn decided(config: &Config, headers: &[(&str, &str)]) -> Decision {
+    decide(config, &request(headers), &Given::nothing()).unwrap()
 }
 
 fn named(config: &Config, d: &Decision) -> (String, Reason) {
@@ -212,7 +201,6 @@ fn the_mirror_sample_is_the_contract_bucket_under_the_mirror_salt() {
 
 #[test]
 fn a_tripped_guard_sends_the_lane_to_stable_and_never_marks_a_mirror_to_it() {
-    use sticky_canary_core::decide_guarded;
     let config = route(json!({
         "lane": {"header": "x-lane", "trust": true},
         "guard": {"subset": "v2", "maxErrorRate": 0.05},
@@ -220,10 +208,10 @@ fn a_tripped_guard_sends_the_lane_to_stable_and_never_marks_a_mirror_to_it() {
     }));
     for user in users_on(&config, "v1", 10) {
         let headers = request(&[("x-user-id", &user), ("x-lane", "v2")]);
-        let open = decide_guarded(&config, &headers, || 0, |_| false).unwrap();
+        let open = decide(&config, &headers, &Given::nothing()).unwrap();
         assert_eq!(named(&config, &open), ("v2".into(), Reason::Lane));
         assert!(open.mirror, "every user not on v1 is marked at 100 %");
-        let tripped = decide_guarded(&config, &headers, || 0, |_| true).unwrap();
+        let tripped = decide(&config, &headers, &Given::nothing().tripped(|_| true)).unwrap();
         assert_eq!(named(&config, &tripped), ("v1".into(), Reason::Guard));
         assert!(!tripped.mirror, "served by the mirror subset: not marked");
     }

@@ -9,11 +9,13 @@
 //! on random input: the golden vectors pin chosen inputs, this covers the rest, in particular
 //! every way `salt`, `:` and `key` split across the hash's 4-byte blocks.
 
-use std::collections::HashMap;
+mod common;
+
 use std::io::Cursor;
 
+use common::{decide, Given, Headers};
 use proptest::prelude::*;
-use sticky_canary_core::{bucket, decide, murmur3_x86_32, Config, RequestHeaders};
+use sticky_canary_core::{bucket, murmur3_x86_32, Config};
 
 fn oracle(bytes: &[u8], seed: u32) -> u32 {
     murmur3::murmur3_32(&mut Cursor::new(bytes), seed).unwrap()
@@ -25,14 +27,6 @@ fn contract_bucket(salt: &str, key: &[u8]) -> u16 {
     input.push(b':');
     input.extend_from_slice(key);
     (oracle(&input, 0) % 10_000) as u16
-}
-
-struct Headers(HashMap<String, Vec<u8>>);
-
-impl RequestHeaders for Headers {
-    fn header(&self, name: &str) -> Option<Vec<u8>> {
-        self.0.get(name).cloned()
-    }
 }
 
 proptest! {
@@ -58,12 +52,9 @@ proptest! {
             "stickiness": {"keys": [{"header": "x-user-id"}], "salt": salt},
         }]});
         let config = Config::from_json(config.to_string().as_bytes()).unwrap();
-        let headers = Headers(HashMap::from([
-            (":authority".to_string(), b"a.example".to_vec()),
-            (":path".to_string(), b"/".to_vec()),
-            ("x-user-id".to_string(), key.clone()),
-        ]));
-        let decision = decide(&config, &headers, || panic!("a key was given")).unwrap();
+        let headers = Headers::to("a.example", "/").with("x-user-id", &key);
+        // A key was given: random() is never asked.
+        let decision = decide(&config, &headers, &Given::nothing()).unwrap();
         let expected = contract_bucket(&salt, &key);
         prop_assert_eq!(decision.bucket, Some(expected));
         // v2 (newest) owns buckets 0-4999.

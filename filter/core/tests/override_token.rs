@@ -8,41 +8,32 @@
 //! the VM's environment; every other request is decided as if the rule were not there. A config
 //! that requires a token nobody configured is refused.
 
-use std::collections::HashMap;
+mod common;
 
-use sticky_canary_core::{decide, Config, Reason, RequestHeaders, Secret};
+use common::{decide, Given, Headers};
+use sticky_canary_core::{Config, Reason, Secret};
 
 /// 100 % v1 by hash, and two override rules to v2: one opened by a header, one by user id.
 const CONFIG: &str = r#"{"routes":[{"name":"service-a","subsets":[{"name":"v1","weight":100},{"name":"v2","weight":0}],"stickiness":{"keys":[{"header":"x-user-id"}]},"rules":[{"subset":"v2","requireToken":true,"match":{"headers":[{"name":"x-canary","exact":"true"}]}},{"subset":"v2","requireToken":true,"users":["qa-1"]}]}]}"#;
 
-struct Request(HashMap<String, Vec<u8>>);
-
 /// A request's extra headers and the subset and reason it must get.
 type Case<'a> = (&'a str, Vec<(&'a str, &'a [u8])>, (String, Reason));
 
-impl RequestHeaders for Request {
-    fn header(&self, name: &str) -> Option<Vec<u8>> {
-        self.0.get(name).cloned()
-    }
-}
-
-fn request(headers: &[(&str, &[u8])]) -> Request {
-    let mut map: HashMap<String, Vec<u8>> = HashMap::from([
-        (":authority".to_string(), b"servicea.com".to_vec()),
-        (":path".to_string(), b"/".to_vec()),
-    ]);
-    for (name, value) in headers {
-        map.insert(name.to_string(), value.to_vec());
-    }
-    Request(map)
+fn request(headers: &[(&str, &[u8])]) -> Headers {
+    headers
+        .iter()
+        .fold(Headers::to("servicea.com", "/"), |r, (name, value)| {
+            r.with(name, value)
+        })
 }
 
 fn with_token(json: &str, token: &[u8]) -> Config {
     Config::from_json_with_token(json.as_bytes(), Secret::new(Some(token))).unwrap()
 }
 
-fn outcome(config: &Config, request: &Request) -> (String, Reason) {
-    let d = decide(config, request, || panic!("no random fallback expected")).unwrap();
+fn outcome(config: &Config, request: &Headers) -> (String, Reason) {
+    // Every request has a key: no random fallback.
+    let d = decide(config, request, &Given::nothing()).unwrap();
     (
         config.routes[d.route].subsets[d.subset].name.clone(),
         d.reason,
@@ -181,7 +172,7 @@ fn bad_token_settings_name_their_field() {
         ),
         (
             CONFIG.replacen('{', r#"{"tokenHeader":"X-Canary-Subset","#, 1),
-            r#"tokenHeader: "x-canary-subset" is the routing header, which the filter overwrites"#,
+            r#"routingHeader: "x-canary-subset" (the default) is also tokenHeader; the filter would overwrite the token it checks"#,
         ),
         (
             CONFIG.replace(
@@ -191,11 +182,15 @@ fn bad_token_settings_name_their_field() {
             r#"routes[0].rules[0].requireToken: invalid type: string "yes", expected a boolean at line 1 column 186"#,
         ),
     ];
+    let mut failures = Vec::new();
     for (json, expected) in cases {
         let err =
             Config::from_json_with_token(json.as_bytes(), Secret::new(Some(b"s"))).unwrap_err();
-        assert_eq!(err.to_string(), expected);
+        if err.to_string() != expected {
+            failures.push(format!("expected {expected}\n    actual   {err}"));
+        }
     }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
 #[test]

@@ -13,24 +13,14 @@
 //! at b5df3a0d480a122ca689ba92784b8ed2ee08f64d and `specifications/10-flexible-rollout-strategy.json`
 //! at 0c6bd1b0748cb4dcfa32d6f565bd57e87143dd37. The `murmur3` crate is the oracle for the rest.
 
+mod common;
+
 use std::io::Cursor;
 
+use common::{decide, Given, Headers};
 use proptest::prelude::*;
 use serde_json::json;
-use sticky_canary_core::{decide, unleash_normalized, Config, RequestHeaders};
-
-struct UserId(Vec<u8>);
-
-impl RequestHeaders for UserId {
-    fn header(&self, name: &str) -> Option<Vec<u8>> {
-        match name {
-            "x-user-id" => Some(self.0.clone()),
-            ":authority" => Some(b"flags.example.com".to_vec()),
-            ":path" => Some(b"/".to_vec()),
-            _ => None,
-        }
-    }
-}
+use sticky_canary_core::{unleash_normalized, Config};
 
 /// A route whose subsets are listed stable first, weights in whole percents.
 fn route(group_id: &str, subsets: &[(&str, u32)]) -> Config {
@@ -51,7 +41,8 @@ fn route(group_id: &str, subsets: &[(&str, u32)]) -> Config {
 }
 
 fn subset_of(config: &Config, user: &str) -> String {
-    let d = decide(config, &UserId(user.as_bytes().to_vec()), || 0).unwrap();
+    let request = Headers::to("flags.example.com", "/").with("x-user-id", user);
+    let d = decide(config, &request, &Given::nothing()).unwrap();
     config.routes[0].subsets[d.subset].name.clone()
 }
 

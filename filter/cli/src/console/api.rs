@@ -385,7 +385,7 @@ impl Console {
             Ok(s) => s,
             Err(reply) => return reply,
         };
-        let mut config = match self.compile(&snapshot.plugin_config) {
+        let config = match self.compile(&snapshot.plugin_config) {
             Ok(config) => config,
             Err(e) => return error(422, format!("the file's config is invalid: {e}")),
         };
@@ -422,7 +422,7 @@ impl Console {
             path: text("path"),
             user_agent: text("userAgent"),
         };
-        let answer = which::which(&mut config, &request);
+        let answer = which::which(&config, &request);
         let mut json = answer.json();
         if let Some(map) = json.as_object_mut() {
             map.insert("reason_text".into(), answer.reason_text().into());
