@@ -62,7 +62,7 @@ pub fn expected(config: &Config, path: &str, headers: &[(&str, &str)]) -> String
     // Fixed inputs: the demo's requests carry keys, so neither is drawn.
     let decision = plan(config, &Request::new(pairs), &Fixed::default())
         .decision
-    .expect("the demo's route takes every request");
+        .expect("the demo's route takes every request");
     config.routes[decision.route].subsets[decision.subset]
         .name
         .clone()

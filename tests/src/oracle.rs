@@ -2,7 +2,6 @@
 //! with it bit for bit.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-
 /// How many ids the searches below try before giving up (a subset with weight 0 has none).
 const SEARCH_LIMIT: usize = 100_000;
 

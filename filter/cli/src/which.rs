@@ -58,7 +58,12 @@ impl Headers {
             .iter()
             .map(|(name, value)| (name.as_bytes(), value.as_slice()))
             .collect();
-        plan(config, &sticky_canary_core::Request::new(pairs), &Fixed::default()).decision
+        plan(
+            config,
+            &sticky_canary_core::Request::new(pairs),
+            &Fixed::default(),
+        )
+        .decision
     }
 }
 

@@ -25,7 +25,10 @@ fn signed_ids_validate_only_with_the_cookie_key_in_the_environment() {
         format!("{FILE}: routes[0].stickiness.assign.signed: the cookie key (STICKY_CANARY_COOKIE_KEY) is 9 bytes; at least 32 are needed, as a shorter one can be guessed offline from one issued cookie\n")
     );
     assert_eq!(r.code, 1);
-    let r = run_with_env(&["validate", FILE], &[("STICKY_CANARY_COOKIE_KEY", Some(KEY))]);
+    let r = run_with_env(
+        &["validate", FILE],
+        &[("STICKY_CANARY_COOKIE_KEY", Some(KEY))],
+    );
     assert_eq!(
         (r.stdout.as_str(), r.code),
         (format!("{FILE}: ok\n").as_str(), 0)

@@ -79,7 +79,8 @@ pub enum Assigned {
     Issued(NewId),
 }
 
-/// What a request's decision draws on besides the request: the guards' state and randomness.
+/// What a request's decision draws on besides the request: the guards' state, randomness and the
+/// schedules' clock.
 pub trait Inputs {
     /// Whether the guard of route `route` (an index) has tripped.
     fn tripped(&self, route: usize) -> bool;
@@ -88,8 +89,11 @@ pub trait Inputs {
     /// The 128 random bits of an id `assign` issues; asked at most once, only when one is.
     fn new_id(&self) -> [u8; ID_BYTES];
     /// The subset owning `bucket` on route `route` (an index) under its `schedule` now; asked
-    /// only for a route with a schedule. `None`: no clock, the route's own weights.
-    fn scheduled(&self, route: usize, bucket: u16) -> Option<usize>;
+    /// only for a route with a schedule. `None` (what inputs without a clock answer): the
+    /// route's own weights.
+    fn scheduled(&self, _route: usize, _bucket: u16) -> Option<usize> {
+        None
+    }
 }
 
 /// Inputs with fixed values, for tools and tests that decide without a host: no guard has
@@ -112,10 +116,6 @@ impl Inputs for Fixed {
 
     fn new_id(&self) -> [u8; ID_BYTES] {
         self.id
-    }
-
-    fn scheduled(&self, _route: usize, _bucket: u16) -> Option<usize> {
-        None
     }
 }
 
