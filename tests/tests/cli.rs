@@ -33,7 +33,7 @@ fn served(client: &mut Client, users: &[String]) -> Vec<String> {
 }
 
 fn predicted(found: &Found, users: &[String]) -> Vec<String> {
-    let mut config = found.compile(None).unwrap();
+    let config = found.compile(None).unwrap();
     users
         .iter()
         .map(|id| {
@@ -42,7 +42,9 @@ fn predicted(found: &Found, users: &[String]) -> Vec<String> {
                 host: Some("servicea.com".into()),
                 ..Request::default()
             };
-            which(&mut config, &request).subset.unwrap()
+            which(&config, &request, sticky_canary_cli::schedule::now_ms())
+                .subset
+                .unwrap()
         })
         .collect()
 }
