@@ -1,0 +1,252 @@
+//! `schedule` in Envoy with two workers and a schedule of seconds: the split passes through
+//! every step exactly (each user on the subset the step's weights give their bucket), no user
+//! ever moves back on a worker, and a tripped guard holds the ramp: past the step's time the
+//! weights stay, and after the cool-down the ramp resumes from where it held.
+//!
+//! Nothing here asserts a duration: each state is polled for until a generous deadline, and the
+//! start lies far enough ahead (or behind) that a slow machine only makes the test take longer.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde_json::{json, Value};
+use sticky_canary_core::time::format_rfc3339;
+use sticky_canary_core::Config;
+use sticky_canary_e2e::load::{Load, Sample};
+use sticky_canary_e2e::scenario::Step::{Key, Named};
+use sticky_canary_e2e::scripted::{Script, ScriptedUpstream};
+use sticky_canary_e2e::{Delivery, Envoy, EnvoyOptions};
+
+const SOCKET: &str = "v2-scripted.sock";
+const DEADLINE: Duration = Duration::from_secs(90);
+
+/// One Envoy with two workers and two load threads at a time, as the guard's tests do.
+fn one_at_a_time() -> MutexGuard<'static, ()> {
+    static TURN: Mutex<()> = Mutex::new(());
+    TURN.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
+
+/// A whole second `ahead` seconds from now.
+fn start_in(ahead: u64) -> u64 {
+    (now_ms() / 1000 + ahead) * 1000
+}
+
+/// v1=100 v2=0 on x-user-id, with this schedule; `extra` route keys merged in.
+fn config(start_ms: u64, steps: Value, extra: Value) -> String {
+    let mut config = json!({"routes": [{
+        "name": "service-a",
+        "subsets": [{"name": "v1", "weight": 100}, {"name": "v2", "weight": 0}],
+        "stickiness": {"keys": [{"header": "x-user-id"}], "fallback": "stable"},
+        "schedule": {"start": format_rfc3339(start_ms), "steps": steps},
+    }]});
+    for (k, v) in extra.as_object().unwrap() {
+        config["routes"][0][k] = v.clone();
+    }
+    config.to_string()
+}
+
+fn users(n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("user-{i}")).collect()
+}
+
+/// The users (indexes) the contract puts on v2 when v2 has `v2_hundredths`: the newest subset
+/// owns the buckets below its weight.
+fn on_v2(config: &str, users: &[String], v2_hundredths: u16) -> BTreeSet<usize> {
+    let compiled = Config::from_json(config.as_bytes()).unwrap();
+    let route = &compiled.routes[0];
+    (0..users.len())
+        .filter(|&u| route.bucket_of(users[u].as_bytes()) < v2_hundredths)
+        .collect()
+}
+
+/// The first instant at which, for every worker, the latest answer to each user since `since`
+/// puts exactly `expected` on v2 (and everyone else on v1).
+fn split_reached(
+    samples: &[Sample],
+    workers: usize,
+    users: usize,
+    since: usize,
+    expected: &BTreeSet<usize>,
+) -> Option<usize> {
+    let mut latest: HashMap<(usize, usize), &str> = HashMap::new();
+    for (i, s) in samples.iter().enumerate().skip(since) {
+        latest.insert((s.worker, s.user), s.served_by.as_str());
+        if latest.len() < workers * users {
+            continue;
+        }
+        let exact = latest.iter().all(|(&(_, user), &served)| {
+            served == if expected.contains(&user) { "v2" } else { "v1" }
+        });
+        if exact {
+            return Some(i + 1);
+        }
+    }
+    None
+}
+
+fn weight(envoy: &Envoy, subset: &str) -> u64 {
+    envoy.stat(&format!(
+        "wasmcustom.sticky_canary.weight.route.service-a.subset.{subset}"
+    ))
+}
+
+#[test]
+fn the_split_passes_through_every_step_and_no_user_moves_back() {
+    let _turn = one_at_a_time();
+    let start = start_in(10);
+    let config = config(
+        start,
+        json!([
+            {"after": "0s", "weights": {"v1": 90, "v2": 10}},
+            {"after": "6s", "weights": {"v1": 60, "v2": 40}},
+            {"after": "12s", "weights": {"v1": 0, "v2": 100}},
+        ]),
+        json!({}),
+    );
+    let envoy = EnvoyOptions::scenario(Delivery::Inline, &config)
+        .concurrency(2)
+        .access_log(false)
+        .start();
+    let users = users(100);
+    let phases = [0u16, 1000, 4000, 10000].map(|w| on_v2(&config, &users, w));
+    // Each step moves users: the check below cannot pass on a split that never changed.
+    assert!(
+        phases.windows(2).all(|p| p[0].len() < p[1].len()),
+        "{phases:?}"
+    );
+    let before_start = now_ms() + 2_000 < start;
+    let load = Load::start(&envoy, &users);
+    let mut since = 0;
+    for (phase, expected) in phases.iter().enumerate() {
+        if phase == 0 && !before_start {
+            // Envoy took long to start: the route's own weights were over before traffic.
+            continue;
+        }
+        since = load.wait_for(
+            &format!(
+                "the split of phase {phase} ({} users on v2)",
+                expected.len()
+            ),
+            DEADLINE,
+            |s| split_reached(s, 2, users.len(), since, expected),
+        );
+    }
+    let samples = load.finish();
+    // On each worker, a user once served by v2 is never served by v1 again.
+    let mut on_v2_at: HashMap<(usize, usize), usize> = HashMap::new();
+    for (i, s) in samples.iter().enumerate() {
+        assert_eq!(s.status, 200, "{s:?}");
+        match s.served_by.as_str() {
+            "v2" => {
+                on_v2_at.entry((s.worker, s.user)).or_insert(i);
+            }
+            "v1" => assert!(
+                !on_v2_at.contains_key(&(s.worker, s.user)),
+                "user-{} moved back to v1 on worker {} (v2 at sample {}, v1 at {i})",
+                s.user,
+                s.worker,
+                on_v2_at[&(s.worker, s.user)]
+            ),
+            other => panic!("served by {other:?}: {s:?}"),
+        }
+    }
+    assert!(samples.len() > 4 * users.len(), "{} samples", samples.len());
+    envoy.wait_for("the weight gauges at the last step", DEADLINE, |e| {
+        (weight(e, "v1"), weight(e, "v2")) == (0, 10000)
+    });
+}
+
+#[test]
+fn a_tripped_guard_holds_the_ramp_and_it_resumes_where_it_held() {
+    let _turn = one_at_a_time();
+    let start = start_in(5);
+    let config = config(
+        start,
+        json!([
+            {"after": "0s", "weights": {"v1": 50, "v2": 50}},
+            {"after": "12s", "weights": {"v1": 0, "v2": 100}},
+        ]),
+        json!({"guard": {"subset": "v2", "maxErrorRate": 0.05, "minRequests": 5,
+                         "window": "2s", "coolDown": "15s"}}),
+    );
+    let envoy = EnvoyOptions::scenario(Delivery::Inline, &config)
+        .concurrency(2)
+        .access_log(false)
+        .edit_bootstrap(|bootstrap, dir| {
+            let cluster = bootstrap.0.mapping(&[
+                Key("static_resources"),
+                Key("clusters"),
+                Named("service-a-v2"),
+            ]);
+            cluster["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]["address"] =
+                json!({"pipe": {"path": dir.join(SOCKET).to_str().unwrap()}});
+        })
+        .start();
+    let upstream = ScriptedUpstream::start(&envoy.dir().join(SOCKET), "v2", Script::FailEvery(1));
+    let users = users(40);
+    let load = Load::start(&envoy, &users);
+
+    // v2 fails from the first step on: the guard trips and the schedule's clock holds.
+    let held_line = |e: &Envoy| {
+        e.log().lines().find_map(|l| {
+            let rest = l
+                .split("sticky-canary: schedule of route service-a held ")
+                .nth(1)?;
+            Some(rest.to_string())
+        })
+    };
+    envoy.wait_for("the schedule held", DEADLINE, |e| held_line(e).is_some());
+    let held = held_line(&envoy).unwrap();
+    let held_at: u64 = held
+        .strip_suffix(" s in: its guard has tripped")
+        .unwrap_or_else(|| panic!("{held}"))
+        .parse()
+        .unwrap();
+    assert!(
+        held_at < 12,
+        "the guard tripped {held_at} s into the schedule, after the step it was to hold back"
+    );
+    upstream.set(Script::Healthy);
+
+    // Past the 12 s step in wall time, before the cool-down (15 s) can have ended: held, the
+    // weights are still the first step's on both workers.
+    while now_ms() < start + 14_000 {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!((weight(&envoy, "v1"), weight(&envoy, "v2")), (5000, 5000));
+    let elapsed = envoy.stat("wasmcustom.sticky_canary.schedule_elapsed_seconds.route.service-a");
+    assert!(
+        elapsed <= held_at + 1,
+        "{elapsed} s into the schedule, held at {held_at}"
+    );
+
+    // The guard re-arms and the clock runs again from where it held.
+    let resumed = format!(
+        "sticky-canary: schedule of route service-a resumes {held_at} s in: its guard re-armed"
+    );
+    envoy.wait_for("the schedule resumed", DEADLINE, |e| {
+        e.log().contains(&resumed)
+    });
+    // Then the ramp goes on to its last step: every user on v2, on both workers.
+    let all = (0..users.len()).collect::<BTreeSet<usize>>();
+    let everyone = load.samples().len();
+    load.wait_for("every user on v2", DEADLINE, |s| {
+        split_reached(s, 2, users.len(), everyone, &all)
+    });
+    load.finish();
+    assert_eq!((weight(&envoy, "v1"), weight(&envoy, "v2")), (0, 10000));
+    let holds = envoy
+        .log()
+        .matches("schedule of route service-a held")
+        .count();
+    assert_eq!(holds, 1, "one hold, logged by the worker that held it");
+}
