@@ -250,3 +250,54 @@ fn a_tripped_guard_holds_the_ramp_and_it_resumes_where_it_held() {
         .count();
     assert_eq!(holds, 1, "one hold, logged by the worker that held it");
 }
+
+/// The README's example compiles to the steps it shows, and the error it quotes for a step back is
+/// the core's own.
+#[test]
+fn the_readme_example_is_valid_and_its_error_is_the_cores() {
+    let readme = std::fs::read_to_string(sticky_canary_e2e::repo_root().join("README.md")).unwrap();
+    let section = readme
+        .split("## A schedule: a rollout that ramps itself")
+        .nth(1)
+        .unwrap();
+    let yaml = section
+        .split("```yaml\n")
+        .nth(1)
+        .unwrap()
+        .split("```")
+        .next()
+        .unwrap();
+    let mut plugin_config: Value = yaml_serde::from_str(yaml).unwrap();
+    let compiled = Config::from_json(plugin_config.to_string().as_bytes()).unwrap();
+    let schedule = compiled.routes[0].schedule.as_ref().unwrap();
+    assert_eq!(format_rfc3339(schedule.start_ms), "2026-12-07T09:00:00Z");
+    let steps: Vec<(u32, Vec<u16>)> = schedule
+        .steps
+        .iter()
+        .map(|s| (s.after_secs, s.weights.clone()))
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            (0, vec![9900, 100]),
+            (600, vec![9500, 500]),
+            (1800, vec![7500, 2500]),
+            (3600, vec![0, 10000])
+        ]
+    );
+    plugin_config["routes"][0]["schedule"]["steps"][2]["weights"] = json!({"v1": 97, "v2": 3});
+    let error = Config::from_json(plugin_config.to_string().as_bytes())
+        .unwrap_err()
+        .to_string();
+    let quoted: String = section
+        .split("e.g.\n`")
+        .nth(1)
+        .unwrap()
+        .split('`')
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert_eq!(error, quoted);
+}
