@@ -1,11 +1,14 @@
-//! W3C baggage from the client, arbitrary bytes: reading our member and writing it never panics,
-//! every other member passes byte for byte, the result keeps the W3C limits whenever our member
-//! is in it, and a written lane reads back.
+//! W3C baggage from the client, arbitrary bytes, under the three things the plan does with it:
+//! write our member, strip every member of ours, keep a trusted lane. Never a panic; a member is
+//! ours when its key, percent-decoded, is our key (however the client encoded it); every other
+//! member passes byte for byte, in order; the result keeps the W3C limits whenever our member is
+//! in it; a written lane reads back, once.
 #![no_main]
 
 use libfuzzer_sys::{arbitrary, fuzz_target};
 use sticky_canary_core::lane::{
-    member_value, write_member, BaggageWrite, BAGGAGE_MAX_BYTES, BAGGAGE_MAX_MEMBERS,
+    member_value, rewrite, write_member, BaggageRule, BaggageWrite, BAGGAGE_MAX_BYTES,
+    BAGGAGE_MAX_MEMBERS,
 };
 
 #[derive(arbitrary::Arbitrary, Debug)]
@@ -17,8 +20,9 @@ struct Input<'a> {
 
 const KEY: &[u8] = b"canary-lane";
 
-/// Whether a list-member is named `KEY`: its key runs to the first `=` or `;`, without
-/// surrounding spaces and tabs (written here apart from the module's own parser).
+/// Whether a list-member is ours: its key runs to the first `=` or `;`, without surrounding
+/// spaces and tabs, and percent-decodes to `KEY` (written here apart from the module's own
+/// parser; an escape that is not `%` and two hex digits stays as it is).
 fn is_ours(member: &[u8]) -> bool {
     let end = member
         .iter()
@@ -33,7 +37,44 @@ fn is_ours(member: &[u8]) -> bool {
         .iter()
         .rposition(|&b| b != b' ' && b != b'\t')
         .map_or(start, |e| e + 1);
-    &key[start..stop] == KEY
+    decode(&key[start..stop]) == KEY
+}
+
+fn decode(text: &[u8]) -> Vec<u8> {
+    let hex = |b: u8| char::from(b).to_digit(16).map(|d| d as u8);
+    let mut out = Vec::with_capacity(text.len());
+    let mut i = 0;
+    while i < text.len() {
+        if text[i] == b'%' && i + 2 < text.len() {
+            if let (Some(hi), Some(lo)) = (hex(text[i + 1]), hex(text[i + 2])) {
+                out.push(hi << 4 | lo);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(text[i]);
+        i += 1;
+    }
+    out
+}
+
+/// The members of a baggage string, none when it is blank.
+fn members(bytes: &[u8]) -> Vec<&[u8]> {
+    if bytes.trim_ascii().is_empty() {
+        return Vec::new();
+    }
+    bytes.split(|&b| b == b',').collect()
+}
+
+fn others(bytes: &[u8]) -> Vec<&[u8]> {
+    members(bytes).into_iter().filter(|m| !is_ours(m)).collect()
+}
+
+fn bytes(written: &BaggageWrite) -> &[u8] {
+    match written {
+        BaggageWrite::Set(out) => out,
+        BaggageWrite::Remove => &[],
+    }
 }
 
 fuzz_target!(|input: Input<'_>| {
@@ -43,38 +84,33 @@ fuzz_target!(|input: Input<'_>| {
         .map(|b| b"abcdefghijklmnopqrstuvwxyz0123456789-_"[usize::from(*b) % 38])
         .take(63)
         .collect();
-    if let Some(baggage) = input.baggage {
-        if let Some(found) = member_value(baggage, KEY) {
-            let within = baggage.as_ptr_range();
-            let found = found.as_ptr_range();
-            assert!(within.start <= found.start && found.end <= within.end);
-        }
+    let incoming = input.baggage.unwrap_or_default();
+    if let Some(found) = member_value(incoming, KEY) {
+        let within = incoming.as_ptr_range();
+        let found = found.as_ptr_range();
+        assert!(within.start <= found.start && found.end <= within.end);
+        assert!(members(incoming).iter().any(|m| is_ours(m)));
     }
+
+    // An untrusted lane: ours written over every member of ours.
     let written = write_member(input.baggage, KEY, &value);
-    let out = match &written {
-        BaggageWrite::Set(out) => out.as_slice(),
-        BaggageWrite::Remove => &[][..],
-    };
-    let others = |bytes: &[u8]| -> Vec<Vec<u8>> {
-        if bytes.trim_ascii().is_empty() {
-            return Vec::new();
+    let out = bytes(&written);
+    assert_eq!(others(incoming), others(out), "a member not ours changed");
+    let ours: Vec<&[u8]> = members(out).into_iter().filter(|m| is_ours(m)).collect();
+    match member_value(out, KEY) {
+        Some(read) => {
+            assert_eq!(read, value.as_slice(), "a written lane reads back");
+            assert_eq!(ours.len(), 1, "one member of ours: {ours:?}");
+            assert_eq!(ours[0], [KEY, b"=", &value].concat());
+            assert!(out.len() <= BAGGAGE_MAX_BYTES);
+            let count = members(out)
+                .into_iter()
+                .filter(|m| !m.trim_ascii().is_empty())
+                .count();
+            assert!(count <= BAGGAGE_MAX_MEMBERS);
         }
-        bytes
-            .split(|&b| b == b',')
-            .filter(|m| !is_ours(m))
-            .map(<[u8]>::to_vec)
-            .collect()
-    };
-    // Every member that is not ours passes byte for byte, in order.
-    assert_eq!(others(input.baggage.unwrap_or_default()), others(out));
-    let ours = member_value(out, KEY);
-    if let Some(ours) = ours {
-        assert_eq!(ours, value.as_slice(), "a written lane reads back");
-        assert!(out.len() <= BAGGAGE_MAX_BYTES);
-        let members = out
-            .split(|&b| b == b',')
-            .filter(|m| !m.trim_ascii().is_empty());
-        assert!(members.count() <= BAGGAGE_MAX_MEMBERS);
+        // Left out rather than break a limit: and then no client's member of ours either.
+        None => assert!(ours.is_empty(), "a client's member survived: {ours:?}"),
     }
     // Writing again changes nothing.
     if let BaggageWrite::Set(out) = &written {
@@ -83,4 +119,27 @@ fuzz_target!(|input: Input<'_>| {
             BaggageWrite::Set(out.clone())
         );
     }
+
+    // A request no lane route decides: every member of ours goes, the rest stays.
+    let owned = [KEY.to_vec()];
+    let strip = BaggageRule {
+        owned: &owned,
+        keep: None,
+        write: None,
+    };
+    let (stripped, wrote) = rewrite(input.baggage, &strip);
+    assert!(!wrote);
+    let out = bytes(&stripped);
+    assert!(members(out).iter().all(|m| !is_ours(m)), "ours kept");
+    assert_eq!(members(out), members(&others(incoming).join(&b',')));
+
+    // A route that trusts the lane: everything passes as it came.
+    let keep = BaggageRule {
+        owned: &owned,
+        keep: Some(KEY),
+        write: None,
+    };
+    let (kept, wrote) = rewrite(input.baggage, &keep);
+    assert!(!wrote);
+    assert_eq!(members(bytes(&kept)), members(incoming));
 });

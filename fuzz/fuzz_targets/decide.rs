@@ -1,16 +1,21 @@
-//! The decision on arbitrary request data (authority, path with query, key header, cookie, user
-//! agent, rule header) under configs that use every feature: never a panic, always an index the
-//! plugin can use, the documented bucket for hash decisions, and the same answer twice. An id
-//! that `assign` issues is decided again, sent back as its cookie, to the same subset.
+//! The request plan on arbitrary request data (authority, path with query, key header, cookies
+//! in one or two headers, user agent, rule header, token, lane, names in any case) under configs
+//! that use every feature: never a panic, always an index the plugin can use, the documented
+//! bucket for hash decisions, the rule the decision records, the same answer twice, a tripped
+//! guard moving only what it must, and ops that leave the routing header with exactly the
+//! subset. An id that `assign` issues is decided again, sent back as its cookie, to the same
+//! subset.
 #![no_main]
 
-use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use libfuzzer_sys::{arbitrary, fuzz_target};
 use sticky_canary_core::{
-    decide_with_ids, guard_step_back, Assigned, Config, Reason, RequestHeaders, Secret,
+    plan, Assigned, Config, Decision, Inputs, Op, Plan, Reason, Request, Secret,
 };
+
+/// At least 32 bytes, as `assign.signed` needs.
+const COOKIE_KEY: &[u8] = b"fuzz-cookie-key-of-at-least-32-bytes";
 
 const CONFIGS: &[&str] = &[
     // Every matcher kind, both rule kinds, three key sources, random fallback.
@@ -23,7 +28,7 @@ const CONFIGS: &[&str] = &[
     // Unleash's gradual-rollout bucketing in place of the default contract.
     r#"{"routes":[{"name":"unleash","subsets":[{"name":"off","weight":70},{"name":"on","weight":30}],"stickiness":{"keys":[{"header":"x-user-id"},{"cookie":"uid"}],"bucketing":{"unleash":{"groupId":"feature-x"}}}}]}"#,
     // Anonymous visitors get a signed id cookie (the target compiles every config with the
-    // cookie key "k3y"), a users rule that can only match an id, and a second, unsigned route.
+    // cookie key `COOKIE_KEY`), a users rule that can only match an id, and a second, unsigned route.
     r#"{"routes":[{"name":"signed","match":{"pathPrefix":"/s"},"subsets":[{"name":"v1","weight":80},{"name":"v2","weight":20}],"stickiness":{"keys":[{"header":"x-user-id"},{"cookie":"canary-uid"}],"assign":{"cookie":"canary-uid","maxAge":60,"header":"x-canary-uid","signed":true,"secure":true,"sameSite":"None"}},"rules":[{"subset":"v2","users":["AAAAAAAAAAAAAAAAAAAAAA"]}]},{"name":"plain","subsets":[{"name":"v1","weight":50},{"name":"v2","weight":50}],"stickiness":{"keys":[{"cookie":"uid"},{"query":"uid"}],"assign":{"cookie":"uid","maxAge":1}}}]}"#,
     // A trusted baggage lane (stable fallback) behind a token rule, and a mirror sample.
     r#"{"routes":[{"name":"inner","subsets":[{"name":"v1","weight":80},{"name":"v2","weight":20}],"stickiness":{"keys":[{"header":"x-user-id"}]},"lane":{"baggage":"canary-lane","trust":true},"mirror":{"subset":"v2","percent":12.34,"header":"x-canary-mirror"},"rules":[{"subset":"v2","requireToken":true,"match":{"headers":[{"name":"x-canary","present":true}]}}]}]}"#,
@@ -43,7 +48,7 @@ fn configs() -> &'static [Config] {
                 Config::from_json_with_secrets(
                     json.as_bytes(),
                     Secret::new(Some(b"s3cret")),
-                    Secret::new(Some(b"k3y")),
+                    Secret::new(Some(COOKIE_KEY)),
                 )
                 .expect("fuzz config is valid")
             })
@@ -60,25 +65,78 @@ struct Input<'a> {
     path: Option<&'a [u8]>,
     user_id: Option<&'a [u8]>,
     cookie: Option<&'a [u8]>,
+    /// A second `cookie` header, after the first.
+    more_cookies: Option<&'a [u8]>,
     user_agent: Option<&'a [u8]>,
     canary: Option<&'a [u8]>,
     token: Option<&'a [u8]>,
     /// Sent as the `x-canary-lane` header and as the `baggage` header.
     lane: Option<&'a [u8]>,
+    /// Header names in upper case, as a host that keeps the client's casing hands them over.
+    shout: bool,
 }
 
-struct Headers(HashMap<&'static str, Vec<u8>>);
+/// The fuzzer's randomness and id, and whether every guard has tripped.
+struct Draw {
+    random: u32,
+    id: [u8; 16],
+    tripped: bool,
+}
 
-impl RequestHeaders for Headers {
-    fn header(&self, name: &str) -> Option<Vec<u8>> {
-        self.0.get(name).cloned()
+impl Inputs for Draw {
+    fn tripped(&self, _route: usize) -> bool {
+        self.tripped
     }
+    fn random(&self) -> u32 {
+        self.random
+    }
+    fn new_id(&self) -> [u8; 16] {
+        self.id
+    }
+}
+
+type Pairs = Vec<(Vec<u8>, Vec<u8>)>;
+
+fn request(pairs: &Pairs) -> Request<'_> {
+    Request::new(
+        pairs
+            .iter()
+            .map(|(n, v)| (n.as_slice(), v.as_slice()))
+            .collect(),
+    )
+}
+
+fn values<'p>(pairs: &'p Pairs, name: &str) -> Vec<&'p [u8]> {
+    pairs
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))
+        .map(|(_, v)| v.as_slice())
+        .collect()
+}
+
+/// The request's headers after the plan's ops, as the host would leave them.
+fn after(pairs: &Pairs, plan: &Plan<'_>) -> Pairs {
+    let mut out = pairs.clone();
+    for op in &plan.ops {
+        let name = match op {
+            Op::Set(name, _) | Op::Remove(name) => *name,
+        };
+        out.retain(|(n, _)| !n.eq_ignore_ascii_case(name.as_bytes()));
+        if let Op::Set(name, value) = op {
+            out.push((name.as_bytes().to_vec(), value.to_vec()));
+        }
+    }
+    out
+}
+
+fn decide(config: &Config, pairs: &Pairs, draw: &Draw) -> Option<Decision> {
+    plan(config, &request(pairs), draw).decision
 }
 
 fuzz_target!(|input: Input<'_>| {
     let configs = configs();
     let config = &configs[usize::from(input.config) % configs.len()];
-    let mut headers = HashMap::new();
+    let mut pairs: Pairs = Vec::new();
     for (name, value) in [
         (":authority", input.authority),
         (":path", input.path),
@@ -89,50 +147,129 @@ fuzz_target!(|input: Input<'_>| {
         ("x-canary-token", input.token),
         ("x-canary-lane", input.lane),
         ("baggage", input.lane),
+        ("cookie", input.more_cookies),
     ] {
         if let Some(value) = value {
-            headers.insert(name, value.to_vec());
+            let name = match input.shout && !name.starts_with(':') {
+                true => name.to_ascii_uppercase(),
+                false => name.to_string(),
+            };
+            pairs.push((name.into_bytes(), value.to_vec()));
         }
     }
-    let request = Headers(headers);
-
-    let decide = |request: &Headers| {
-        decide_with_ids(config, request, || input.random, || input.id)
+    let armed = Draw {
+        random: input.random,
+        id: input.id,
+        tripped: false,
     };
-    let first = decide(&request);
-    let again = decide(&request);
-    assert_eq!(first, again, "the decision is a function of the request");
-    // A tripped guard moves only decisions for its subset, to the stable one, keeping the bucket.
-    let guarded = first.map(|d| guard_step_back(config, &request, d, |_| true));
+    let tripped = Draw {
+        tripped: true,
+        ..armed
+    };
+
+    let snapshot = request(&pairs);
+    let planned = plan(config, &snapshot, &armed);
+    let first = planned.decision;
+    assert_eq!(
+        first,
+        decide(config, &pairs, &armed),
+        "the plan is a function of the request"
+    );
+
+    // The routing header leaves with exactly the subset, or not at all; every op names a header
+    // the configuration owns, or the baggage.
+    let out = after(&pairs, &planned);
+    let routed = first.map(|d| config.routes[d.route].subsets[d.subset].name.as_bytes());
+    assert_eq!(values(&out, &config.routing_header), Vec::from_iter(routed));
+    for op in &planned.ops {
+        let name = match op {
+            Op::Set(name, _) | Op::Remove(name) => *name,
+        };
+        assert!(
+            name == "baggage" || config.owned.headers.iter().any(|h| h.name == name),
+            "an op on {name}, which the configuration does not own"
+        );
+    }
+    // The plan is idempotent: the request it leaves with is decided the same and needs no op.
+    let left_with = request(&out);
+    let replanned = plan(config, &left_with, &armed);
+    assert_eq!(
+        replanned.decision, first,
+        "the ops changed what the decision reads"
+    );
+    assert_eq!(
+        replanned.ops,
+        vec![],
+        "the plan on its own result still changes headers"
+    );
+
+    // A tripped guard moves only decisions for its subset that no token rule made, to the
+    // stable one, keeping the bucket.
+    let guarded = decide(config, &pairs, &tripped);
     match (first, guarded) {
-        (Some(d), Some(g)) if g != d => {
+        (Some(d), Some(g)) => {
             let route = &config.routes[d.route];
-            let guard = route.guard.as_ref().expect("only a guard moves a decision");
-            assert_eq!(d.subset, guard.subset);
-            assert_eq!(
-                (g.route, g.subset, g.reason, g.bucket),
-                (d.route, route.stable_subset, Reason::Guard, d.bucket)
-            );
+            let by_token = d.rule.is_some_and(|i| route.rules[i].require_token);
+            let moves = route
+                .guard
+                .as_ref()
+                .is_some_and(|guard| guard.subset == d.subset && !by_token);
+            if moves {
+                assert_ne!(route.stable_subset, d.subset);
+                assert_eq!(
+                    (g.route, g.subset, g.reason, g.bucket, g.rule, g.assigned),
+                    (
+                        d.route,
+                        route.stable_subset,
+                        Reason::Guard,
+                        d.bucket,
+                        d.rule,
+                        d.assigned
+                    )
+                );
+            } else {
+                assert_eq!(g, d);
+            }
         }
         (d, g) => assert_eq!(d, g),
     }
-    let Some(d) = first else { return };
+
+    let Some(d) = first else {
+        assert_eq!(planned.response, None);
+        return;
+    };
     let route = &config.routes[d.route];
     let subset = &route.subsets[d.subset];
     match d.assigned {
         Assigned::Other => {}
-        Assigned::Sent => assert!(request.0.contains_key("cookie"), "an id sent without a cookie"),
+        Assigned::Sent => assert!(
+            !values(&pairs, "cookie").is_empty(),
+            "an id sent without a cookie"
+        ),
         Assigned::Issued(id) => {
-            let assign = route.assign.as_ref().expect("only assigning routes issue ids");
+            let assign = route
+                .assign
+                .as_ref()
+                .expect("only assigning routes issue ids");
+            assert_eq!(planned.response.and_then(|r| r.issued), Some(id));
             // The visitor sends the id back (and nothing else that could key it).
-            let mut back = request.0.clone();
-            back.remove("x-user-id");
+            let mut back: Pairs = pairs
+                .iter()
+                .filter(|(n, _)| {
+                    !n.eq_ignore_ascii_case(b"x-user-id") && !n.eq_ignore_ascii_case(b"cookie")
+                })
+                .cloned()
+                .collect();
             let mut cookie = assign.cookie.clone();
             cookie.push(b'=');
             cookie.extend(assign.cookie_value(&id));
-            back.insert("cookie", cookie);
-            let returned = decide(&Headers(back)).expect("the same route matches");
-            assert_eq!(returned.assigned, Assigned::Sent, "the issued cookie verifies");
+            back.push((b"cookie".to_vec(), cookie));
+            let returned = decide(config, &back, &armed).expect("the same route matches");
+            assert_eq!(
+                returned.assigned,
+                Assigned::Sent,
+                "the issued cookie verifies"
+            );
             assert_eq!(
                 (returned.route, returned.subset, returned.bucket),
                 (d.route, d.subset, d.bucket)
@@ -150,8 +287,30 @@ fuzz_target!(|input: Input<'_>| {
         if let Some(key) = key {
             assert!(sticky_canary_core::bucket(&mirror.salt, key) < mirror.threshold);
         } else {
-            assert!(input.cookie.is_some(), "a user without a key was sampled");
+            assert!(
+                !values(&pairs, "cookie").is_empty(),
+                "a user without a key was sampled"
+            );
         }
+    }
+    // The rule the decision records chose it, and only rule decisions record one.
+    match (d.reason, d.rule) {
+        (Reason::Rule | Reason::User, Some(i)) => {
+            let rule = &route.rules[i];
+            assert_eq!(rule.subset, d.subset);
+            assert_eq!(d.reason == Reason::User, rule.users.is_some());
+            if rule.require_token {
+                assert_eq!(
+                    input.token,
+                    Some(&b"s3cret"[..]),
+                    "a token rule applied without the token"
+                );
+            }
+        }
+        (reason, rule) => assert!(
+            !matches!(reason, Reason::Rule | Reason::User) && rule.is_none(),
+            "reason {reason:?} with rule {rule:?}"
+        ),
     }
     match d.reason {
         Reason::Hash => {
@@ -172,17 +331,7 @@ fuzz_target!(|input: Input<'_>| {
             assert!(lane.trust, "only a trusted lane decides");
             assert!(input.lane.is_some_and(|l| !l.is_empty()), "no lane came in");
         }
-        Reason::Guard => panic!("decide alone never gives reason guard"),
-        Reason::Rule | Reason::User => {
-            assert!(!route.rules.is_empty());
-            let needs_token = route.rules.iter().all(|r| r.require_token);
-            if needs_token {
-                assert_eq!(
-                    input.token,
-                    Some(&b"s3cret"[..]),
-                    "a token rule applied without the token"
-                );
-            }
-        }
+        Reason::Guard => panic!("no guard has tripped"),
+        Reason::Rule | Reason::User => {}
     }
 });

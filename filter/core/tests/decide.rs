@@ -220,6 +220,31 @@ fn key_sources_are_tried_in_order_header_cookie_query() {
     assert_eq!(key_bucket(&config, &request), None);
 }
 
+/// A host may keep the client's casing and hand repeated headers over as separate pairs: names
+/// compare ignoring ASCII case, a key header's first value is the key, and cookies are found in
+/// every `cookie` header.
+#[test]
+fn header_names_ignore_case_and_a_repeated_key_header_counts_once() {
+    let config = keys_config();
+    let request = Headers::to("any.com", "/").with("X-User-ID", "from-header");
+    assert_eq!(
+        key_bucket(&config, &request),
+        Some(bucket(KEYS_SALT, b"from-header"))
+    );
+    let repeated = request.also("x-user-id", "second");
+    assert_eq!(
+        key_bucket(&config, &repeated),
+        Some(bucket(KEYS_SALT, b"from-header"))
+    );
+    let split_cookies = Headers::to("any.com", "/")
+        .with("Cookie", "theme=dark")
+        .also("cookie", "uid=from-cookie");
+    assert_eq!(
+        key_bucket(&config, &split_cookies),
+        Some(bucket(KEYS_SALT, b"from-cookie"))
+    );
+}
+
 #[test]
 fn empty_key_values_are_skipped() {
     let config = keys_config();

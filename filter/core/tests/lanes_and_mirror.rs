@@ -11,7 +11,7 @@ mod common;
 
 use common::{decide, Given, Headers};
 use serde_json::{json, Value};
-use sticky_canary_core::{bucket, Config, Decision, Reason};
+use sticky_canary_core::{bucket, plan, Config, Decision, Op, Reason};
 
 fn request(headers: &[(&str, &str)]) -> Headers {
     headers
@@ -214,5 +214,100 @@ fn a_tripped_guard_sends_the_lane_to_stable_and_never_marks_a_mirror_to_it() {
         let tripped = decide(&config, &headers, &Given::nothing().tripped(|_| true)).unwrap();
         assert_eq!(named(&config, &tripped), ("v1".into(), Reason::Guard));
         assert!(!tripped.mirror, "served by the mirror subset: not marked");
+    }
+}
+
+/// A decision as the subset's name and the reason.
+type Named<'c> = (&'c str, Reason);
+
+/// What requests leave with, op by op: every header the configuration writes gets the value the
+/// decision gives it or goes, on the lane's route, on another route and on none; a client's
+/// lane passes only where a route trusts it.
+#[test]
+fn owned_headers_leave_with_the_decision_or_not_at_all() {
+    let config = Config::from_json(
+        json!({"routes": [
+            {"name": "edge", "match": {"hosts": ["edge.com"]},
+             "subsets": [{"name": "v1", "weight": 100}, {"name": "v2", "weight": 0}],
+             "stickiness": {"keys": [{"header": "x-user-id"}]},
+             "lane": {"header": "x-canary-lane"},
+             "mirror": {"subset": "v2", "percent": 100, "header": "x-canary-mirror"}},
+            {"name": "inner", "match": {"hosts": ["inner.com"]},
+             "subsets": [{"name": "v1", "weight": 100}, {"name": "v2", "weight": 0}],
+             "stickiness": {"keys": [{"header": "x-user-id"}]},
+             "lane": {"baggage": "canary-lane", "trust": true}},
+            {"name": "bag", "match": {"hosts": ["bag.com"]},
+             "subsets": [{"name": "v1", "weight": 100}, {"name": "v2", "weight": 0}],
+             "stickiness": {"keys": [{"header": "x-user-id"}]},
+             "lane": {"baggage": "canary-lane"}}
+        ]})
+        .to_string()
+        .as_bytes(),
+    )
+    .unwrap();
+    let forged = |host: &str, baggage: &str| {
+        Headers::to(host, "/")
+            .with("x-user-id", "u1")
+            .with("X-Canary-Subset", "v2")
+            .with("x-canary-lane", "v2")
+            .also("X-Canary-Lane", "v2")
+            .with("x-canary-mirror", "v9")
+            .with("baggage", baggage)
+    };
+    let set = |name: &'static str, value: &'static str| Op::Set(name, value.as_bytes().into());
+    let cases: Vec<(&str, Headers, Option<Named>, Vec<Op<'static>>)> = vec![
+        (
+            "the lane's route writes its lane and the mark, strips a baggage lane",
+            forged("edge.com", "canary-lane=v2,k=1"),
+            Some(("v1", Reason::Hash)),
+            vec![
+                set("x-canary-subset", "v1"),
+                set("x-canary-lane", "v1"),
+                set("x-canary-mirror", "v2"),
+                set("baggage", "k=1"),
+            ],
+        ),
+        (
+            "no route: every owned header and member goes",
+            forged("other.com", "k=1, canary%2Dlane=v2;p, canary-lane = v2"),
+            None,
+            vec![
+                Op::Remove("x-canary-subset"),
+                Op::Remove("x-canary-lane"),
+                Op::Remove("x-canary-mirror"),
+                set("baggage", "k=1"),
+            ],
+        ),
+        (
+            "a route trusting the baggage lane keeps it, but not another route's header lane; \
+             the routing header already holds the subset, once: no op",
+            forged("inner.com", "canary%2Dlane=v2,k=1"),
+            Some(("v2", Reason::Lane)),
+            vec![Op::Remove("x-canary-lane"), Op::Remove("x-canary-mirror")],
+        ),
+        (
+            "an untrusted baggage lane is written over every spelling of its key",
+            forged("bag.com", "canary%2Dlane=v2,k=1,canary-lane=v2"),
+            Some(("v1", Reason::Hash)),
+            vec![
+                set("x-canary-subset", "v1"),
+                Op::Remove("x-canary-lane"),
+                Op::Remove("x-canary-mirror"),
+                set("baggage", "canary-lane=v1,k=1"),
+            ],
+        ),
+    ];
+    for (name, headers, decided, ops) in cases {
+        let request = headers.request();
+        let planned = plan(&config, &request, &Given::nothing());
+        let got = planned.decision.map(|d| {
+            (
+                config.routes[d.route].subsets[d.subset].name.as_str(),
+                d.reason,
+            )
+        });
+        assert_eq!(got, decided, "{name}");
+        assert_eq!(planned.ops, ops, "{name}");
+        assert!(!planned.lane_dropped, "{name}");
     }
 }
