@@ -3,26 +3,28 @@
 //! ever moves back on a worker, and a tripped guard holds the ramp: past the step's time the
 //! weights stay, and after the cool-down the ramp resumes from where it held.
 //!
-//! Nothing here asserts a duration: each state is polled for until a generous deadline, and the
-//! start lies far enough ahead (or behind) that a slow machine only makes the test take longer.
+//! Nothing here asserts a duration: each state is polled for, in paced rounds of requests, until a
+//! generous deadline, and the times lie far enough apart that a slow machine only makes the test
+//! take longer.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Mutex, MutexGuard};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Value};
 use sticky_canary_core::time::format_rfc3339;
 use sticky_canary_core::Config;
-use sticky_canary_e2e::load::{Load, Sample};
 use sticky_canary_e2e::scenario::Step::{Key, Named};
 use sticky_canary_e2e::scripted::{Script, ScriptedUpstream};
-use sticky_canary_e2e::{Delivery, Envoy, EnvoyOptions};
+use sticky_canary_e2e::{Client, Delivery, Envoy, EnvoyOptions};
 
 const SOCKET: &str = "v2-scripted.sock";
 const DEADLINE: Duration = Duration::from_secs(90);
+/// Between two rounds of requests: traffic enough to see every tick, not a flood.
+const PAUSE: Duration = Duration::from_millis(50);
 
-/// One Envoy with two workers and two load threads at a time, as the guard's tests do.
+/// One Envoy with two workers at a time, as the guard's tests do.
 fn one_at_a_time() -> MutexGuard<'static, ()> {
     static TURN: Mutex<()> = Mutex::new(());
     TURN.lock().unwrap_or_else(|e| e.into_inner())
@@ -68,29 +70,61 @@ fn on_v2(config: &str, users: &[String], v2_hundredths: u16) -> BTreeSet<usize> 
         .collect()
 }
 
-/// The first instant at which, for every worker, the latest answer to each user since `since`
-/// puts exactly `expected` on v2 (and everyone else on v1).
-fn split_reached(
-    samples: &[Sample],
-    workers: usize,
-    users: usize,
-    since: usize,
-    expected: &BTreeSet<usize>,
-) -> Option<usize> {
-    let mut latest: HashMap<(usize, usize), &str> = HashMap::new();
-    for (i, s) in samples.iter().enumerate().skip(since) {
-        latest.insert((s.worker, s.user), s.served_by.as_str());
-        if latest.len() < workers * users {
-            continue;
-        }
-        let exact = latest.iter().all(|(&(_, user), &served)| {
-            served == if expected.contains(&user) { "v2" } else { "v1" }
-        });
-        if exact {
-            return Some(i + 1);
+/// Each user once on each worker: `served[worker][user]`, and every answer in the order sent
+/// (worker, user, subset).
+struct Rounds {
+    clients: Vec<Client>,
+    users: Vec<String>,
+    seen: Vec<(usize, usize, String)>,
+}
+
+impl Rounds {
+    fn new(envoy: &Envoy, users: &[String]) -> Rounds {
+        Rounds {
+            clients: envoy.one_client_per_worker(),
+            users: users.to_vec(),
+            seen: Vec::new(),
         }
     }
-    None
+
+    fn round(&mut self) -> Vec<Vec<String>> {
+        let mut served = Vec::new();
+        for (worker, client) in self.clients.iter_mut().enumerate() {
+            let mut on_worker = Vec::new();
+            for (user, id) in self.users.iter().enumerate() {
+                let response = client.get("/", &[("x-user-id", id.as_bytes())]);
+                assert_eq!(response.status, 200, "{id} on worker {worker}");
+                let by = response.served_by().to_string();
+                self.seen.push((worker, user, by.clone()));
+                on_worker.push(by);
+            }
+            served.push(on_worker);
+        }
+        std::thread::sleep(PAUSE);
+        served
+    }
+
+    /// Rounds until one puts exactly `expected` on v2 and everyone else on v1, on every worker.
+    fn until_split(&mut self, what: &str, expected: &BTreeSet<usize>) {
+        let begun = Instant::now();
+        loop {
+            let served = self.round();
+            let exact = served.iter().all(|on_worker| {
+                on_worker
+                    .iter()
+                    .enumerate()
+                    .all(|(user, by)| by == if expected.contains(&user) { "v2" } else { "v1" })
+            });
+            if exact {
+                return;
+            }
+            assert!(
+                begun.elapsed() < DEADLINE,
+                "no round with {what} within {} s; last: {served:?}",
+                DEADLINE.as_secs()
+            );
+        }
+    }
 }
 
 fn weight(envoy: &Envoy, subset: &str) -> u64 {
@@ -123,43 +157,35 @@ fn the_split_passes_through_every_step_and_no_user_moves_back() {
         phases.windows(2).all(|p| p[0].len() < p[1].len()),
         "{phases:?}"
     );
-    let before_start = now_ms() + 2_000 < start;
-    let load = Load::start(&envoy, &users);
-    let mut since = 0;
+    let mut rounds = Rounds::new(&envoy, &users);
     for (phase, expected) in phases.iter().enumerate() {
-        if phase == 0 && !before_start {
-            // Envoy took long to start: the route's own weights were over before traffic.
+        if phase == 0 && now_ms() + 2_000 > start {
+            // Envoy took long to start: the route's own weights are (nearly) over.
             continue;
         }
-        since = load.wait_for(
+        rounds.until_split(
             &format!(
                 "the split of phase {phase} ({} users on v2)",
                 expected.len()
             ),
-            DEADLINE,
-            |s| split_reached(s, 2, users.len(), since, expected),
+            expected,
         );
     }
-    let samples = load.finish();
     // On each worker, a user once served by v2 is never served by v1 again.
     let mut on_v2_at: HashMap<(usize, usize), usize> = HashMap::new();
-    for (i, s) in samples.iter().enumerate() {
-        assert_eq!(s.status, 200, "{s:?}");
-        match s.served_by.as_str() {
+    for (i, (worker, user, by)) in rounds.seen.iter().enumerate() {
+        match by.as_str() {
             "v2" => {
-                on_v2_at.entry((s.worker, s.user)).or_insert(i);
+                on_v2_at.entry((*worker, *user)).or_insert(i);
             }
             "v1" => assert!(
-                !on_v2_at.contains_key(&(s.worker, s.user)),
-                "user-{} moved back to v1 on worker {} (v2 at sample {}, v1 at {i})",
-                s.user,
-                s.worker,
-                on_v2_at[&(s.worker, s.user)]
+                !on_v2_at.contains_key(&(*worker, *user)),
+                "user-{user} moved back to v1 on worker {worker} (v2 at answer {}, v1 at {i})",
+                on_v2_at[&(*worker, *user)]
             ),
-            other => panic!("served by {other:?}: {s:?}"),
+            other => panic!("served by {other:?}"),
         }
     }
-    assert!(samples.len() > 4 * users.len(), "{} samples", samples.len());
     envoy.wait_for("the weight gauges at the last step", DEADLINE, |e| {
         (weight(e, "v1"), weight(e, "v2")) == (0, 10000)
     });
@@ -193,7 +219,7 @@ fn a_tripped_guard_holds_the_ramp_and_it_resumes_where_it_held() {
         .start();
     let upstream = ScriptedUpstream::start(&envoy.dir().join(SOCKET), "v2", Script::FailEvery(1));
     let users = users(40);
-    let load = Load::start(&envoy, &users);
+    let mut rounds = Rounds::new(&envoy, &users);
 
     // v2 fails from the first step on: the guard trips and the schedule's clock holds.
     let held_line = |e: &Envoy| {
@@ -204,7 +230,21 @@ fn a_tripped_guard_holds_the_ramp_and_it_resumes_where_it_held() {
             Some(rest.to_string())
         })
     };
-    envoy.wait_for("the schedule held", DEADLINE, |e| held_line(e).is_some());
+    let begun = Instant::now();
+    while held_line(&envoy).is_none() {
+        // Requests only: a failing v2 answers 500, which is what trips the guard.
+        for (worker, client) in rounds.clients.iter_mut().enumerate() {
+            for id in &users {
+                let status = client.get("/", &[("x-user-id", id.as_bytes())]).status;
+                assert!(
+                    status == 200 || status == 500,
+                    "{id} on worker {worker}: {status}"
+                );
+            }
+        }
+        std::thread::sleep(PAUSE);
+        assert!(begun.elapsed() < DEADLINE, "no hold; log:\n{}", envoy.log());
+    }
     let held = held_line(&envoy).unwrap();
     let held_at: u64 = held
         .strip_suffix(" s in: its guard has tripped")
@@ -218,7 +258,7 @@ fn a_tripped_guard_holds_the_ramp_and_it_resumes_where_it_held() {
     upstream.set(Script::Healthy);
 
     // Past the 12 s step in wall time, before the cool-down (15 s) can have ended: held, the
-    // weights are still the first step's on both workers.
+    // weights are still the first step's on both workers, and v2's users are on v1 (guard).
     while now_ms() < start + 14_000 {
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -228,6 +268,7 @@ fn a_tripped_guard_holds_the_ramp_and_it_resumes_where_it_held() {
         elapsed <= held_at + 1,
         "{elapsed} s into the schedule, held at {held_at}"
     );
+    rounds.until_split("every user on v1 (the guard)", &BTreeSet::new());
 
     // The guard re-arms and the clock runs again from where it held.
     let resumed = format!(
@@ -238,11 +279,7 @@ fn a_tripped_guard_holds_the_ramp_and_it_resumes_where_it_held() {
     });
     // Then the ramp goes on to its last step: every user on v2, on both workers.
     let all = (0..users.len()).collect::<BTreeSet<usize>>();
-    let everyone = load.samples().len();
-    load.wait_for("every user on v2", DEADLINE, |s| {
-        split_reached(s, 2, users.len(), everyone, &all)
-    });
-    load.finish();
+    rounds.until_split("every user on v2", &all);
     assert_eq!((weight(&envoy, "v1"), weight(&envoy, "v2")), (0, 10000));
     let holds = envoy
         .log()
