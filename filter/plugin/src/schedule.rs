@@ -15,7 +15,6 @@ use std::cell::{Cell, RefCell};
 
 use sticky_canary_core::layout::BucketLayout;
 use sticky_canary_core::schedule::{Hold, Schedule};
-use sticky_canary_core::time::format_rfc3339;
 use sticky_canary_core::Config;
 
 use crate::guard::Guards;
@@ -36,11 +35,12 @@ pub fn elapsed_name(route: &str) -> String {
     format!("sticky_canary.schedule_elapsed_seconds.route.{route}")
 }
 
-/// The shared-data key of one route's schedule clock under one plugin.
+/// The shared-data key of one route's schedule clock under one plugin: the start in Unix
+/// milliseconds names the schedule.
 pub fn hold_key(plugin: &str, route: &str, schedule: &Schedule) -> String {
     format!(
         "sticky_canary.schedule/{plugin}/{route}/{}",
-        format_rfc3339(schedule.start_ms)
+        schedule.start_ms
     )
 }
 
