@@ -38,6 +38,67 @@ pub struct RouteConfig {
     pub guard: Option<GuardConfig>,
     pub lane: Option<LaneConfig>,
     pub mirror: Option<MirrorConfig>,
+    pub schedule: Option<ScheduleConfig>,
+}
+
+/// Weights that move by themselves with the clock; see [`crate::schedule`].
+#[derive(Debug, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    rename_all = "camelCase",
+    expecting = "a schedule object"
+)]
+pub struct ScheduleConfig {
+    /// RFC 3339: "2026-12-07T09:00:00Z".
+    pub start: String,
+    pub linear: Option<bool>,
+    pub steps: Vec<ScheduleStepConfig>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    rename_all = "camelCase",
+    expecting = "a schedule step object"
+)]
+pub struct ScheduleStepConfig {
+    /// A duration from `start`, as a guard's: "0s", "10m", "1h".
+    pub after: String,
+    pub weights: WeightsConfig,
+}
+
+/// `{subset: weight}` in the order written, duplicates kept for the compiler to refuse (a JSON
+/// object read into a map would silently keep the last).
+#[derive(Debug)]
+pub struct WeightsConfig(pub Vec<(String, f64)>);
+
+/// One weight of a [`WeightsConfig`], reported like a subset's weight.
+#[derive(Debug, Deserialize)]
+struct WeightValue(#[serde(deserialize_with = "percent")] f64);
+
+impl<'de> Deserialize<'de> for WeightsConfig {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Weights;
+        impl<'de> Visitor<'de> for Weights {
+            type Value = WeightsConfig;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an object of subset names and weights")
+            }
+            fn visit_map<A: de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<WeightsConfig, A::Error> {
+                let mut pairs = Vec::new();
+                while let Some((name, WeightValue(weight))) =
+                    map.next_entry::<String, WeightValue>()?
+                {
+                    pairs.push((name, weight));
+                }
+                Ok(WeightsConfig(pairs))
+            }
+        }
+        deserializer.deserialize_map(Weights)
+    }
 }
 
 /// Carries the chosen subset down a call chain. Exactly one of `header`, `baggage`.
