@@ -115,11 +115,24 @@ pub struct LaneConfig {
     pub fallback: Option<LaneFallbackConfig>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LaneFallbackConfig {
     Stable,
     Decide,
+}
+
+impl<'de> Deserialize<'de> for LaneFallbackConfig {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        const SPEC: UnitEnum = UnitEnum {
+            name: "LaneFallbackConfig",
+            expecting: "enum LaneFallbackConfig",
+            variants: &["stable", "decide"],
+        };
+        Ok(match unit_variant(deserializer, &SPEC)? {
+            0 => LaneFallbackConfig::Stable,
+            _ => LaneFallbackConfig::Decide,
+        })
+    }
 }
 
 /// A sticky sample of users whose requests the route table mirrors to `subset`.
@@ -252,11 +265,26 @@ pub struct AssignConfig {
     pub signed: Option<bool>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SameSite {
     Strict,
     Lax,
     None,
+}
+
+impl<'de> Deserialize<'de> for SameSite {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        const SPEC: UnitEnum = UnitEnum {
+            name: "SameSite",
+            expecting: "enum SameSite",
+            variants: &["Strict", "Lax", "None"],
+        };
+        Ok(match unit_variant(deserializer, &SPEC)? {
+            0 => SameSite::Strict,
+            1 => SameSite::Lax,
+            _ => SameSite::None,
+        })
+    }
 }
 
 /// A cookie lifetime: a positive whole number of seconds, reported as such rather than as a
@@ -323,11 +351,24 @@ pub struct KeySourceConfig {
     pub query: Option<String>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FallbackConfig {
     Random,
     Stable,
+}
+
+impl<'de> Deserialize<'de> for FallbackConfig {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        const SPEC: UnitEnum = UnitEnum {
+            name: "FallbackConfig",
+            expecting: "enum FallbackConfig",
+            variants: &["random", "stable"],
+        };
+        Ok(match unit_variant(deserializer, &SPEC)? {
+            0 => FallbackConfig::Random,
+            _ => FallbackConfig::Stable,
+        })
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -412,13 +453,100 @@ impl NamedMatchConfig {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Os {
     Windows,
-    #[serde(rename = "macOS")]
     MacOs,
     Linux,
     Android,
-    #[serde(rename = "iOS")]
     Ios,
+}
+
+impl<'de> Deserialize<'de> for Os {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        const SPEC: UnitEnum = UnitEnum {
+            name: "Os",
+            expecting: "enum Os",
+            variants: &["Windows", "macOS", "Linux", "Android", "iOS"],
+        };
+        Ok(match unit_variant(deserializer, &SPEC)? {
+            0 => Os::Windows,
+            1 => Os::MacOs,
+            2 => Os::Linux,
+            3 => Os::Android,
+            _ => Os::Ios,
+        })
+    }
+}
+
+/// An enum of unit variants as serde's derive describes it: the same names and texts, so the
+/// same errors. The derive instantiates its whole reading (serde_json's and the path tracker's
+/// layers included) once per enum; these enums share one, which is some 2.5 KB less of the
+/// module per enum.
+struct UnitEnum {
+    name: &'static str,
+    expecting: &'static str,
+    /// As written in the document, in declaration order.
+    variants: &'static [&'static str],
+}
+
+/// The index in `spec.variants` of the variant the document names.
+#[inline(never)]
+fn unit_variant<'de, D: Deserializer<'de>>(
+    deserializer: D,
+    spec: &'static UnitEnum,
+) -> Result<usize, D::Error> {
+    deserializer.deserialize_enum(spec.name, spec.variants, UnitEnumVisitor(spec))
+}
+
+struct UnitEnumVisitor(&'static UnitEnum);
+
+impl<'de> Visitor<'de> for UnitEnumVisitor {
+    type Value = usize;
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0.expecting)
+    }
+    fn visit_enum<A: de::EnumAccess<'de>>(self, data: A) -> Result<usize, A::Error> {
+        let (index, variant) = data.variant_seed(VariantName(self.0.variants))?;
+        de::VariantAccess::unit_variant(variant)?;
+        Ok(index)
+    }
+}
+
+/// A variant's name (or index), read as the derive's `__Field` reads it.
+struct VariantName(&'static [&'static str]);
+
+impl<'de> de::DeserializeSeed<'de> for VariantName {
+    type Value = usize;
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<usize, D::Error> {
+        deserializer.deserialize_identifier(self)
+    }
+}
+
+impl<'de> Visitor<'de> for VariantName {
+    type Value = usize;
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("variant identifier")
+    }
+    fn visit_u64<E: de::Error>(self, value: u64) -> Result<usize, E> {
+        match usize::try_from(value) {
+            Ok(index) if index < self.0.len() => Ok(index),
+            _ => Err(E::invalid_value(
+                de::Unexpected::Unsigned(value),
+                &format!("variant index 0 <= i < {}", self.0.len()).as_str(),
+            )),
+        }
+    }
+    fn visit_str<E: de::Error>(self, value: &str) -> Result<usize, E> {
+        self.0
+            .iter()
+            .position(|name| *name == value)
+            .ok_or_else(|| E::unknown_variant(value, self.0))
+    }
+    fn visit_bytes<E: de::Error>(self, value: &[u8]) -> Result<usize, E> {
+        self.0
+            .iter()
+            .position(|name| name.as_bytes() == value)
+            .ok_or_else(|| E::unknown_variant(&String::from_utf8_lossy(value), self.0))
+    }
 }
