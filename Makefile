@@ -13,7 +13,10 @@ WASM_MAX_BYTES := 393216
 VERSION       := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
 IMAGE_LAYOUT  := build/image
 # wasm-opt (binaryen) shrinks the module; Rust's wasm32-wasip1 code uses these features.
-WASM_OPT_FLAGS := -Oz --converge --zero-filled-memory --strip-debug --strip-producers \
+# --low-memory-unused: rustc links the stack first (it grows down from 1 MiB to address 0), so the
+# low 1 KiB holds nothing short of a stack about to overflow; wasm-opt may then fold constant
+# offsets into loads and stores (4.3 KB less).
+WASM_OPT_FLAGS := -Oz --converge --zero-filled-memory --low-memory-unused --strip-debug --strip-producers \
                   --enable-bulk-memory --enable-sign-ext --enable-mutable-globals \
                   --enable-nontrapping-float-to-int --enable-multivalue --enable-reference-types
 # apt-get as root (CI), else through sudo.
