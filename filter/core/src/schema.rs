@@ -5,6 +5,10 @@
 use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
 
+mod read;
+
+use read::{read_struct, unit_variant, Kind, Shape, UnitEnum};
+
 #[derive(Debug, Deserialize)]
 #[serde(
     deny_unknown_fields,
@@ -102,17 +106,35 @@ impl<'de> Deserialize<'de> for WeightsConfig {
 }
 
 /// Carries the chosen subset down a call chain. Exactly one of `header`, `baggage`.
-#[derive(Debug, Deserialize)]
-#[serde(
-    deny_unknown_fields,
-    rename_all = "camelCase",
-    expecting = "a lane object"
-)]
+#[derive(Debug)]
 pub struct LaneConfig {
     pub header: Option<String>,
     pub baggage: Option<String>,
     pub trust: Option<bool>,
     pub fallback: Option<LaneFallbackConfig>,
+}
+
+impl<'de> Deserialize<'de> for LaneConfig {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        const SHAPE: Shape = Shape {
+            name: "LaneConfig",
+            expecting: "a lane object",
+            names: &["header", "baggage", "trust", "fallback"],
+            kinds: &[
+                Kind::MaybeText,
+                Kind::MaybeText,
+                Kind::MaybeFlag,
+                Kind::MaybeLaneFallback,
+            ],
+        };
+        let mut values = read_struct(deserializer, &SHAPE)?;
+        Ok(LaneConfig {
+            header: values.maybe_text(),
+            baggage: values.maybe_text(),
+            trust: values.maybe_flag(),
+            fallback: values.maybe_lane_fallback(),
+        })
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -187,15 +209,26 @@ fn rate<'de, D: Deserializer<'de>>(deserializer: D) -> Result<f64, D::Error> {
     deserializer.deserialize_f64(Rate)
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(
-    deny_unknown_fields,
-    rename_all = "camelCase",
-    expecting = "a route match object"
-)]
+#[derive(Debug)]
 pub struct RouteMatchConfig {
     pub hosts: Option<Vec<String>>,
     pub path_prefix: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for RouteMatchConfig {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        const SHAPE: Shape = Shape {
+            name: "RouteMatchConfig",
+            expecting: "a route match object",
+            names: &["hosts", "pathPrefix"],
+            kinds: &[Kind::MaybeTexts, Kind::MaybeText],
+        };
+        let mut values = read_struct(deserializer, &SHAPE)?;
+        Ok(RouteMatchConfig {
+            hosts: values.maybe_texts(),
+            path_prefix: values.maybe_text(),
+        })
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -318,37 +351,69 @@ pub struct BucketingConfig {
     pub flagd: Option<FlagdBucketingConfig>,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(
-    deny_unknown_fields,
-    rename_all = "camelCase",
-    expecting = "an unleash bucketing object"
-)]
+#[derive(Debug)]
 pub struct UnleashBucketingConfig {
     pub group_id: String,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(
-    deny_unknown_fields,
-    rename_all = "camelCase",
-    expecting = "a flagd bucketing object"
-)]
+impl<'de> Deserialize<'de> for UnleashBucketingConfig {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        const SHAPE: Shape = Shape {
+            name: "UnleashBucketingConfig",
+            expecting: "an unleash bucketing object",
+            names: &["groupId"],
+            kinds: &[Kind::Text],
+        };
+        let mut values = read_struct(deserializer, &SHAPE)?;
+        Ok(UnleashBucketingConfig {
+            group_id: values.text(),
+        })
+    }
+}
+
+#[derive(Debug)]
 pub struct FlagdBucketingConfig {
     pub flag_key: String,
 }
 
+impl<'de> Deserialize<'de> for FlagdBucketingConfig {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        const SHAPE: Shape = Shape {
+            name: "FlagdBucketingConfig",
+            expecting: "a flagd bucketing object",
+            names: &["flagKey"],
+            kinds: &[Kind::Text],
+        };
+        let mut values = read_struct(deserializer, &SHAPE)?;
+        Ok(FlagdBucketingConfig {
+            flag_key: values.text(),
+        })
+    }
+}
+
 /// Exactly one of the three must be set.
-#[derive(Debug, Deserialize)]
-#[serde(
-    deny_unknown_fields,
-    rename_all = "camelCase",
-    expecting = "a key source object"
-)]
+#[derive(Debug)]
 pub struct KeySourceConfig {
     pub header: Option<String>,
     pub cookie: Option<String>,
     pub query: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for KeySourceConfig {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        const SHAPE: Shape = Shape {
+            name: "KeySourceConfig",
+            expecting: "a key source object",
+            names: &["header", "cookie", "query"],
+            kinds: &[Kind::MaybeText, Kind::MaybeText, Kind::MaybeText],
+        };
+        let mut values = read_struct(deserializer, &SHAPE)?;
+        Ok(KeySourceConfig {
+            header: values.maybe_text(),
+            cookie: values.maybe_text(),
+            query: values.maybe_text(),
+        })
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -404,12 +469,7 @@ pub struct RuleMatchConfig {
 
 /// A string match on a named header, cookie or query parameter. serde cannot combine `flatten`
 /// with `deny_unknown_fields`, so the matcher fields are spelled out next to `name`.
-#[derive(Debug, Deserialize)]
-#[serde(
-    deny_unknown_fields,
-    rename_all = "camelCase",
-    expecting = "a named match object"
-)]
+#[derive(Debug)]
 pub struct NamedMatchConfig {
     pub name: String,
     pub exact: Option<String>,
@@ -421,13 +481,48 @@ pub struct NamedMatchConfig {
     pub ignore_case: Option<bool>,
 }
 
+impl<'de> Deserialize<'de> for NamedMatchConfig {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        const SHAPE: Shape = Shape {
+            name: "NamedMatchConfig",
+            expecting: "a named match object",
+            names: &[
+                "name",
+                "exact",
+                "prefix",
+                "suffix",
+                "contains",
+                "regex",
+                "present",
+                "ignoreCase",
+            ],
+            kinds: &[
+                Kind::Text,
+                Kind::MaybeText,
+                Kind::MaybeText,
+                Kind::MaybeText,
+                Kind::MaybeText,
+                Kind::MaybeText,
+                Kind::MaybeFlag,
+                Kind::MaybeFlag,
+            ],
+        };
+        let mut values = read_struct(deserializer, &SHAPE)?;
+        Ok(NamedMatchConfig {
+            name: values.text(),
+            exact: values.maybe_text(),
+            prefix: values.maybe_text(),
+            suffix: values.maybe_text(),
+            contains: values.maybe_text(),
+            regex: values.maybe_text(),
+            present: values.maybe_flag(),
+            ignore_case: values.maybe_flag(),
+        })
+    }
+}
+
 /// Exactly one of `exact`, `prefix`, `suffix`, `contains`, `regex`, `present`.
-#[derive(Debug, Deserialize)]
-#[serde(
-    deny_unknown_fields,
-    rename_all = "camelCase",
-    expecting = "a string match object"
-)]
+#[derive(Debug)]
 pub struct StringMatchConfig {
     pub exact: Option<String>,
     pub prefix: Option<String>,
@@ -436,6 +531,43 @@ pub struct StringMatchConfig {
     pub regex: Option<String>,
     pub present: Option<bool>,
     pub ignore_case: Option<bool>,
+}
+
+impl<'de> Deserialize<'de> for StringMatchConfig {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        const SHAPE: Shape = Shape {
+            name: "StringMatchConfig",
+            expecting: "a string match object",
+            names: &[
+                "exact",
+                "prefix",
+                "suffix",
+                "contains",
+                "regex",
+                "present",
+                "ignoreCase",
+            ],
+            kinds: &[
+                Kind::MaybeText,
+                Kind::MaybeText,
+                Kind::MaybeText,
+                Kind::MaybeText,
+                Kind::MaybeText,
+                Kind::MaybeFlag,
+                Kind::MaybeFlag,
+            ],
+        };
+        let mut values = read_struct(deserializer, &SHAPE)?;
+        Ok(StringMatchConfig {
+            exact: values.maybe_text(),
+            prefix: values.maybe_text(),
+            suffix: values.maybe_text(),
+            contains: values.maybe_text(),
+            regex: values.maybe_text(),
+            present: values.maybe_flag(),
+            ignore_case: values.maybe_flag(),
+        })
+    }
 }
 
 impl NamedMatchConfig {
@@ -476,77 +608,5 @@ impl<'de> Deserialize<'de> for Os {
             3 => Os::Android,
             _ => Os::Ios,
         })
-    }
-}
-
-/// An enum of unit variants as serde's derive describes it: the same names and texts, so the
-/// same errors. The derive instantiates its whole reading (serde_json's and the path tracker's
-/// layers included) once per enum; these enums share one, which is some 2.5 KB less of the
-/// module per enum.
-struct UnitEnum {
-    name: &'static str,
-    expecting: &'static str,
-    /// As written in the document, in declaration order.
-    variants: &'static [&'static str],
-}
-
-/// The index in `spec.variants` of the variant the document names.
-#[inline(never)]
-fn unit_variant<'de, D: Deserializer<'de>>(
-    deserializer: D,
-    spec: &'static UnitEnum,
-) -> Result<usize, D::Error> {
-    deserializer.deserialize_enum(spec.name, spec.variants, UnitEnumVisitor(spec))
-}
-
-struct UnitEnumVisitor(&'static UnitEnum);
-
-impl<'de> Visitor<'de> for UnitEnumVisitor {
-    type Value = usize;
-    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.0.expecting)
-    }
-    fn visit_enum<A: de::EnumAccess<'de>>(self, data: A) -> Result<usize, A::Error> {
-        let (index, variant) = data.variant_seed(VariantName(self.0.variants))?;
-        de::VariantAccess::unit_variant(variant)?;
-        Ok(index)
-    }
-}
-
-/// A variant's name (or index), read as the derive's `__Field` reads it.
-struct VariantName(&'static [&'static str]);
-
-impl<'de> de::DeserializeSeed<'de> for VariantName {
-    type Value = usize;
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<usize, D::Error> {
-        deserializer.deserialize_identifier(self)
-    }
-}
-
-impl<'de> Visitor<'de> for VariantName {
-    type Value = usize;
-    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("variant identifier")
-    }
-    fn visit_u64<E: de::Error>(self, value: u64) -> Result<usize, E> {
-        match usize::try_from(value) {
-            Ok(index) if index < self.0.len() => Ok(index),
-            _ => Err(E::invalid_value(
-                de::Unexpected::Unsigned(value),
-                &format!("variant index 0 <= i < {}", self.0.len()).as_str(),
-            )),
-        }
-    }
-    fn visit_str<E: de::Error>(self, value: &str) -> Result<usize, E> {
-        self.0
-            .iter()
-            .position(|name| *name == value)
-            .ok_or_else(|| E::unknown_variant(value, self.0))
-    }
-    fn visit_bytes<E: de::Error>(self, value: &[u8]) -> Result<usize, E> {
-        self.0
-            .iter()
-            .position(|name| name.as_bytes() == value)
-            .ok_or_else(|| E::unknown_variant(&String::from_utf8_lossy(value), self.0))
     }
 }
