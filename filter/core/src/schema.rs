@@ -46,12 +46,7 @@ pub struct RouteConfig {
 }
 
 /// Weights that move by themselves with the clock; see [`crate::schedule`].
-#[derive(Debug, Deserialize)]
-#[serde(
-    deny_unknown_fields,
-    rename_all = "camelCase",
-    expecting = "a schedule object"
-)]
+#[derive(Debug)]
 pub struct ScheduleConfig {
     /// RFC 3339: "2026-12-07T09:00:00Z".
     pub start: String,
@@ -59,16 +54,44 @@ pub struct ScheduleConfig {
     pub steps: Vec<ScheduleStepConfig>,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(
-    deny_unknown_fields,
-    rename_all = "camelCase",
-    expecting = "a schedule step object"
-)]
+impl<'de> Deserialize<'de> for ScheduleConfig {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        const SHAPE: Shape = Shape {
+            name: "ScheduleConfig",
+            expecting: "a schedule object",
+            names: &["start", "linear", "steps"],
+            kinds: &[Kind::Text, Kind::MaybeFlag, Kind::Steps],
+        };
+        let mut values = read_struct(deserializer, &SHAPE)?;
+        Ok(ScheduleConfig {
+            start: values.text(),
+            linear: values.maybe_flag(),
+            steps: values.steps(),
+        })
+    }
+}
+
+#[derive(Debug)]
 pub struct ScheduleStepConfig {
     /// A duration from `start`, as a guard's: "0s", "10m", "1h".
     pub after: String,
     pub weights: WeightsConfig,
+}
+
+impl<'de> Deserialize<'de> for ScheduleStepConfig {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        const SHAPE: Shape = Shape {
+            name: "ScheduleStepConfig",
+            expecting: "a schedule step object",
+            names: &["after", "weights"],
+            kinds: &[Kind::Text, Kind::Weights],
+        };
+        let mut values = read_struct(deserializer, &SHAPE)?;
+        Ok(ScheduleStepConfig {
+            after: values.text(),
+            weights: values.weights(),
+        })
+    }
 }
 
 /// `{subset: weight}` in the order written, duplicates kept for the compiler to refuse (a JSON
@@ -158,34 +181,72 @@ impl<'de> Deserialize<'de> for LaneFallbackConfig {
 }
 
 /// A sticky sample of users whose requests the route table mirrors to `subset`.
-#[derive(Debug, Deserialize)]
-#[serde(
-    deny_unknown_fields,
-    rename_all = "camelCase",
-    expecting = "a mirror object"
-)]
+#[derive(Debug)]
 pub struct MirrorConfig {
     pub subset: String,
-    #[serde(deserialize_with = "percent")]
+    /// Read by [`percent`].
     pub percent: f64,
     pub header: String,
 }
 
+impl<'de> Deserialize<'de> for MirrorConfig {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        const SHAPE: Shape = Shape {
+            name: "MirrorConfig",
+            expecting: "a mirror object",
+            names: &["subset", "percent", "header"],
+            kinds: &[Kind::Text, Kind::Percent, Kind::Text],
+        };
+        let mut values = read_struct(deserializer, &SHAPE)?;
+        Ok(MirrorConfig {
+            subset: values.text(),
+            percent: values.number(),
+            header: values.text(),
+        })
+    }
+}
+
 /// Steps a failing canary back to the stable subset; see [`crate::guard`].
-#[derive(Debug, Deserialize)]
-#[serde(
-    deny_unknown_fields,
-    rename_all = "camelCase",
-    expecting = "a guard object"
-)]
+#[derive(Debug)]
 pub struct GuardConfig {
     pub subset: String,
-    #[serde(deserialize_with = "rate")]
+    /// Read by [`rate`].
     pub max_error_rate: f64,
     pub min_requests: Option<u64>,
     /// Whole seconds, minutes or hours: "30s", "5m", "1h".
     pub window: Option<String>,
     pub cool_down: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for GuardConfig {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        const SHAPE: Shape = Shape {
+            name: "GuardConfig",
+            expecting: "a guard object",
+            names: &[
+                "subset",
+                "maxErrorRate",
+                "minRequests",
+                "window",
+                "coolDown",
+            ],
+            kinds: &[
+                Kind::Text,
+                Kind::Rate,
+                Kind::MaybeCount,
+                Kind::MaybeText,
+                Kind::MaybeText,
+            ],
+        };
+        let mut values = read_struct(deserializer, &SHAPE)?;
+        Ok(GuardConfig {
+            subset: values.text(),
+            max_error_rate: values.number(),
+            min_requests: values.maybe_count(),
+            window: values.maybe_text(),
+            cool_down: values.maybe_text(),
+        })
+    }
 }
 
 /// A share: any JSON number, reported as "a number (share from 0 to 1)".
@@ -231,16 +292,27 @@ impl<'de> Deserialize<'de> for RouteMatchConfig {
     }
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(
-    deny_unknown_fields,
-    rename_all = "camelCase",
-    expecting = "a subset object"
-)]
+#[derive(Debug)]
 pub struct SubsetConfig {
     pub name: String,
-    #[serde(deserialize_with = "percent")]
+    /// Read by [`percent`].
     pub weight: f64,
+}
+
+impl<'de> Deserialize<'de> for SubsetConfig {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        const SHAPE: Shape = Shape {
+            name: "SubsetConfig",
+            expecting: "a subset object",
+            names: &["name", "weight"],
+            kinds: &[Kind::Text, Kind::Percent],
+        };
+        let mut values = read_struct(deserializer, &SHAPE)?;
+        Ok(SubsetConfig {
+            name: values.text(),
+            weight: values.number(),
+        })
+    }
 }
 
 /// A weight: any JSON number, reported as "a number (percent)" rather than as a Rust type.
@@ -279,15 +351,10 @@ pub struct StickinessConfig {
 }
 
 /// `stickiness.assign`: a visitor without a key gets a new id in this cookie.
-#[derive(Debug, Deserialize)]
-#[serde(
-    deny_unknown_fields,
-    rename_all = "camelCase",
-    expecting = "an assign object"
-)]
+#[derive(Debug)]
 pub struct AssignConfig {
     pub cookie: String,
-    #[serde(deserialize_with = "seconds")]
+    /// Read by [`seconds`].
     pub max_age: u64,
     pub domain: Option<String>,
     pub path: Option<String>,
@@ -296,6 +363,42 @@ pub struct AssignConfig {
     pub same_site: Option<SameSite>,
     pub header: Option<String>,
     pub signed: Option<bool>,
+}
+
+impl<'de> Deserialize<'de> for AssignConfig {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        const SHAPE: Shape = Shape {
+            name: "AssignConfig",
+            expecting: "an assign object",
+            names: &[
+                "cookie", "maxAge", "domain", "path", "secure", "httpOnly", "sameSite", "header",
+                "signed",
+            ],
+            kinds: &[
+                Kind::Text,
+                Kind::Seconds,
+                Kind::MaybeText,
+                Kind::MaybeText,
+                Kind::MaybeFlag,
+                Kind::MaybeFlag,
+                Kind::MaybeSameSite,
+                Kind::MaybeText,
+                Kind::MaybeFlag,
+            ],
+        };
+        let mut values = read_struct(deserializer, &SHAPE)?;
+        Ok(AssignConfig {
+            cookie: values.text(),
+            max_age: values.seconds(),
+            domain: values.maybe_text(),
+            path: values.maybe_text(),
+            secure: values.maybe_flag(),
+            http_only: values.maybe_flag(),
+            same_site: values.maybe_same_site(),
+            header: values.maybe_text(),
+            signed: values.maybe_flag(),
+        })
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

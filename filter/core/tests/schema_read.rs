@@ -1,4 +1,4 @@
-//! Some schema types are read through a shared table (src/schema/read.rs, for the module's
+//! Most schema types are read through a shared table (src/schema/read.rs, for the module's
 //! size) instead of serde's derive; they must accept and refuse exactly what the derive does,
 //! with the same error text and path. `derived` holds each type as it was, derive and all, under
 //! the same name (so `Debug` prints the same), and every document below is read both ways.
@@ -10,7 +10,149 @@ use sticky_canary_core::schema;
 // Their fields are read through `Debug` only.
 #[allow(dead_code)]
 mod derived {
+    use serde::de::{self, Deserializer, Visitor};
     use serde::Deserialize;
+    use sticky_canary_core::schema::WeightsConfig;
+
+    // The schema's `deserialize_with` functions, copied: they are private to it, and unchanged.
+    fn rate<'de, D: Deserializer<'de>>(deserializer: D) -> Result<f64, D::Error> {
+        struct Rate;
+        impl Visitor<'_> for Rate {
+            type Value = f64;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a number (share from 0 to 1)")
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<f64, E> {
+                Ok(v)
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<f64, E> {
+                Ok(v as f64)
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<f64, E> {
+                Ok(v as f64)
+            }
+        }
+        deserializer.deserialize_f64(Rate)
+    }
+
+    fn percent<'de, D: Deserializer<'de>>(deserializer: D) -> Result<f64, D::Error> {
+        struct Percent;
+        impl Visitor<'_> for Percent {
+            type Value = f64;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a number (percent)")
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<f64, E> {
+                Ok(v)
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<f64, E> {
+                Ok(v as f64)
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<f64, E> {
+                Ok(v as f64)
+            }
+        }
+        deserializer.deserialize_f64(Percent)
+    }
+
+    fn seconds<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
+        struct Seconds;
+        impl Visitor<'_> for Seconds {
+            type Value = u64;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a positive whole number of seconds")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<u64, E> {
+                if v == 0 {
+                    return Err(E::invalid_value(de::Unexpected::Unsigned(0), &self));
+                }
+                Ok(v)
+            }
+        }
+        deserializer.deserialize_u64(Seconds)
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(
+        deny_unknown_fields,
+        rename_all = "camelCase",
+        expecting = "a schedule object"
+    )]
+    pub struct ScheduleConfig {
+        pub start: String,
+        pub linear: Option<bool>,
+        pub steps: Vec<ScheduleStepConfig>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(
+        deny_unknown_fields,
+        rename_all = "camelCase",
+        expecting = "a schedule step object"
+    )]
+    pub struct ScheduleStepConfig {
+        pub after: String,
+        pub weights: WeightsConfig,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(
+        deny_unknown_fields,
+        rename_all = "camelCase",
+        expecting = "a mirror object"
+    )]
+    pub struct MirrorConfig {
+        pub subset: String,
+        #[serde(deserialize_with = "percent")]
+        pub percent: f64,
+        pub header: String,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(
+        deny_unknown_fields,
+        rename_all = "camelCase",
+        expecting = "a guard object"
+    )]
+    pub struct GuardConfig {
+        pub subset: String,
+        #[serde(deserialize_with = "rate")]
+        pub max_error_rate: f64,
+        pub min_requests: Option<u64>,
+        pub window: Option<String>,
+        pub cool_down: Option<String>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(
+        deny_unknown_fields,
+        rename_all = "camelCase",
+        expecting = "a subset object"
+    )]
+    pub struct SubsetConfig {
+        pub name: String,
+        #[serde(deserialize_with = "percent")]
+        pub weight: f64,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(
+        deny_unknown_fields,
+        rename_all = "camelCase",
+        expecting = "an assign object"
+    )]
+    pub struct AssignConfig {
+        pub cookie: String,
+        #[serde(deserialize_with = "seconds")]
+        pub max_age: u64,
+        pub domain: Option<String>,
+        pub path: Option<String>,
+        pub secure: Option<bool>,
+        pub http_only: Option<bool>,
+        pub same_site: Option<SameSite>,
+        pub header: Option<String>,
+        pub signed: Option<bool>,
+    }
 
     #[derive(Debug, Deserialize)]
     #[serde(rename_all = "lowercase")]
@@ -175,6 +317,9 @@ const ODD_VALUES: &[&str] = &[
     "1",
     "-1",
     "1.5",
+    "-0",
+    "1e400",
+    "18446744073709551616",
     "true",
     "false",
     "null",
@@ -329,6 +474,54 @@ fn flat_structs_read_as_the_derive_did() {
     same::<schema::StringMatchConfig, derived::StringMatchConfig>(&struct_documents(&matcher));
     let named = [&[("name", "\"x-tier\"")], &matcher[..]].concat();
     same::<schema::NamedMatchConfig, derived::NamedMatchConfig>(&struct_documents(&named));
+}
+
+#[test]
+fn structs_with_numbers_and_nested_values_read_as_the_derive_did() {
+    let weights = "{\"v1\":90,\"v2\":10}";
+    let step = format!("{{\"after\":\"10m\",\"weights\":{weights}}}");
+    same::<schema::ScheduleStepConfig, derived::ScheduleStepConfig>(&struct_documents(&[
+        ("after", "\"10m\""),
+        ("weights", weights),
+    ]));
+    let steps = format!("[{step},{{\"after\":\"1h\",\"weights\":[]}}]");
+    let mut documents = struct_documents(&[
+        ("start", "\"2026-12-07T09:00:00Z\""),
+        ("linear", "true"),
+        ("steps", &format!("[{step}]")),
+    ]);
+    documents.extend(placed(
+        &format!("{{\"start\":\"s\",\"steps\":{steps}}}"),
+        "null",
+    ));
+    same::<schema::ScheduleConfig, derived::ScheduleConfig>(&documents);
+    same::<schema::MirrorConfig, derived::MirrorConfig>(&struct_documents(&[
+        ("subset", "\"v2\""),
+        ("percent", "5"),
+        ("header", "\"x-mirror\""),
+    ]));
+    same::<schema::GuardConfig, derived::GuardConfig>(&struct_documents(&[
+        ("subset", "\"v2\""),
+        ("maxErrorRate", "0.05"),
+        ("minRequests", "20"),
+        ("window", "\"30s\""),
+        ("coolDown", "\"5m\""),
+    ]));
+    same::<schema::SubsetConfig, derived::SubsetConfig>(&struct_documents(&[
+        ("name", "\"v1\""),
+        ("weight", "12.5"),
+    ]));
+    same::<schema::AssignConfig, derived::AssignConfig>(&struct_documents(&[
+        ("cookie", "\"uid\""),
+        ("maxAge", "86400"),
+        ("domain", "\".example.com\""),
+        ("path", "\"/\""),
+        ("secure", "true"),
+        ("httpOnly", "false"),
+        ("sameSite", "\"Lax\""),
+        ("header", "\"x-id\""),
+        ("signed", "true"),
+    ]));
 }
 
 #[test]

@@ -10,7 +10,7 @@
 
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
-use super::LaneFallbackConfig;
+use super::{LaneFallbackConfig, SameSite, ScheduleStepConfig, WeightsConfig};
 
 /// A type of a flat struct's field, as the struct declares it.
 #[derive(Clone, Copy)]
@@ -19,16 +19,32 @@ pub(super) enum Kind {
     MaybeText,
     MaybeFlag,
     MaybeTexts,
+    MaybeCount,
     MaybeLaneFallback,
+    MaybeSameSite,
+    /// `f64` read by [`super::percent`] (`deserialize_with`).
+    Percent,
+    /// `f64` read by [`super::rate`].
+    Rate,
+    /// `u64` read by [`super::seconds`].
+    Seconds,
+    Steps,
+    Weights,
 }
 
-/// A field's value as read, one variant per [`Kind`].
+/// A field's value as read, one variant per [`Kind`] (`Number` for both `f64` kinds).
 enum Value {
     Text(String),
     MaybeText(Option<String>),
     MaybeFlag(Option<bool>),
     MaybeTexts(Option<Vec<String>>),
+    MaybeCount(Option<u64>),
     MaybeLaneFallback(Option<LaneFallbackConfig>),
+    MaybeSameSite(Option<SameSite>),
+    Number(f64),
+    Seconds(u64),
+    Steps(Vec<ScheduleStepConfig>),
+    Weights(WeightsConfig),
 }
 
 /// A struct as its derive would describe it: `name` and `expecting` as in `#[serde(expecting)]`,
@@ -75,10 +91,68 @@ impl Values {
         }
     }
 
+    pub fn maybe_count(&mut self) -> Option<u64> {
+        match self.0.next() {
+            Some(Value::MaybeCount(value)) => value,
+            _ => None,
+        }
+    }
+
     pub fn maybe_lane_fallback(&mut self) -> Option<LaneFallbackConfig> {
         match self.0.next() {
             Some(Value::MaybeLaneFallback(value)) => value,
             _ => None,
+        }
+    }
+
+    pub fn maybe_same_site(&mut self) -> Option<SameSite> {
+        match self.0.next() {
+            Some(Value::MaybeSameSite(value)) => value,
+            _ => None,
+        }
+    }
+
+    pub fn number(&mut self) -> f64 {
+        match self.0.next() {
+            Some(Value::Number(value)) => value,
+            _ => 0.0,
+        }
+    }
+
+    pub fn seconds(&mut self) -> u64 {
+        match self.0.next() {
+            Some(Value::Seconds(value)) => value,
+            _ => 0,
+        }
+    }
+
+    pub fn steps(&mut self) -> Vec<ScheduleStepConfig> {
+        match self.0.next() {
+            Some(Value::Steps(value)) => value,
+            _ => Vec::new(),
+        }
+    }
+
+    pub fn weights(&mut self) -> WeightsConfig {
+        match self.0.next() {
+            Some(Value::Weights(value)) => value,
+            _ => WeightsConfig(Vec::new()),
+        }
+    }
+}
+
+/// The `deserialize_with` functions as seeds, so that a field reads through the same
+/// `next_value_seed` / `next_element_seed` call the derive makes.
+struct With(Kind);
+
+impl<'de> DeserializeSeed<'de> for With {
+    type Value = Value;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+        match self.0 {
+            Kind::Rate => super::rate(deserializer).map(Value::Number),
+            Kind::Seconds => super::seconds(deserializer).map(Value::Seconds),
+            _ => super::percent(deserializer).map(Value::Number),
         }
     }
 }
@@ -110,7 +184,12 @@ impl<'de> Visitor<'de> for StructVisitor {
                 Kind::MaybeText => seq.next_element()?.map(Value::MaybeText),
                 Kind::MaybeFlag => seq.next_element()?.map(Value::MaybeFlag),
                 Kind::MaybeTexts => seq.next_element()?.map(Value::MaybeTexts),
+                Kind::MaybeCount => seq.next_element()?.map(Value::MaybeCount),
                 Kind::MaybeLaneFallback => seq.next_element()?.map(Value::MaybeLaneFallback),
+                Kind::MaybeSameSite => seq.next_element()?.map(Value::MaybeSameSite),
+                Kind::Percent | Kind::Rate | Kind::Seconds => seq.next_element_seed(With(*kind))?,
+                Kind::Steps => seq.next_element()?.map(Value::Steps),
+                Kind::Weights => seq.next_element()?.map(Value::Weights),
             };
             match value {
                 Some(value) => values.push(value),
@@ -136,7 +215,12 @@ impl<'de> Visitor<'de> for StructVisitor {
                 Kind::MaybeText => Value::MaybeText(map.next_value()?),
                 Kind::MaybeFlag => Value::MaybeFlag(map.next_value()?),
                 Kind::MaybeTexts => Value::MaybeTexts(map.next_value()?),
+                Kind::MaybeCount => Value::MaybeCount(map.next_value()?),
                 Kind::MaybeLaneFallback => Value::MaybeLaneFallback(map.next_value()?),
+                Kind::MaybeSameSite => Value::MaybeSameSite(map.next_value()?),
+                Kind::Percent | Kind::Rate | Kind::Seconds => map.next_value_seed(With(*kind))?,
+                Kind::Steps => Value::Steps(map.next_value()?),
+                Kind::Weights => Value::Weights(map.next_value()?),
             });
         }
         let mut values = Vec::with_capacity(slots.len());
@@ -144,11 +228,21 @@ impl<'de> Visitor<'de> for StructVisitor {
             values.push(match (slot, kind) {
                 (Some(value), _) => value,
                 // An absent `Option` is `None`, as the derive's `missing_field` makes it.
-                (None, Kind::Text) => return Err(de::Error::missing_field(name)),
                 (None, Kind::MaybeText) => Value::MaybeText(None),
                 (None, Kind::MaybeFlag) => Value::MaybeFlag(None),
                 (None, Kind::MaybeTexts) => Value::MaybeTexts(None),
+                (None, Kind::MaybeCount) => Value::MaybeCount(None),
                 (None, Kind::MaybeLaneFallback) => Value::MaybeLaneFallback(None),
+                (None, Kind::MaybeSameSite) => Value::MaybeSameSite(None),
+                (
+                    None,
+                    Kind::Text
+                    | Kind::Percent
+                    | Kind::Rate
+                    | Kind::Seconds
+                    | Kind::Steps
+                    | Kind::Weights,
+                ) => return Err(de::Error::missing_field(name)),
             });
         }
         Ok(Values(values.into_iter()))
