@@ -102,6 +102,13 @@ FLAGD_CONFIG = with_route(run.REALISTIC_CONFIG, stickiness=dict(
     run.REALISTIC_CONFIG["routes"][0]["stickiness"], bucketing={"flagd": {"flagKey": "service-a"}}))
 
 
+# The realistic route under a schedule whose one step (since long ago) keeps its weights: the
+# plugin lays the step's weights out on the tick, so a request reads that layout.
+SCHEDULE_CONFIG = with_route(run.REALISTIC_CONFIG, schedule={
+    "start": "2026-01-01T00:00:00Z",
+    "steps": [{"after": "0s", "weights": {"v1": 90, "v2": 10}}]})
+
+
 # Listeners: name -> (kind, argument). Kinds: none, lua, floor (the empty module),
 # host_calls (operations, see bench/floor/host_calls.wat), plugin (configuration, environment,
 # module).
@@ -112,6 +119,7 @@ def listeners():
         "unmatched": (run.UNMATCHED_CONFIG, None),
         "unleash": (run.UNLEASH_CONFIG, None),
         "flagd": (FLAGD_CONFIG, None),
+        "schedule": (SCHEDULE_CONFIG, None),
         "guard": (run.GUARD_CONFIG, None),
         "assign": (run.ASSIGN_CONFIG, run.ASSIGN_ENV),
         "lane_header": (with_route(realistic, lane={"header": "x-canary-lane"}), None),
@@ -158,6 +166,7 @@ ROW_LABELS = {
     "unmatched": "sticky-canary, route not matched (other host)",
     "unleash": "+ Unleash bucketing",
     "flagd": "+ flagd bucketing",
+    "schedule": "+ schedule (weights from the tick)",
     "guard": "+ guard on v2 (healthy)",
     "assign_new": "+ assign, new visitor (id issued)",
     "assign_returning": "+ assign, returning visitor (signed cookie)",

@@ -42,7 +42,9 @@ fn predicted(found: &Found, users: &[String]) -> Vec<String> {
                 host: Some("servicea.com".into()),
                 ..Request::default()
             };
-            which(&config, &request).subset.unwrap()
+            which(&config, &request, sticky_canary_cli::schedule::now_ms())
+                .subset
+                .unwrap()
         })
         .collect()
 }

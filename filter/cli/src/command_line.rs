@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use crate::outcome::{Outcome, FAILED};
-use crate::{console, diff, input, simulate, validate, which};
+use crate::{console, diff, input, schedule, simulate, validate, which};
 use clap::{Parser, Subcommand};
 use sticky_canary_core::{Config, Secret, TOKEN_ENV};
 
@@ -40,6 +40,10 @@ enum Command {
         file: PathBuf,
         #[command(flatten)]
         request: which::Request,
+        /// Decide at this time (RFC 3339, e.g. 2026-12-07T09:30:00Z) instead of now: a route's
+        /// `schedule` has the weights of that time.
+        #[arg(long, value_name = "TIME", value_parser = schedule::parse_at)]
+        at: Option<u64>,
     },
     /// The share of hashed users that moves between subsets from OLD to NEW.
     Diff {
@@ -63,6 +67,10 @@ enum Command {
         /// Real keys, one a line.
         #[arg(long, group = "population", value_name = "FILE")]
         keys: Option<PathBuf>,
+        /// Split at this time (RFC 3339) instead of now: a route's `schedule` has the weights
+        /// of that time.
+        #[arg(long, value_name = "TIME", value_parser = schedule::parse_at)]
+        at: Option<u64>,
     },
     /// A local web console for an Envoy fed by file-based ECDS: weights with sliders, preview,
     /// apply with Envoy's verdict, a live chart from the admin stats, and `which`.
@@ -115,8 +123,8 @@ pub fn main() -> ExitCode {
     let token = token.as_ref();
     let outcome = match cli.command {
         Command::Validate { files } => Ok(validate::run(&files, name, token)),
-        Command::Which { file, request } => config(&file, name, token).map(|config| {
-            let answer = which::which(&config, &request);
+        Command::Which { file, request, at } => config(&file, name, token).map(|config| {
+            let answer = which::which(&config, &request, at.unwrap_or_else(schedule::now_ms));
             Outcome::ok(answer.human(), answer.json())
         }),
         Command::Diff {
@@ -148,6 +156,7 @@ pub fn main() -> ExitCode {
             users,
             seed,
             keys,
+            at,
         } => config(&file, name, token).and_then(|config| {
             let (keys, seed) = match (users, keys) {
                 (Some(0), _) => return Err("--users: must be at least 1".to_string()),
@@ -166,7 +175,8 @@ pub fn main() -> ExitCode {
                 }
                 (None, None) => return Err("give --users N or --keys FILE".to_string()),
             };
-            let simulation = simulate::simulate(&config, &keys, seed);
+            let at = at.unwrap_or_else(schedule::now_ms);
+            let simulation = simulate::simulate(&config, &keys, seed, at);
             Ok(Outcome::ok(simulation.human(), simulation.json()))
         }),
         Command::Console { .. } => Err("the console runs above".to_string()),

@@ -6,6 +6,7 @@ pub mod console;
 pub mod diff;
 pub mod input;
 pub mod outcome;
+pub mod schedule;
 pub mod simulate;
 pub mod table;
 pub mod validate;

@@ -4,8 +4,10 @@
 
 use serde_json::{json, Value};
 use sticky_canary_core::config::{percent, Route};
+use sticky_canary_core::layout::BucketLayout;
 use sticky_canary_core::Config;
 
+use crate::schedule::{self, Position};
 use crate::table;
 
 /// SplitMix64: a fixed, tiny generator, so a seed gives the same keys on every platform and
@@ -46,7 +48,7 @@ pub fn parse_keys(text: &str) -> Vec<String> {
 #[derive(Clone, Debug, PartialEq)]
 pub struct SubsetCount {
     pub subset: String,
-    /// Configured weight, hundredths of a percent.
+    /// Configured weight (a scheduled route's at the time simulated), hundredths of a percent.
     pub weight: u16,
     pub users: u64,
 }
@@ -59,6 +61,8 @@ pub struct RouteSplit {
     pub pinned: u64,
     /// Rules that depend on the request (headers, path...), which a key alone cannot decide.
     pub unsimulated_rules: usize,
+    /// A scheduled route's schedule at the time simulated, and its JSON.
+    pub schedule: Option<(Position, serde_json::Value)>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -71,7 +75,7 @@ pub struct Simulation {
 
 /// The subset a key gets on `route` from its `users` lists or its bucket; `true` when pinned.
 /// Only rules a key alone decides count: a users list with no request conditions and no token.
-fn subset_for_key(route: &Route, key: &[u8]) -> (usize, bool) {
+fn subset_for_key(route: &Route, layout: &BucketLayout, key: &[u8]) -> (usize, bool) {
     let pinned = route.rules.iter().find(|rule| {
         !rule.require_token
             && rule.conditions.is_empty()
@@ -82,27 +86,40 @@ fn subset_for_key(route: &Route, key: &[u8]) -> (usize, bool) {
     });
     match pinned {
         Some(rule) => (rule.subset, true),
-        None => (route.layout.subset_for(route.bucket_of(key)), false),
+        None => (layout.subset_for(route.bucket_of(key)), false),
     }
 }
 
-pub fn simulate(config: &Config, keys: &[String], seed: Option<u64>) -> Simulation {
+/// The split of `keys` on every route, scheduled routes at `at_ms` (Unix milliseconds).
+pub fn simulate(config: &Config, keys: &[String], seed: Option<u64>, at_ms: u64) -> Simulation {
     let routes = config
         .routes
         .iter()
         .map(|route| {
+            let scheduled = route
+                .schedule
+                .as_ref()
+                .map(|s| (schedule::position(route, s, at_ms), s));
+            let layout = match &scheduled {
+                Some((position, _)) => BucketLayout::new(&position.weights),
+                None => route.layout.clone(),
+            };
             let mut subsets: Vec<SubsetCount> = route
                 .subsets
                 .iter()
-                .map(|s| SubsetCount {
+                .enumerate()
+                .map(|(i, s)| SubsetCount {
                     subset: s.name.clone(),
-                    weight: s.weight,
+                    weight: match &scheduled {
+                        Some((position, _)) => position.weights.get(i).copied().unwrap_or(0),
+                        None => s.weight,
+                    },
                     users: 0,
                 })
                 .collect();
             let mut pinned = 0;
             for key in keys {
-                let (index, by_list) = subset_for_key(route, key.as_bytes());
+                let (index, by_list) = subset_for_key(route, &layout, key.as_bytes());
                 if let Some(count) = subsets.get_mut(index) {
                     count.users += 1;
                 }
@@ -117,6 +134,10 @@ pub fn simulate(config: &Config, keys: &[String], seed: Option<u64>) -> Simulati
                     .iter()
                     .filter(|r| r.require_token || !r.conditions.is_empty())
                     .count(),
+                schedule: scheduled.map(|(position, _)| {
+                    let json = position.json(route);
+                    (position, json)
+                }),
             }
         })
         .collect();
@@ -144,6 +165,9 @@ impl Simulation {
         };
         for route in &self.routes {
             out.push_str(&format!("route {}\n", route.route));
+            if let Some((position, _)) = &route.schedule {
+                out.push_str(&format!("  schedule: {}\n", position.human()));
+            }
             let mut rows = vec![vec![
                 "subset".to_string(),
                 "users".to_string(),
@@ -179,7 +203,7 @@ impl Simulation {
             .routes
             .iter()
             .map(|r| {
-                json!({
+                let mut route = json!({
                     "route": r.route,
                     "subsets": r.subsets.iter().map(|s| json!({
                         "subset": s.subset,
@@ -189,7 +213,11 @@ impl Simulation {
                     })).collect::<Vec<_>>(),
                     "pinned_users": r.pinned,
                     "unsimulated_rules": r.unsimulated_rules,
-                })
+                });
+                if let (Some((_, schedule)), Some(map)) = (&r.schedule, route.as_object_mut()) {
+                    map.insert("schedule".into(), schedule.clone());
+                }
+                route
             })
             .collect();
         json!({

@@ -2,9 +2,10 @@
 
 use serde_json::{json, Value};
 use sticky_canary_core::config::{Bucketing, Fallback, KeySource, LaneCarrier, Route};
+use sticky_canary_core::schedule::At;
 use sticky_canary_core::{plan, Assigned, Config, Decision, Fixed, Reason, BUCKETS};
 
-use crate::table;
+use crate::{schedule, table};
 
 /// A request described on the command line.
 #[derive(Clone, Debug, Default, clap::Args)]
@@ -48,14 +49,17 @@ pub struct Answer {
     pub lane: Option<String>,
     /// Whether the request is marked for mirroring, on a route with `mirror`.
     pub mirror: Option<String>,
+    /// Where the route's schedule stands at the time asked: words and JSON.
+    pub schedule: Option<(String, Value)>,
 }
 
 /// Header list as the host would hand it to the plugin.
 struct Headers(Vec<(String, Vec<u8>)>);
 
 impl Headers {
-    /// The decision the plugin would make, with no guard tripped and no override token.
-    fn decide(&self, config: &Config) -> Option<Decision> {
+    /// The decision the plugin would make at `at_ms`, with no guard tripped and no override
+    /// token.
+    fn decide(&self, config: &Config, at_ms: u64) -> Option<Decision> {
         let pairs = self
             .0
             .iter()
@@ -64,7 +68,7 @@ impl Headers {
         plan(
             config,
             &sticky_canary_core::Request::new(pairs),
-            &Fixed::default(),
+            &At::new(config, at_ms, Fixed::default()),
         )
         .decision
     }
@@ -120,10 +124,11 @@ impl Request {
     }
 }
 
-/// Decides `request` under `config` exactly as the plugin would (with no override token set).
-pub fn which(config: &Config, request: &Request) -> Answer {
+/// Decides `request` under `config` exactly as the plugin would at `at_ms` (Unix milliseconds;
+/// with no override token set, no guard tripped).
+pub fn which(config: &Config, request: &Request, at_ms: u64) -> Answer {
     // Routes are matched on host and path only, so the key's place is known before deciding.
-    let Some(first) = request.headers().decide(config) else {
+    let Some(first) = request.headers().decide(config, at_ms) else {
         return Answer {
             route: None,
             subset: None,
@@ -135,6 +140,7 @@ pub fn which(config: &Config, request: &Request) -> Answer {
             fallback: None,
             lane: None,
             mirror: None,
+            schedule: None,
         };
     };
     let route_index = first.route;
@@ -142,7 +148,7 @@ pub fn which(config: &Config, request: &Request) -> Answer {
         Some(source) => request.with_key(source),
         None => request.clone(),
     };
-    let decision = request.headers().decide(config).unwrap_or(first);
+    let decision = request.headers().decide(config, at_ms).unwrap_or(first);
     let rule = decision.rule;
     let route = config.routes.get(route_index);
     // A keyless request on an assigning route is hashed by a new random id: any subset, by
@@ -192,6 +198,10 @@ pub fn which(config: &Config, request: &Request) -> Answer {
         },
         lane: route.and_then(|r| lane_outcome(r, decision.subset, decision.reason, random)),
         mirror: route.and_then(|r| mirror_outcome(r, decision.subset, decision.mirror)),
+        schedule: route.and_then(|r| {
+            let position = schedule::position(r, r.schedule.as_ref()?, at_ms);
+            Some((position.human(), position.json(r)))
+        }),
     }
 }
 
@@ -283,6 +293,9 @@ impl Answer {
                 rows.push(vec![name.to_string(), outcome.clone()]);
             }
         }
+        if let Some((text, _)) = &self.schedule {
+            rows.push(vec!["schedule".to_string(), text.clone()]);
+        }
         table::render(&rows)
     }
 
@@ -312,6 +325,9 @@ impl Answer {
             if let (Some(outcome), Some(map)) = (outcome, out.as_object_mut()) {
                 map.insert(name.into(), json!(outcome));
             }
+        }
+        if let (Some((_, schedule)), Some(map)) = (&self.schedule, out.as_object_mut()) {
+            map.insert("schedule".into(), schedule.clone());
         }
         out
     }

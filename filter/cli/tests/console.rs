@@ -279,6 +279,55 @@ fn the_config_comes_with_the_files_etag_and_the_page_is_served_from_the_binary()
 }
 
 #[test]
+fn a_scheduled_route_comes_with_its_timeline_and_where_now_is() {
+    let mut config = weights(100, 0);
+    config["routes"][0]["schedule"] = json!({
+        "start": "2020-01-01T00:00:00Z",
+        "steps": [
+            {"after": "0s", "weights": {"v1": 99, "v2": 1}},
+            {"after": "10m", "weights": {"v1": 50, "v2": 50}},
+        ],
+    });
+    let console = start(&config);
+    let body = http(&console, "GET", "/api/config", &[], "").json();
+    let mut timeline = body["routes"][0]["schedule"].clone();
+    // This machine's clock is years past the last step: the last step's weights, now.
+    let elapsed = timeline["now"]["elapsed_seconds"].as_u64().unwrap();
+    assert!(elapsed > 5 * 365 * 86_400, "{elapsed}");
+    let at = timeline["now"]["at"].as_str().unwrap().to_string();
+    assert!(at.ends_with('Z') && at.as_str() > "2025-", "{at}");
+    timeline["now"]["elapsed_seconds"] = json!(null);
+    timeline["now"]["at"] = json!(null);
+    assert_eq!(
+        timeline,
+        json!({
+            "start": "2020-01-01T00:00:00Z",
+            "linear": false,
+            "own": {"v1": 100.0, "v2": 0.0},
+            "steps": [
+                {"after": "0s", "at": "2020-01-01T00:00:00Z", "weights": {"v1": 99.0, "v2": 1.0}},
+                {"after": "10m", "at": "2020-01-01T00:10:00Z", "weights": {"v1": 50.0, "v2": 50.0}},
+            ],
+            "end": "2020-01-01T00:10:00Z",
+            "now": {"at": null, "elapsed_seconds": null, "step": 1,
+                    "text": "steps[1] (after 10m), the last", "weights": {"v1": 50.0, "v2": 50.0}},
+        })
+    );
+    // A route without a schedule has no timeline; the page has the section, hidden until one.
+    let plain = start(&weights(90, 10));
+    let body = http(&plain, "GET", "/api/config", &[], "").json();
+    assert_eq!(body["routes"][0].get("schedule"), None);
+    let page = http(&console, "GET", "/", &[], "").body;
+    assert!(page.contains(r#"<section id="schedule-section" hidden>"#));
+    let script = http(&console, "GET", "/console.js", &[], "").body;
+    assert!(script.contains("function renderSchedules(data)"));
+    assert!(script.contains(r#"c.metric === "schedule_elapsed_seconds""#));
+    // `which` answers with the weights of now too.
+    let answer = http(&console, "POST", "/api/which", &[], r#"{"user": "alice"}"#).json();
+    assert_eq!(answer["schedule"]["step"], 1);
+}
+
+#[test]
 fn an_invalid_edit_is_refused_with_the_field_path_and_nothing_is_written() {
     let console = start(&weights(90, 10));
     let before = fs::read(&console.ecds).unwrap();

@@ -79,7 +79,8 @@ pub enum Assigned {
     Issued(NewId),
 }
 
-/// What a request's decision draws on besides the request: the guards' state and randomness.
+/// What a request's decision draws on besides the request: the guards' state, randomness and the
+/// schedules' clock.
 pub trait Inputs {
     /// Whether the guard of route `route` (an index) has tripped.
     fn tripped(&self, route: usize) -> bool;
@@ -87,10 +88,17 @@ pub trait Inputs {
     fn random(&self) -> u32;
     /// The 128 random bits of an id `assign` issues; asked at most once, only when one is.
     fn new_id(&self) -> [u8; ID_BYTES];
+    /// The subset owning `bucket` on route `route` (an index) under its `schedule` now; asked
+    /// only for a route with a schedule. `None` (what inputs without a clock answer): the
+    /// route's own weights.
+    fn scheduled(&self, _route: usize, _bucket: u16) -> Option<usize> {
+        None
+    }
 }
 
 /// Inputs with fixed values, for tools and tests that decide without a host: no guard has
-/// tripped, `random` is `random`, every new id is `id`.
+/// tripped, `random` is `random`, every new id is `id`, and no clock: a schedule's route has its
+/// own weights, as before its start ([`crate::schedule::At`] puts a time around it).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Fixed {
     pub random: u32,
@@ -144,7 +152,17 @@ pub(crate) fn decide<'r>(
         ),
         (None, None) => (None, Assigned::Other, None),
     };
-    let chosen = choose(config, route, key.as_deref(), request, || inputs.random());
+    // A route without a schedule reads its compiled layout; one with a schedule, the layout the
+    // last tick computed.
+    let place = |bucket: u16| match route.schedule {
+        None => route.layout.subset_for(bucket),
+        Some(_) => inputs
+            .scheduled(route_index, bucket)
+            .unwrap_or_else(|| route.layout.subset_for(bucket)),
+    };
+    let chosen = choose(config, route, key.as_deref(), request, place, || {
+        inputs.random()
+    });
     let mirror = route.mirror.as_ref().is_some_and(|mirror| {
         mirror.subset != chosen.subset && key.as_deref().is_some_and(|key| mirror.samples(key))
     });
@@ -176,6 +194,7 @@ fn choose(
     route: &Route,
     key: Option<&[u8]>,
     request: &Request<'_>,
+    place: impl Fn(u16) -> usize,
     random: impl FnOnce() -> u32,
 ) -> Chosen {
     let by = |subset, reason, bucket| Chosen {
@@ -225,14 +244,14 @@ fn choose(
 
     if let Some(key) = key {
         let b = route.bucket_of(key);
-        return by(route.layout.subset_for(b), Reason::Hash, Some(b));
+        return by(place(b), Reason::Hash, Some(b));
     }
 
     match route.fallback {
         Fallback::Stable => by(route.stable_subset, Reason::Fallback, None),
         Fallback::Random => {
             let b = (random() % BUCKETS) as u16;
-            by(route.layout.subset_for(b), Reason::Fallback, Some(b))
+            by(place(b), Reason::Fallback, Some(b))
         }
     }
 }

@@ -13,7 +13,9 @@ pub mod layout;
 pub mod matcher;
 pub mod plan;
 pub mod request;
+pub mod schedule;
 pub mod schema;
+pub mod time;
 pub mod token;
 
 pub use assign::{NewId, COOKIE_KEY_ENV};

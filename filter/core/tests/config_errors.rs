@@ -118,7 +118,7 @@ fn malformed_documents_are_rejected_with_path_and_position() {
         (
             "unknown route key",
             r#"{"routes":[{"name":"a","rule":[]}]}"#.into(),
-            "routes[0].rule: unknown field `rule`, expected one of `name`, `match`, `subsets`, `stickiness`, `rules`, `health`, `guard`, `lane`, `mirror` at line 1 column 29",
+            "routes[0].rule: unknown field `rule`, expected one of `name`, `match`, `subsets`, `stickiness`, `rules`, `health`, `guard`, `lane`, `mirror`, `schedule` at line 1 column 29",
         ),
         (
             "unknown route match key",

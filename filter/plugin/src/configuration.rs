@@ -7,6 +7,7 @@ use crate::counters::Counters;
 use crate::guard::Guards;
 use crate::health::Health;
 use crate::host::Host;
+use crate::schedule::Schedules;
 
 /// What every request of one configuration shares.
 pub struct Configuration {
@@ -15,6 +16,8 @@ pub struct Configuration {
     /// Responses by subset and status class, for routes with health.
     pub health: Health,
     pub guards: Guards,
+    /// The layouts of scheduled routes, as of the last tick.
+    pub schedules: Schedules,
 }
 
 impl Configuration {
@@ -38,6 +41,7 @@ pub fn configure(host: &impl Host, bytes: &[u8]) -> Option<Configuration> {
                 counters: Counters::define(host, &config),
                 health: Health::define(host, &config),
                 guards: Guards::define(host, &config),
+                schedules: Schedules::define(host, &config),
                 config,
             })
         }

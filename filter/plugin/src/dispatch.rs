@@ -91,8 +91,10 @@ impl<H: Host> Filter<H> {
         let given_up = self.streams.expire(self.clock);
         // Any root's tick hands over every configuration's counts: the lag stays under a tick.
         let now_secs = self.clock.as_secs();
+        let now_ms = u64::try_from(self.clock.as_millis()).unwrap_or(u64::MAX);
         for active in self.roots.all() {
             active.guards.sync(&self.host, now_secs);
+            active.schedules.sync(&self.host, now_ms, &active.guards);
             active.flush(&self.host);
         }
         self.roots.release_retired();

@@ -23,6 +23,7 @@ pub mod host;
 mod request;
 mod response;
 mod roots;
+mod schedule;
 mod streams;
 
 pub use counters::{
@@ -33,4 +34,5 @@ pub use dispatch::{Filter, MEMORY_NAME, TICK};
 pub use guard::{shared_key, state_name, tripped_name};
 pub use health::{grpc_responses_name, responses_name};
 pub use roots::{GONE_AFTER_TICKS, MAX_ROOTS};
+pub use schedule::{elapsed_name, hold_key, weight_name};
 pub use streams::{MAX_AWAITING, OPENING_SLOTS, RESPONSE_WAIT};

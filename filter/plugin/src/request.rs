@@ -8,7 +8,8 @@ use crate::entropy::Entropy;
 use crate::header_map;
 use crate::host::{Host, Map};
 
-/// What a request's plan draws on: the guards of its configuration and the VM's entropy.
+/// What a request's plan draws on: the guards and schedules of its configuration and the VM's
+/// entropy.
 struct Draws<'a, H> {
     host: &'a H,
     entropy: &'a Entropy,
@@ -26,6 +27,10 @@ impl<H: Host> Inputs for Draws<'_, H> {
 
     fn new_id(&self) -> [u8; 16] {
         self.entropy.new_id(self.host)
+    }
+
+    fn scheduled(&self, route: usize, bucket: u16) -> Option<usize> {
+        self.configuration.schedules.subset_for(route, bucket)
     }
 }
 

@@ -21,7 +21,7 @@ use super::ecds_file::{self, Replaced, Snapshot};
 use super::envoy_log::LogTail;
 use super::http_server::{Handler, Reply, Request};
 use super::{stats, Settings};
-use crate::{diff, input, which};
+use crate::{diff, input, schedule, which};
 
 const INDEX_HTML: &str = include_str!("assets/index.html");
 const CONSOLE_JS: &str = include_str!("assets/console.js");
@@ -73,19 +73,24 @@ fn asset(content_type: &'static str, body: &str) -> Reply {
     }
 }
 
-/// The routes and weights of a pluginConfig the core accepted, for the page's sliders.
-fn routes(config: &Config) -> Value {
+/// The routes and weights of a pluginConfig the core accepted, for the page's sliders, and a
+/// scheduled route's timeline at `now_ms`.
+fn routes(config: &Config, now_ms: u64) -> Value {
     config
         .routes
         .iter()
         .map(|route| {
-            json!({
+            let mut out = json!({
                 "name": route.name,
                 "subsets": route.subsets.iter().map(|s| json!({
                     "name": s.name,
                     "weight": f64::from(s.weight) / 100.0,
                 })).collect::<Vec<_>>(),
-            })
+            });
+            if let (Some(s), Some(map)) = (&route.schedule, out.as_object_mut()) {
+                map.insert("schedule".into(), schedule::timeline(route, s, now_ms));
+            }
+            out
         })
         .collect()
 }
@@ -141,7 +146,7 @@ impl Console {
         let plugin_config: Value =
             serde_json::from_str(&snapshot.plugin_config).unwrap_or(Value::Null);
         let (routes, problem) = match self.compile(&snapshot.plugin_config) {
-            Ok(config) => (routes(&config), None),
+            Ok(config) => (routes(&config, schedule::now_ms()), None),
             Err(e) => (Value::Array(Vec::new()), Some(e)),
         };
         let mut reply = reply_json(
@@ -394,7 +399,7 @@ impl Console {
             path: text("path"),
             user_agent: text("userAgent"),
         };
-        let answer = which::which(&config, &request);
+        let answer = which::which(&config, &request, schedule::now_ms());
         let mut json = answer.json();
         if let Some(map) = json.as_object_mut() {
             map.insert("reason_text".into(), answer.reason_text().into());

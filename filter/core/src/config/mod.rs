@@ -12,6 +12,7 @@ mod names;
 pub mod ownership;
 mod route;
 mod rules;
+mod schedule;
 mod subsets;
 
 use crate::assign::Assign;
@@ -19,6 +20,7 @@ use crate::guard::Guard;
 use crate::hash::{bucket, flagd_bucket, unleash_normalized};
 use crate::layout::BucketLayout;
 use crate::matcher::{HostPattern, StringMatcher};
+use crate::schedule::Schedule;
 use crate::schema::{Os, PluginConfig};
 use crate::token::{Secret, DEFAULT_TOKEN_HEADER};
 
@@ -76,6 +78,9 @@ pub struct Route {
     pub assign: Option<Assign>,
     pub lane: Option<Lane>,
     pub mirror: Option<Mirror>,
+    /// Weights that move with the clock; the request reads them through
+    /// [`crate::Inputs::scheduled`], never computes them.
+    pub schedule: Option<Schedule>,
 }
 
 /// How a key becomes a bucket.

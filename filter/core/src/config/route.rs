@@ -1,9 +1,9 @@
-//! One entry of `routes`: its match, subsets, stickiness and fallback; rules, guard, assign, lane
-//! and mirror are compiled by their own modules.
+//! One entry of `routes`: its match, subsets, stickiness and fallback; rules, guard, assign,
+//! schedule, lane and mirror are compiled by their own modules.
 
 use super::names::{check_name, header_name, non_empty};
 use super::subsets::{compile_subsets, percent};
-use super::{assign, guard, rules};
+use super::{assign, guard, rules, schedule};
 use super::{Bucketing, ConfigError, Fallback, KeySource, Route, Subset};
 use crate::layout::BucketLayout;
 use crate::matcher::HostPattern;
@@ -87,6 +87,10 @@ pub(super) fn compile(
         Bucketing::Flagd { .. } => BucketLayout::listed_first(&weights),
         Bucketing::Default | Bucketing::Unleash { .. } => BucketLayout::new(&weights),
     };
+    let schedule = raw
+        .schedule
+        .map(|raw| schedule::compile(&format!("{path}.schedule"), raw, &subsets, &bucketing))
+        .transpose()?;
     let assign = match stick.assign {
         None => None,
         Some(raw_assign) => {
@@ -149,6 +153,7 @@ pub(super) fn compile(
         assign,
         lane: None,
         mirror: None,
+        schedule,
     })
 }
 

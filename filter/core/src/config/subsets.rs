@@ -102,7 +102,7 @@ pub fn percent(hundredths: u16) -> String {
     percent_u32(u32::from(hundredths))
 }
 
-fn percent_u32(hundredths: u32) -> String {
+pub(super) fn percent_u32(hundredths: u32) -> String {
     if hundredths % 100 == 0 {
         format!("{}", hundredths / 100)
     } else {

@@ -33,6 +33,7 @@ async function loadConfig() {
   $("#source").textContent =
     `${data.file} · filter ${data.filter} · version ${data.version} · admin ${data.admin}`;
   renderRoutes(data);
+  renderSchedules(data);
   if (data.problem) setStatus("error", `the file's config is invalid: ${data.problem}`);
 }
 
@@ -118,6 +119,93 @@ async function apply() {
   const text = $("#status").textContent;
   await loadConfig();
   setStatus(state, text);
+}
+
+// ---- schedule ----
+// A scheduled route's steps as /api/config gives them, the step in force marked. "Now" is where
+// Envoy's clock is (its schedule_elapsed_seconds gauge: time a tripped guard held it is left out)
+// once the stats show it, else this browser's clock.
+function weightsText(weights) {
+  return Object.entries(weights).map(([name, w]) => `${name}=${w}`).join(" ");
+}
+
+function secondsOf(after) {
+  const unit = { s: 1, m: 60, h: 3600 }[after.slice(-1)];
+  return Number(after.slice(0, -1)) * unit;
+}
+
+function renderSchedules(data) {
+  const box = $("#schedules");
+  box.textContent = "";
+  const scheduled = data.routes.filter((route) => route.schedule);
+  $("#schedule-section").hidden = scheduled.length === 0;
+  for (const route of scheduled) {
+    const s = route.schedule;
+    const card = document.createElement("div");
+    card.className = "route";
+    card.dataset.route = route.name;
+    card.innerHTML = `<h3></h3><svg class="timeline-bar" viewBox="0 0 600 36"></svg>` +
+      `<table class="timeline"><thead><tr><th></th><th>after</th><th>at</th><th>weights</th></tr></thead><tbody></tbody></table>` +
+      `<p class="schedule-now"></p>`;
+    card.querySelector("h3").textContent =
+      `route ${route.name}: from ${s.start}${s.linear ? ", linear between steps" : ""}`;
+    const body = card.querySelector("tbody");
+    const rows = [{ after: "before", at: `until ${s.start}`, weights: s.own }].concat(s.steps);
+    rows.forEach((step, i) => {
+      const row = document.createElement("tr");
+      row.dataset.step = String(i - 1);
+      row.innerHTML = "<td class=marker></td><td></td><td></td><td></td>";
+      row.cells[1].textContent = step.after;
+      row.cells[2].textContent = step.at;
+      row.cells[3].textContent = weightsText(step.weights);
+      body.appendChild(row);
+    });
+    box.appendChild(card);
+    placeNow(route.name, s.now.elapsed_seconds, `${weightsText(s.now.weights)}: ${s.now.text} (console clock, ${s.now.at})`);
+  }
+}
+
+// Marks the step in force `elapsed` seconds into the route's schedule (null: before start).
+function placeNow(routeName, elapsed, text) {
+  const route = (loaded && loaded.routes || []).find((r) => r.name === routeName && r.schedule);
+  const card = [...document.querySelectorAll("#schedules .route")].find((c) => c.dataset.route === routeName);
+  if (!route || !card) return;
+  const steps = route.schedule.steps;
+  let step = -1;
+  if (elapsed !== null) steps.forEach((s, i) => { if (secondsOf(s.after) <= elapsed) step = i; });
+  for (const row of card.querySelectorAll("tbody tr")) {
+    const now = Number(row.dataset.step) === step;
+    row.classList.toggle("now", now);
+    row.cells[0].textContent = now ? "▶ now" : "";
+  }
+  const end = Math.max(1, secondsOf(steps[steps.length - 1].after));
+  const x = (seconds) => 10 + (Math.min(seconds, end) / end) * 580;
+  let svg = `<line x1="10" y1="18" x2="590" y2="18" stroke="#99a" stroke-width="2"/>`;
+  for (const s of steps) svg += `<line x1="${x(secondsOf(s.after))}" y1="10" x2="${x(secondsOf(s.after))}" y2="26" stroke="#2f6fdf" stroke-width="2"/>`;
+  if (elapsed !== null) svg += `<circle class="now-marker" cx="${x(elapsed).toFixed(1)}" cy="18" r="6" fill="#e8731a"/>`;
+  card.querySelector(".timeline-bar").innerHTML = svg;
+  card.querySelector(".schedule-now").textContent = `now: ${text}`;
+  card.dataset.step = String(step);
+}
+
+// From the stats: each scheduled route's clock and weights in Envoy.
+function scheduleFromStats(counters) {
+  const byRoute = {};
+  for (const c of counters) {
+    if (!c.route) continue;
+    const entry = (byRoute[c.route] = byRoute[c.route] || { weights: {} });
+    if (c.metric === "schedule_elapsed_seconds") entry.elapsed = c.value;
+    if (c.metric === "weight" && c.subset) entry.weights[c.subset] = c.value / 100;
+  }
+  for (const [name, entry] of Object.entries(byRoute)) {
+    if (entry.elapsed === undefined) continue;
+    const route = (loaded && loaded.routes || []).find((r) => r.name === name && r.schedule);
+    // The gauge reads 0 before the start as at it: the start tells them apart.
+    const started = route && Date.now() >= Date.parse(route.schedule.start);
+    const elapsed = entry.elapsed === 0 && !started ? null : entry.elapsed;
+    const where = elapsed === null ? "before its start" : `${elapsed} s into the schedule`;
+    placeNow(name, elapsed, `${weightsText(entry.weights)} in Envoy, ${where}`);
+  }
 }
 
 // ---- live chart ----
@@ -208,6 +296,7 @@ async function poll() {
     const { status, data } = await api("GET", "/api/stats");
     if (status !== 200) { $("#live-status").textContent = data.error; return; }
     const now = sums(data.counters);
+    scheduleFromStats(data.counters);
     if (previous) {
       const seconds = Math.max(0.001, (data.time - previous.time) / 1000);
       const rates = {}, shares = {}, errors = {}, reasons = {};
