@@ -157,8 +157,8 @@ fn member_name(member: &[u8]) -> Cow<'_, [u8]> {
     let raw = member_key(member);
     // Nothing to decode and nothing to trim: the key as it is.
     let plain = !raw.iter().any(|&b| b == b'%' || b == b'+')
-        && raw.first().is_none_or(u8::is_ascii_graphic)
-        && raw.last().is_none_or(u8::is_ascii_graphic);
+        && raw.first().map_or(true, u8::is_ascii_graphic)
+        && raw.last().map_or(true, u8::is_ascii_graphic);
     if plain {
         return Cow::Borrowed(raw);
     }
