@@ -7,7 +7,9 @@ use super::{assign, guard, rules, schedule};
 use super::{Bucketing, ConfigError, Fallback, KeySource, Route, Subset};
 use crate::layout::BucketLayout;
 use crate::matcher::HostPattern;
-use crate::schema::{BucketingConfig, FallbackConfig, KeySourceConfig, RouteConfig};
+use crate::schema::{
+    BucketingConfig, FallbackConfig, KeySourceConfig, RouteConfig, RouteMatchConfig,
+};
 use crate::token::Secret;
 
 #[inline(never)] // kept out of line for V8 at load: see `compile` in config/mod.rs
@@ -18,39 +20,7 @@ pub(super) fn compile(
     cookie_key: Option<&Secret>,
 ) -> Result<Route, ConfigError> {
     check_name(&format!("{path}.name"), &raw.name)?;
-    let (hosts, path_prefix) = match raw.route_match {
-        None => (Vec::new(), None),
-        Some(m) => {
-            let hosts = match m.hosts {
-                None => Vec::new(),
-                Some(list) if list.is_empty() => {
-                    return Err(ConfigError::new(
-                        format!("{path}.match.hosts"),
-                        "must not be empty: omit it to match any host",
-                    ))
-                }
-                Some(list) => list
-                    .iter()
-                    .enumerate()
-                    .map(|(i, h)| {
-                        HostPattern::parse(h).map_err(|reason| {
-                            ConfigError::new(format!("{path}.match.hosts[{i}]"), reason)
-                        })
-                    })
-                    .collect::<Result<Vec<_>, _>>()?,
-            };
-            let prefix = match m.path_prefix {
-                Some(p) if !p.starts_with('/') => {
-                    return Err(ConfigError::new(
-                        format!("{path}.match.pathPrefix"),
-                        format!("\"{p}\" must start with \"/\""),
-                    ))
-                }
-                other => other.map(String::into_bytes),
-            };
-            (hosts, prefix)
-        }
-    };
+    let (hosts, path_prefix) = route_match(path, raw.route_match)?;
 
     let subsets = compile_subsets(path, raw.subsets)?;
 
@@ -154,6 +124,47 @@ pub(super) fn compile(
         lane: None,
         mirror: None,
         schedule,
+    })
+}
+
+/// `routes[].match`: its host patterns and path prefix.
+#[inline(never)] // kept out of line for V8 at load: see `compile` in config/mod.rs
+fn route_match(
+    path: &str,
+    raw: Option<RouteMatchConfig>,
+) -> Result<(Vec<HostPattern>, Option<Vec<u8>>), ConfigError> {
+    Ok(match raw {
+        None => (Vec::new(), None),
+        Some(m) => {
+            let hosts = match m.hosts {
+                None => Vec::new(),
+                Some(list) if list.is_empty() => {
+                    return Err(ConfigError::new(
+                        format!("{path}.match.hosts"),
+                        "must not be empty: omit it to match any host",
+                    ))
+                }
+                Some(list) => list
+                    .iter()
+                    .enumerate()
+                    .map(|(i, h)| {
+                        HostPattern::parse(h).map_err(|reason| {
+                            ConfigError::new(format!("{path}.match.hosts[{i}]"), reason)
+                        })
+                    })
+                    .collect::<Result<Vec<_>, _>>()?,
+            };
+            let prefix = match m.path_prefix {
+                Some(p) if !p.starts_with('/') => {
+                    return Err(ConfigError::new(
+                        format!("{path}.match.pathPrefix"),
+                        format!("\"{p}\" must start with \"/\""),
+                    ))
+                }
+                other => other.map(String::into_bytes),
+            };
+            (hosts, prefix)
+        }
     })
 }
 

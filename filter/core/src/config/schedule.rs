@@ -9,6 +9,7 @@ use crate::schedule::{newer_sums, Schedule, Step};
 use crate::schema::{ScheduleConfig, WeightsConfig};
 use crate::time::parse_rfc3339;
 
+#[inline(never)] // kept out of line for V8 at load: see `compile` in config/mod.rs
 pub(super) fn compile(
     path: &str,
     raw: ScheduleConfig,
@@ -65,6 +66,7 @@ pub(super) fn compile(
 }
 
 /// A step's weights in the route's subset order: every subset once, summing to 100.
+#[inline(never)] // kept out of line for V8 at load: see `compile` in config/mod.rs
 fn step_weights(
     path: &str,
     raw: WeightsConfig,
@@ -129,6 +131,7 @@ fn step_weights(
 
 /// Refuses weights under which some user would move to an older subset: the weight of a subset
 /// and every subset listed after it (its "newer sum") must not shrink from `before` to `after`.
+#[inline(never)] // kept out of line for V8 at load: see `compile` in config/mod.rs
 fn forward_only(
     path: &str,
     before: &[u16],
