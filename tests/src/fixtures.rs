@@ -15,3 +15,24 @@ pub fn service_a_json(v2_weight: u32) -> serde_json::Value {
         }]
     })
 }
+
+/// README.md from `heading` (a whole heading line, `## ` included) to its end: the section whose
+/// examples and quoted output a test checks against the filter, so the docs are what it does.
+pub fn readme_section(heading: &str) -> String {
+    let readme = std::fs::read_to_string(crate::repo_root().join("README.md")).unwrap();
+    readme
+        .split(heading)
+        .nth(1)
+        .unwrap_or_else(|| panic!("README.md has no `{heading}`"))
+        .to_string()
+}
+
+/// The first YAML example of a README section, as JSON.
+pub fn first_yaml_example(section: &str) -> serde_json::Value {
+    let yaml = section
+        .split("```yaml\n")
+        .nth(1)
+        .and_then(|block| block.split("```").next())
+        .unwrap_or_else(|| panic!("no YAML example in the section"));
+    yaml_serde::from_str(yaml).unwrap()
+}

@@ -282,19 +282,9 @@ fn signed_ids_without_a_cookie_key_are_refused() {
 /// The README's copyable example compiles, and the `Set-Cookie` it shows is the one it makes.
 #[test]
 fn the_readme_example_is_valid_and_shows_its_own_set_cookie() {
-    let readme = std::fs::read_to_string(sticky_canary_e2e::repo_root().join("README.md")).unwrap();
-    let section = readme
-        .split("## Anonymous visitors (`stickiness.assign`)")
-        .nth(1)
-        .unwrap();
-    let yaml = section
-        .split("```yaml\n")
-        .nth(1)
-        .unwrap()
-        .split("```")
-        .next()
-        .unwrap();
-    let plugin_config: Value = yaml_serde::from_str(yaml).unwrap();
+    let section =
+        sticky_canary_e2e::fixtures::readme_section("## Anonymous visitors (`stickiness.assign`)");
+    let plugin_config: Value = sticky_canary_e2e::fixtures::first_yaml_example(&section);
     let config = sticky_canary_core::Config::from_json_with_secrets(
         plugin_config.to_string().as_bytes(),
         None,

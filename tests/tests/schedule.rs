@@ -285,19 +285,9 @@ fn a_tripped_guard_holds_the_ramp_and_it_resumes_where_it_held() {
 /// the core's own.
 #[test]
 fn the_readme_example_is_valid_and_its_error_is_the_cores() {
-    let readme = std::fs::read_to_string(sticky_canary_e2e::repo_root().join("README.md")).unwrap();
-    let section = readme
-        .split("## A schedule: a rollout that ramps itself")
-        .nth(1)
-        .unwrap();
-    let yaml = section
-        .split("```yaml\n")
-        .nth(1)
-        .unwrap()
-        .split("```")
-        .next()
-        .unwrap();
-    let mut plugin_config: Value = yaml_serde::from_str(yaml).unwrap();
+    let section =
+        sticky_canary_e2e::fixtures::readme_section("## A schedule: a rollout that ramps itself");
+    let mut plugin_config: Value = sticky_canary_e2e::fixtures::first_yaml_example(&section);
     let compiled = Config::from_json(plugin_config.to_string().as_bytes()).unwrap();
     let schedule = compiled.routes[0].schedule.as_ref().unwrap();
     assert_eq!(format_rfc3339(schedule.start_ms), "2026-12-07T09:00:00Z");
