@@ -81,7 +81,7 @@ MATRIX_VENVS  := .venvs
 # Envoy 1.39 or later). assign, guard, lanes and mirror use host calls the older features do
 # not (WASI random_get, adding a header map value, shared data with CAS, gauges, header pairs).
 MATRIX_TESTS  := routing ecds hostile shared_vm expose http2 istio_delivery assign guard lanes mirror \
-                 forged_lanes ambient grpc_guard denied_flood
+                 forged_lanes owned_headers ambient grpc_guard denied_flood
 # `make test` leaves the guard (about 45 s of windows and cool-downs) to the full matrix.
 MATRIX_CI_TESTS := $(filter-out guard,$(MATRIX_TESTS))
 
