@@ -15,6 +15,9 @@
 //!   (its lowest), and the buckets that change are the sum of that over the subsets; weight moved
 //!   to the next subset in the list moves exactly that many buckets.
 
+mod common;
+
+use common::strategies::weights;
 use proptest::prelude::*;
 use sticky_canary_core::{Config, BUCKETS};
 
@@ -53,22 +56,6 @@ fn newer_sums(weights: &[u16]) -> Vec<u32> {
         sums[i] = sums[i + 1] + u32::from(weights[i]);
     }
     sums
-}
-
-/// `n` weights in hundredths summing to 100 %, zeros included (cut points on [0, 10000]).
-fn weights(n: usize) -> impl Strategy<Value = Vec<u16>> {
-    prop::collection::vec(0..=BUCKETS as u16, n - 1).prop_map(|mut cuts| {
-        cuts.sort_unstable();
-        cuts.push(BUCKETS as u16);
-        let mut previous = 0;
-        cuts.iter()
-            .map(|&cut| {
-                let w = cut - previous;
-                previous = cut;
-                w
-            })
-            .collect()
-    })
 }
 
 /// 2 to 6 weights, and the same after 1 to 5 moves, each taking a share of one subset's weight

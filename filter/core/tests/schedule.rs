@@ -10,6 +10,9 @@
 //! real plan at a given time, and the promise: across any two times of any valid schedule, no
 //! bucket moves to an older subset.
 
+mod common;
+
+use common::strategies::weights;
 use proptest::prelude::*;
 use serde_json::{json, Value};
 use sticky_canary_core::schedule::{At, Hold};
@@ -443,22 +446,6 @@ fn start_accepts_offsets_and_fractions() {
         );
         assert_eq!(parse_rfc3339(text), Ok(expected));
     }
-}
-
-/// `n` weights in hundredths summing to 100 %.
-fn weights(n: usize) -> impl Strategy<Value = Vec<u16>> {
-    prop::collection::vec(0..=BUCKETS as u16, n - 1).prop_map(|mut cuts| {
-        cuts.sort_unstable();
-        cuts.push(BUCKETS as u16);
-        let mut previous = 0;
-        cuts.iter()
-            .map(|&cut| {
-                let w = cut - previous;
-                previous = cut;
-                w
-            })
-            .collect()
-    })
 }
 
 /// Each step moves shares of weight from a subset to a newer one, as a forward ramp does.

@@ -2,6 +2,9 @@
 //! inputs that fail the test when the core asks for something it must not.
 #![allow(dead_code, clippy::panic)]
 
+#[cfg(not(target_arch = "wasm32"))]
+pub mod strategies;
+
 use sticky_canary_core::{plan, Config, Decision, Inputs, Request};
 
 /// The full example from the project brief, valid, with every field set: 90/10, keys header >
